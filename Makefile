@@ -1,0 +1,33 @@
+# The two commands that matter: `make demo` and `make test`. Both set up the
+# environment themselves: uv (installed with pip when missing) and the
+# dependencies locked in uv.lock, in .venv, on the python3 found on PATH.
+
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+RUN := $(UV) run --locked --no-sync
+
+.PHONY: demo test lint bench setup clean
+
+setup:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	@$(UV) sync --locked --all-extras --all-groups --quiet
+
+demo: setup
+	$(RUN) conlab demo $(ARGS)
+
+# pytest exits 5 when it collects no test: make fails then, as on any other failure.
+test: setup
+	$(RUN) pytest $(ARGS)
+
+lint: setup
+	$(RUN) ruff check src tests benchmarks
+	$(RUN) ruff format --check src tests benchmarks
+	$(RUN) mypy
+
+bench: setup
+	$(RUN) python benchmarks/run.py $(ARGS)
+
+clean:
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache

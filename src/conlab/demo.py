@@ -1,0 +1,79 @@
+"""``conlab demo``: the classic lesson, measured on this machine, in three parts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from conlab import lesson
+from conlab.measure.environment import usable_cpus
+from conlab.measure.lab import Progress, check_counts, compare
+from conlab.model import Comparison
+from conlab.strategies import make
+from conlab.workloads import build
+
+QUICK_SLEEP_S = 0.025
+QUICK_CPU_SIZE = 0.1
+
+
+@dataclass
+class DemoSettings:
+    quick: bool = False
+    repeats: int | None = None
+    warmup: int | None = None
+    start_method: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.repeats is None:
+            self.repeats = 2 if self.quick else 3
+        if self.warmup is None:
+            self.warmup = 1
+        check_counts(self.repeats, self.warmup)
+
+
+def parts(
+    settings: DemoSettings, progress: Progress | None = None
+) -> Iterator[Callable[[], Comparison]]:
+    """Each part of the demo, to be measured when called (so results can be shown as they come)."""
+    sleep_s = QUICK_SLEEP_S if settings.quick else 0.2
+    size = QUICK_CPU_SIZE if settings.quick else 1.0
+    cores = usable_cpus()
+    method = settings.start_method
+    repeats, warmup = settings.repeats or 1, settings.warmup or 0
+
+    def waiting() -> Comparison:
+        strategies = [
+            make("threads"),
+            make("thread-pool", 2),
+            make("thread-pool", 3),
+            make("processes", start_method=method),
+            make("process-pool", 2, start_method=method),
+        ]
+        return compare(
+            build("seed", sleep_s=sleep_s),
+            strategies,
+            repeats,
+            warmup,
+            progress=progress,
+            title=f"1. Waiting work: calc_square and calc_cube, sleeping {sleep_s:g} s per number",
+        )
+
+    def computing() -> Comparison:
+        strategies = [make("thread-pool", cores), make("process-pool", cores, start_method=method)]
+        workload = build("cpu", size=size)
+        return compare(
+            workload,
+            strategies,
+            repeats,
+            warmup,
+            progress=progress,
+            title=f"2. Computing work: {workload.params['tasks']} pure-Python tasks "
+            f"(counting primes), {cores} workers",
+        )
+
+    def notebook() -> Comparison:
+        return lesson.notebook_comparison(sleep_s, repeats, warmup)
+
+    yield waiting
+    yield computing
+    yield notebook

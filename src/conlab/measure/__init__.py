@@ -1,0 +1,1 @@
+"""The lab: running with repeats, process-tree probes, statistics, environment."""

@@ -1,0 +1,254 @@
+"""The lab: runs a workload under several strategies, repeated, and keeps only what it can vouch for.
+
+Strategies run in interleaved rounds, in a shuffled order each round, so that
+a slow drift of the machine spreads over all of them instead of penalising
+whichever runs last (as asv does). The sequential run is the reference: a run
+is valid only when every task is ``ok`` and every result equals the
+reference's (and the workload's known answer, where it has one). An invalid
+run has no speed-up; it is shown as failed, with the reason.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from conlab.errors import UsageError
+from conlab.measure.probe import ProbeResult, TreeProbe
+from conlab.model import (
+    RUN_FAILED,
+    RUN_OK,
+    RUN_UNAVAILABLE,
+    Comparison,
+    Run,
+    Task,
+    TaskRecord,
+    Workload,
+)
+from conlab.strategies import SequentialStrategy
+from conlab.strategies.base import Execution, Strategy
+
+Progress = Callable[[int, int, str], None]
+Update = Callable[[Comparison], None]
+
+
+@dataclass
+class _Sample:
+    execution: Execution
+    probe: ProbeResult
+    warmup: bool
+
+
+@dataclass
+class _Entry:
+    strategy: Strategy
+    run: Run
+    tasks: list[Task]
+    samples: list[_Sample] = field(default_factory=list)
+
+
+def check_counts(repeats: int, warmup: int) -> None:
+    if not isinstance(repeats, int) or repeats < 1:
+        raise UsageError(f"repeats must be a whole number of at least 1, not {repeats!r}")
+    if not isinstance(warmup, int) or warmup < 0:
+        raise UsageError(f"warmup must be a whole number of at least 0, not {warmup!r}")
+
+
+def compare(
+    workload: Workload,
+    strategies: Sequence[Strategy],
+    repeats: int = 5,
+    warmup: int = 1,
+    *,
+    seed: int | None = None,
+    progress: Progress | None = None,
+    on_update: Update | None = None,
+    title: str = "",
+) -> Comparison:
+    """Run ``workload`` under each strategy, ``warmup`` + ``repeats`` times, and compare."""
+    check_counts(repeats, warmup)
+    if not any(isinstance(s, SequentialStrategy) for s in strategies):
+        strategies = [SequentialStrategy(), *strategies]
+    entries = [_entry(workload, s) for s in strategies]
+    active = [e for e in entries if e.run.status != RUN_UNAVAILABLE]
+    rng = random.Random(seed)
+    total, done = (warmup + repeats) * len(active), 0
+    comparison = _summarise(workload, entries, repeats, warmup, title)
+    for round_no in range(warmup + repeats):
+        order = list(active)
+        rng.shuffle(order)
+        for entry in order:
+            if progress is not None:
+                progress(done, total, entry.run.label)
+            entry.samples.append(_measure(entry, warmup=round_no < warmup))
+            done += 1
+        comparison = _summarise(workload, entries, repeats, warmup, title)
+        if on_update is not None:
+            on_update(comparison)
+    if progress is not None:
+        progress(done, total, "")
+    return comparison
+
+
+def _entry(workload: Workload, strategy: Strategy) -> _Entry:
+    tasks = workload.tasks
+    run = Run(
+        strategy=strategy.name,
+        workers=strategy.workers_for(len(tasks)),
+        options=strategy.describe_options(),
+    )
+    reason = strategy.unavailable_reason()
+    if getattr(strategy, "wants_async", False):
+        if workload.async_tasks is None:
+            reason = reason or f"the {workload.name} workload has no async variant"
+        else:
+            tasks = workload.async_tasks
+    if reason:
+        run.status, run.reason = RUN_UNAVAILABLE, reason
+    run.floor_s = workload.floor_s(run.workers)
+    return _Entry(strategy, run, list(tasks))
+
+
+def _measure(entry: _Entry, warmup: bool) -> _Sample:
+    probe = TreeProbe().start()
+    execution = entry.strategy.run(entry.tasks)
+    return _Sample(execution, probe.stop(), warmup)
+
+
+def _summarise(
+    workload: Workload, entries: list[_Entry], repeats: int, warmup: int, title: str
+) -> Comparison:
+    """The comparison as far as the samples so far go."""
+    reference = _reference(workload, entries)
+    for entry in entries:
+        if entry.run.status != RUN_UNAVAILABLE:
+            _fill(entry, workload, reference)
+    ref_run = entries[0].run if isinstance(entries[0].strategy, SequentialStrategy) else None
+    for entry in entries:
+        run = entry.run
+        run.speedup = None
+        if (
+            run.status == RUN_OK
+            and ref_run is not None
+            and ref_run.status == RUN_OK
+            and ref_run.wall_s
+            and run.wall_s
+        ):
+            run.speedup = statistics.median(ref_run.wall_s) / statistics.median(run.wall_s)
+    return Comparison(
+        workload=workload.name,
+        kind=workload.kind,
+        tasks=len(workload.tasks),
+        params=dict(workload.params),
+        repeats=repeats,
+        warmup=warmup,
+        runs=[e.run for e in entries],
+        title=title,
+    )
+
+
+@dataclass
+class _Reference:
+    records: list[TaskRecord] | None
+    why_missing: str | None = None
+
+
+def _reference(workload: Workload, entries: list[_Entry]) -> _Reference:
+    """The sequential run's records, once one of them is itself correct."""
+    for entry in entries:
+        if isinstance(entry.strategy, SequentialStrategy):
+            why: str | None = "the sequential run has not run yet"
+            for sample in entry.samples:
+                why = _invalid(sample.execution, workload, _Reference(None), plain=False)
+                if why is None:
+                    return _Reference(sample.execution.records)
+            return _Reference(None, f"no reference: the sequential run failed ({why})")
+    return _Reference(None, "no reference: no sequential run")
+
+
+def _fill(entry: _Entry, workload: Workload, reference: _Reference) -> None:
+    run = entry.run
+    plain = bool(run.options.get("plain"))
+    timed = [s for s in entry.samples if not s.warmup]
+    run.wall_s = [s.execution.wall_ns / 1e9 for s in timed]
+    run.startup_s = [
+        s.execution.startup_ns / 1e9 for s in timed if s.execution.startup_ns is not None
+    ]
+    run.cpu_s = [
+        s.execution.cpu_s if s.execution.cpu_s is not None else s.probe.cpu_s for s in timed
+    ]
+    run.peak_rss_bytes = [
+        s.probe.peak_rss_bytes for s in timed if s.probe.peak_rss_bytes is not None
+    ]
+    naive = [
+        s.execution.naive_wall_ns / 1e9 for s in timed if s.execution.naive_wall_ns is not None
+    ]
+    run.naive_wall_s = statistics.median(naive) if naive else None
+    run.status, run.reason = RUN_OK, None
+    for k, sample in enumerate(entry.samples):
+        why = _invalid(sample.execution, workload, reference, plain)
+        if why is not None:
+            which = (
+                "warm-up"
+                if sample.warmup
+                else f"repeat {k - sum(s.warmup for s in entry.samples) + 1}"
+            )
+            run.status, run.reason = (
+                RUN_FAILED,
+                f"{which}: {why}" if len(entry.samples) > 1 else why,
+            )
+            _keep_records(run, sample.execution)
+            return
+    if timed:
+        median = sorted(timed, key=lambda s: s.execution.wall_ns)[(len(timed) - 1) // 2]
+        _keep_records(run, median.execution)
+    elif entry.samples:
+        _keep_records(run, entry.samples[-1].execution)
+
+
+def _keep_records(run: Run, execution: Execution) -> None:
+    run.records, run.t0_ns = execution.records, execution.t0_ns
+
+
+def _invalid(
+    execution: Execution, workload: Workload, reference: _Reference, plain: bool
+) -> str | None:
+    """Why this execution cannot be vouched for, or None when it can."""
+    records, n = execution.records, len(workload.tasks)
+    if len(records) != n or [r.index for r in records] != list(range(n)):
+        return f"the strategy returned {len(records)} records for {n} tasks"
+    failed = [r for r in records if not r.ok]
+    if failed:
+        first = failed[0]
+        return (
+            f"{len(failed)} of {n} tasks did not complete; "
+            f"{first.name!r} {first.status}: {first.error}"
+        )
+    if plain:
+        if reference.records is None:
+            return reference.why_missing
+        for rec, ref in zip(records, reference.records, strict=False):
+            if rec.output != ref.output:
+                return f"task {rec.name!r} printed other output than the sequential run"
+        return None
+    if workload.expected is not None:
+        for rec, want in zip(records, workload.expected, strict=False):
+            if not workload.check(rec.result, want):
+                return f"task {rec.name!r} returned {_short(rec.result)}, expected {_short(want)}"
+    if reference.records is not None:
+        for rec, ref in zip(records, reference.records, strict=False):
+            if not workload.check(rec.result, ref.result):
+                return (
+                    f"task {rec.name!r} returned {_short(rec.result)}, "
+                    f"the sequential run {_short(ref.result)}"
+                )
+    elif workload.expected is None:
+        return reference.why_missing
+    return None
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,240 @@
+"""conlab's data model: what is run, what happened, and what was measured.
+
+Task and Workload say what to run; TaskRecord says what happened to one task;
+Run is one strategy's execution of a workload, repeated; Comparison holds the
+runs of every strategy; Results is what a result file holds. Nothing here
+measures or prints.
+"""
+
+from __future__ import annotations
+
+import heapq
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Comparison",
+    "Results",
+    "Run",
+    "Task",
+    "TaskRecord",
+    "Worker",
+    "Workload",
+]
+
+OK, ERROR, CRASHED, TIMEOUT, LOST = "ok", "error", "crashed", "timeout", "lost"
+TASK_STATUSES = (OK, ERROR, CRASHED, TIMEOUT, LOST)
+RUN_OK, RUN_FAILED, RUN_UNAVAILABLE = "ok", "failed", "unavailable"
+RUN_STATUSES = (RUN_OK, RUN_FAILED, RUN_UNAVAILABLE)
+KINDS = ("io", "cpu", "cpu-nogil", "mixed")
+
+
+@dataclass(frozen=True)
+class Task:
+    """A callable with its arguments and a display name."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", getattr(self.fn, "__name__", repr(self.fn)))
+
+
+def _equal(result: Any, reference: Any) -> bool:
+    return bool(result == reference)
+
+
+@dataclass
+class Workload:
+    """A named list of tasks and what is known about them.
+
+    ``task_durations_s`` is the ideal duration of each task when it is known
+    (sleep-based work); it gives the floor for any number of workers.
+    ``async_tasks`` is the variant run by the asyncio strategy, if any.
+    """
+
+    name: str
+    tasks: list[Task]
+    kind: str = "mixed"
+    params: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+    task_durations_s: list[float] | None = None
+    async_tasks: list[Task] | None = None
+    check: Callable[[Any, Any], bool] = _equal
+    expected: list[Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+        if self.async_tasks is not None and len(self.async_tasks) != len(self.tasks):
+            raise ValueError("async_tasks must have one task per task")
+
+    def floor_s(self, workers: int) -> float | None:
+        """The ideal wall time with ``workers`` workers, when task durations are known."""
+        if self.task_durations_s is None:
+            return None
+        return schedule_floor_s(self.task_durations_s, workers)
+
+
+def schedule_floor_s(durations_s: Sequence[float], workers: int) -> float:
+    """Makespan of the tasks given to ``workers`` workers in order, each to the first free one.
+
+    This is how a pool hands out work, and it is the best possible for equal tasks.
+    """
+    if not durations_s:
+        return 0.0
+    free_at = [0.0] * max(1, min(workers, len(durations_s)))
+    for d in durations_s:
+        start = heapq.heappop(free_at)
+        heapq.heappush(free_at, start + d)
+    return max(free_at)
+
+
+@dataclass(frozen=True)
+class Worker:
+    """Where a task ran."""
+
+    host: str
+    pid: int
+    thread: int
+
+    def label(self) -> str:
+        return f"pid {self.pid} / thread {self.thread}"
+
+
+@dataclass
+class TaskRecord:
+    """What happened to one task in one run.
+
+    Times are ``time.perf_counter_ns`` values, one clock for every process of a
+    machine; ``output_chunks`` keeps the task's stdout and stderr as written,
+    each piece with the time it was written, so output can be shown grouped
+    per task or interleaved as it happened.
+    """
+
+    index: int
+    name: str
+    status: str
+    start_ns: int | None = None
+    end_ns: int | None = None
+    cpu_ns: int | None = None
+    worker: Worker | None = None
+    output_chunks: list[tuple[int, str]] = field(default_factory=list)
+    output_dropped_chars: int = 0
+    result: Any = None
+    error: str | None = None
+    traceback: str | None = None
+    exit_code: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+    @property
+    def output(self) -> str:
+        return "".join(text for _, text in self.output_chunks)
+
+    @property
+    def duration_ns(self) -> int | None:
+        if self.start_ns is None or self.end_ns is None:
+            return None
+        return self.end_ns - self.start_ns
+
+
+@dataclass
+class Run:
+    """One strategy's runs of a workload: every repeat's timing, the records of the median one."""
+
+    strategy: str
+    workers: int
+    options: dict[str, Any] = field(default_factory=dict)
+    status: str = RUN_OK
+    reason: str | None = None
+    wall_s: list[float] = field(default_factory=list)
+    startup_s: list[float] = field(default_factory=list)
+    cpu_s: list[float] = field(default_factory=list)
+    peak_rss_bytes: list[int] = field(default_factory=list)
+    floor_s: float | None = None
+    speedup: float | None = None
+    naive_wall_s: float | None = None
+    t0_ns: int | None = None
+    records: list[TaskRecord] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"{self.strategy}:{self.workers}"
+
+    @property
+    def median_wall_s(self) -> float | None:
+        return statistics.median(self.wall_s) if self.wall_s else None
+
+    @property
+    def median_startup_s(self) -> float | None:
+        return statistics.median(self.startup_s) if self.startup_s else None
+
+    @property
+    def median_cpu_s(self) -> float | None:
+        return statistics.median(self.cpu_s) if self.cpu_s else None
+
+    @property
+    def max_peak_rss_bytes(self) -> int | None:
+        return max(self.peak_rss_bytes) if self.peak_rss_bytes else None
+
+    @property
+    def parallelism(self) -> float | None:
+        """CPU time over wall time: ~0 waiting, ~1 under the GIL, ~cores in parallel."""
+        wall, cpu = self.median_wall_s, self.median_cpu_s
+        if self.status != RUN_OK or not wall or cpu is None:
+            return None
+        return cpu / wall
+
+    @property
+    def overhead_s(self) -> float | None:
+        wall = self.median_wall_s
+        if wall is None or self.floor_s is None:
+            return None
+        return wall - self.floor_s
+
+
+@dataclass
+class Comparison:
+    """Every strategy's run of one workload, with the settings they shared."""
+
+    workload: str
+    kind: str
+    tasks: int
+    params: dict[str, Any] = field(default_factory=dict)
+    repeats: int = 1
+    warmup: int = 0
+    runs: list[Run] = field(default_factory=list)
+    title: str = ""
+    notes: list[str] = field(default_factory=list)
+    advice: dict[str, Any] | None = None
+
+    def run(self, strategy: str, workers: int | None = None) -> Run:
+        """The run of ``strategy`` (with ``workers``, when several were run)."""
+        for run in self.runs:
+            if run.strategy == strategy and (workers is None or run.workers == workers):
+                return run
+        raise KeyError(f"no run of {strategy}" + (f" with {workers} workers" if workers else ""))
+
+    @property
+    def reference(self) -> Run | None:
+        for run in self.runs:
+            if run.strategy == "sequential":
+                return run
+        return None
+
+
+@dataclass
+class Results:
+    """What a result file holds: the environment, once, and one or more comparisons."""
+
+    environment: dict[str, Any]
+    comparisons: list[Comparison] = field(default_factory=list)
+    complete: bool = True

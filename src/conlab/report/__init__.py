@@ -1,0 +1,1 @@
+"""How results are shown: the terminal (rich) and the result file (JSON). Nothing here measures."""

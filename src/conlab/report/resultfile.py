@@ -1,0 +1,343 @@
+"""The result file, schema ``conlab.results/1``: writing it, and reading it back strictly.
+
+It is JSON, never a pickle: one environment hoisted to the top, one or more
+comparisons. Each run keeps every timing sample and the task records of its
+median repeat (of its failing repeat, when it failed), times in seconds from
+the start of that repeat.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import statistics
+import tempfile
+from typing import Any
+
+from conlab.errors import ResultFileError
+from conlab.model import (
+    RUN_STATUSES,
+    TASK_STATUSES,
+    Comparison,
+    Results,
+    Run,
+    TaskRecord,
+    Worker,
+)
+
+SCHEMA = "conlab.results/1"
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def _stats(samples: list[float]) -> dict[str, Any] | None:
+    if not samples:
+        return None
+    return {
+        "median": statistics.median(samples),
+        "min": min(samples),
+        "max": max(samples),
+        "samples": list(samples),
+    }
+
+
+def _seconds(ns: int | None, t0: int | None) -> float | None:
+    return None if ns is None or t0 is None else (ns - t0) / 1e9
+
+
+def _task(record: TaskRecord, t0: int | None) -> dict[str, Any]:
+    w = record.worker
+    return {
+        "name": record.name,
+        "status": record.status,
+        "start_s": _seconds(record.start_ns, t0),
+        "end_s": _seconds(record.end_ns, t0),
+        "cpu_s": None if record.cpu_ns is None else record.cpu_ns / 1e9,
+        "worker": None if w is None else {"host": w.host, "pid": w.pid, "thread": w.thread},
+        "output": record.output,
+        # Each write's time and length, so output can be replayed as it interleaved.
+        "output_writes": [[_seconds(t, t0), len(text)] for t, text in record.output_chunks],
+        "output_dropped_chars": record.output_dropped_chars,
+        "error": record.error,
+        "traceback": record.traceback,
+        "exit_code": record.exit_code,
+    }
+
+
+def run_to_dict(run: Run) -> dict[str, Any]:
+    return {
+        "strategy": run.strategy,
+        "workers": run.workers,
+        "options": run.options,
+        "status": run.status,
+        "reason": run.reason,
+        "wall_s": _stats(run.wall_s),
+        "startup_s": run.median_startup_s,
+        "startup_samples_s": run.startup_s,
+        "naive_wall_s": run.naive_wall_s,
+        "floor_s": run.floor_s,
+        "speedup": run.speedup,
+        "cpu_s": run.median_cpu_s,
+        "cpu_samples_s": run.cpu_s,
+        "parallelism": run.parallelism,
+        "peak_rss_bytes": run.max_peak_rss_bytes,
+        "peak_rss_samples_bytes": run.peak_rss_bytes,
+        "tasks": [_task(r, run.t0_ns) for r in run.records],
+    }
+
+
+def comparison_to_dict(c: Comparison) -> dict[str, Any]:
+    return {
+        "workload": {"name": c.workload, "kind": c.kind, "tasks": c.tasks, "params": c.params},
+        "title": c.title,
+        "settings": {"repeats": c.repeats, "warmup": c.warmup},
+        "runs": [run_to_dict(r) for r in c.runs],
+        "notes": list(c.notes),
+        "advice": c.advice,
+    }
+
+
+def to_dict(results: Results) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "complete": results.complete,
+        "environment": results.environment,
+        "comparisons": [comparison_to_dict(c) for c in results.comparisons],
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    """Parameters may hold tuples or other values; the file holds their JSON form or repr."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return repr(value)
+
+
+def write(results: Results, path: str) -> None:
+    """Write atomically: a reader, or a crash mid-write, never sees half a file."""
+    data = json.dumps(_jsonable(to_dict(results)), indent=1, allow_nan=False)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".conlab-", suffix=".json", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+class _Reader:
+    """Reads one file, failing with the path and the place in the file that is wrong."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def fail(self, where: str, what: str) -> ResultFileError:
+        return ResultFileError(f"{self.path}: {where}: {what}")
+
+    def get(self, obj: Any, key: str, where: str, kinds: Any, optional: bool = False) -> Any:
+        if not isinstance(obj, dict):
+            raise self.fail(where, f"expected an object, found {type(obj).__name__}")
+        if key not in obj:
+            if optional:
+                return None
+            raise self.fail(where, f"missing {key!r}")
+        value = obj[key]
+        if optional and value is None:
+            return None
+        if isinstance(value, bool) and bool not in (
+            kinds if isinstance(kinds, tuple) else (kinds,)
+        ):
+            raise self.fail(f"{where}.{key}", f"expected {_kind_names(kinds)}, found a boolean")
+        if not isinstance(value, kinds):
+            raise self.fail(
+                f"{where}.{key}", f"expected {_kind_names(kinds)}, found {type(value).__name__}"
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.fail(f"{where}.{key}", "expected a finite number")
+        return value
+
+    def numbers(self, obj: Any, key: str, where: str) -> list[float]:
+        values = self.get(obj, key, where, list, optional=True) or []
+        for k, v in enumerate(values):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise self.fail(f"{where}.{key}[{k}]", "expected a finite number")
+        return [float(v) for v in values]
+
+
+def _kind_names(kinds: Any) -> str:
+    names = {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "a boolean",
+    }
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def load(path: str) -> Results:
+    """Read a result file; any problem is one ResultFileError naming the path and the place."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise ResultFileError(
+            f"{path}: no such file; give the path of a file written with --json"
+        ) from None
+    except IsADirectoryError:
+        raise ResultFileError(f"{path}: is a directory, not a result file") from None
+    except OSError as exc:
+        raise ResultFileError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ResultFileError(f"{path}: not a conlab result file (not UTF-8 text)") from None
+    except RecursionError:
+        raise ResultFileError(f"{path}: not a conlab result file (nested too deeply)") from None
+    except json.JSONDecodeError as exc:
+        raise ResultFileError(
+            f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+            "was the run interrupted while writing it?"
+        ) from None
+    return from_dict(data, path)
+
+
+def from_dict(data: Any, path: str = "<results>") -> Results:
+    r = _Reader(path)
+    if not isinstance(data, dict) or "schema" not in data:
+        raise ResultFileError(f'{path}: not a conlab result file (no "schema" field)')
+    schema = data["schema"]
+    if schema != SCHEMA:
+        raise ResultFileError(
+            f"{path}: schema {schema!r} is not one this conlab reads ({SCHEMA}); "
+            "use the conlab version that wrote it"
+        )
+    env = r.get(data, "environment", "file", dict)
+    comparisons = r.get(data, "comparisons", "file", list)
+    complete = r.get(data, "complete", "file", bool, optional=True)
+    out = Results(environment=env, complete=True if complete is None else complete)
+    for k, c in enumerate(comparisons):
+        out.comparisons.append(_comparison(r, c, f"comparisons[{k}]"))
+    return out
+
+
+def _comparison(r: _Reader, c: Any, where: str) -> Comparison:
+    w = r.get(c, "workload", where, dict)
+    settings = r.get(c, "settings", where, dict)
+    comparison = Comparison(
+        workload=r.get(w, "name", f"{where}.workload", str),
+        kind=r.get(w, "kind", f"{where}.workload", str),
+        tasks=r.get(w, "tasks", f"{where}.workload", int),
+        params=r.get(w, "params", f"{where}.workload", dict, optional=True) or {},
+        repeats=r.get(settings, "repeats", f"{where}.settings", int),
+        warmup=r.get(settings, "warmup", f"{where}.settings", int),
+        title=r.get(c, "title", where, str, optional=True) or "",
+        notes=[str(n) for n in r.get(c, "notes", where, list, optional=True) or []],
+        advice=r.get(c, "advice", where, dict, optional=True),
+    )
+    for k, run in enumerate(r.get(c, "runs", where, list)):
+        comparison.runs.append(_run(r, run, f"{where}.runs[{k}]"))
+    return comparison
+
+
+def _run(r: _Reader, d: Any, where: str) -> Run:
+    status = r.get(d, "status", where, str)
+    if status not in RUN_STATUSES:
+        raise r.fail(f"{where}.status", f"{status!r} is not one of {', '.join(RUN_STATUSES)}")
+    wall = r.get(d, "wall_s", where, dict, optional=True)
+    number = (int, float)
+    run = Run(
+        strategy=r.get(d, "strategy", where, str),
+        workers=r.get(d, "workers", where, int),
+        options=r.get(d, "options", where, dict, optional=True) or {},
+        status=status,
+        reason=r.get(d, "reason", where, str, optional=True),
+        wall_s=r.numbers(wall, "samples", f"{where}.wall_s") if wall is not None else [],
+        startup_s=r.numbers(d, "startup_samples_s", where),
+        cpu_s=r.numbers(d, "cpu_samples_s", where),
+        peak_rss_bytes=[int(v) for v in r.numbers(d, "peak_rss_samples_bytes", where)],
+        floor_s=r.get(d, "floor_s", where, number, optional=True),
+        speedup=r.get(d, "speedup", where, number, optional=True),
+        naive_wall_s=r.get(d, "naive_wall_s", where, number, optional=True),
+        t0_ns=0,
+    )
+    for k, t in enumerate(r.get(d, "tasks", where, list)):
+        run.records.append(_record(r, t, k, f"{where}.tasks[{k}]"))
+    return run
+
+
+def _ns(seconds: float | None) -> int | None:
+    return None if seconds is None else round(seconds * 1e9)
+
+
+def _record(r: _Reader, t: Any, index: int, where: str) -> TaskRecord:
+    number = (int, float)
+    status = r.get(t, "status", where, str)
+    if status not in TASK_STATUSES:
+        raise r.fail(f"{where}.status", f"{status!r} is not one of {', '.join(TASK_STATUSES)}")
+    w = r.get(t, "worker", where, dict, optional=True)
+    worker = None
+    if w is not None:
+        worker = Worker(
+            host=r.get(w, "host", f"{where}.worker", str),
+            pid=r.get(w, "pid", f"{where}.worker", int),
+            thread=r.get(w, "thread", f"{where}.worker", int),
+        )
+    output = r.get(t, "output", where, str, optional=True) or ""
+    chunks = _split_output(r, output, r.get(t, "output_writes", where, list, optional=True), where)
+    cpu = r.get(t, "cpu_s", where, number, optional=True)
+    return TaskRecord(
+        index=index,
+        name=r.get(t, "name", where, str),
+        status=status,
+        start_ns=_ns(r.get(t, "start_s", where, number, optional=True)),
+        end_ns=_ns(r.get(t, "end_s", where, number, optional=True)),
+        cpu_ns=_ns(cpu),
+        worker=worker,
+        output_chunks=chunks,
+        output_dropped_chars=r.get(t, "output_dropped_chars", where, int, optional=True) or 0,
+        error=r.get(t, "error", where, str, optional=True),
+        traceback=r.get(t, "traceback", where, str, optional=True),
+        exit_code=r.get(t, "exit_code", where, int, optional=True),
+    )
+
+
+def _split_output(
+    r: _Reader, output: str, writes: list[Any] | None, where: str
+) -> list[tuple[int, str]]:
+    if not writes:
+        return [(0, output)] if output else []
+    chunks, pos = [], 0
+    for k, item in enumerate(writes):
+        ok = (
+            isinstance(item, list)
+            and len(item) == 2
+            and isinstance(item[1], int)
+            and not isinstance(item[1], bool)
+            and item[1] >= 0
+            and (item[0] is None or (isinstance(item[0], (int, float)) and math.isfinite(item[0])))
+        )
+        if not ok:
+            raise r.fail(f"{where}.output_writes[{k}]", "expected [seconds, length]")
+        chunks.append((_ns(item[0]) or 0, output[pos : pos + item[1]]))
+        pos += item[1]
+    if pos != len(output):
+        raise r.fail(f"{where}.output_writes", "lengths do not add up to the output")
+    return chunks

@@ -1,0 +1,68 @@
+"""The strategies: one way each of executing a list of tasks, and the registry of their names.
+
+``make("thread-pool", workers=2)`` builds one; ``parse_spec("thread-pool:2")``
+reads the ``name:workers`` form the command line uses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conlab.errors import UnknownNameError, UsageError
+from conlab.strategies.base import Execution, Strategy
+from conlab.strategies.process_pool import ProcessPoolStrategy
+from conlab.strategies.processes import ProcessesStrategy
+from conlab.strategies.sequential import SequentialStrategy
+from conlab.strategies.threads import ThreadPoolStrategy, ThreadsStrategy
+
+__all__ = [
+    "REGISTRY",
+    "Execution",
+    "ProcessPoolStrategy",
+    "ProcessesStrategy",
+    "SequentialStrategy",
+    "Strategy",
+    "ThreadPoolStrategy",
+    "ThreadsStrategy",
+    "make",
+    "parse_spec",
+]
+
+REGISTRY: dict[str, type[Strategy]] = {
+    cls.name: cls
+    for cls in (
+        SequentialStrategy,
+        ThreadsStrategy,
+        ThreadPoolStrategy,
+        ProcessesStrategy,
+        ProcessPoolStrategy,
+    )
+}
+
+
+def make(name: str, workers: int | None = None, **options: Any) -> Strategy:
+    """The strategy called ``name``; options a strategy does not take are left out."""
+    try:
+        cls = REGISTRY[name]
+    except KeyError:
+        raise UnknownNameError("strategy", name, REGISTRY) from None
+    if cls.uses_processes:
+        return cls(workers, **options)
+    return cls(workers)
+
+
+def parse_workers(text: str) -> int:
+    """A worker count from the command line: a whole number of at least 1."""
+    try:
+        workers = int(text)
+    except ValueError:
+        raise UsageError(f"workers must be a whole number, not {text!r}") from None
+    if workers < 1:
+        raise UsageError(f"workers must be at least 1, not {workers}")
+    return workers
+
+
+def parse_spec(spec: str, **options: Any) -> Strategy:
+    """``name`` or ``name:workers``."""
+    name, _, workers = spec.strip().partition(":")
+    return make(name, parse_workers(workers) if workers else None, **options)

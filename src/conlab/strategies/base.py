@@ -1,0 +1,78 @@
+"""The contract every strategy keeps.
+
+A strategy takes a list of tasks, executes each exactly once and returns one
+TaskRecord per task, in task order, whatever happened. It never raises for a
+task's failure: it records it. Only Ctrl-C (KeyboardInterrupt) goes through,
+after every child the strategy started has been stopped.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from conlab.errors import UsageError
+from conlab.model import Task, TaskRecord
+
+
+@dataclass
+class Execution:
+    """One execution of a list of tasks.
+
+    ``t0_ns`` is the first submission and ``t1_ns`` the last result, so the wall
+    time excludes ``startup_ns`` (creating the pool or starting the processes)
+    where the strategy can time it apart. ``naive_wall_ns`` is what a plain
+    ``time.time()`` around the user's code would have shown, where it differs.
+    ``cpu_s`` is the CPU time of the process tree between t0 and t1, where the
+    strategy can tell it apart from start-up; otherwise the lab measures it.
+    """
+
+    records: list[TaskRecord]
+    t0_ns: int
+    t1_ns: int
+    startup_ns: int | None = None
+    naive_wall_ns: int | None = None
+    cpu_s: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def wall_ns(self) -> int:
+        return self.t1_ns - self.t0_ns
+
+
+class Strategy(abc.ABC):
+    """One way of executing a list of tasks, with a worker count and options."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    # Whether ``workers`` means anything: ``threads`` and ``processes`` start one per task.
+    pooled: ClassVar[bool] = True
+    uses_processes: ClassVar[bool] = False
+
+    def __init__(self, workers: int | None = None, **options: Any) -> None:
+        if workers is not None and (not isinstance(workers, int) or workers < 1):
+            raise UsageError(f"workers must be a whole number of at least 1, not {workers!r}")
+        self.workers = workers
+        self.options = options
+
+    def unavailable_reason(self) -> str | None:
+        """Why this strategy cannot run here, or None when it can."""
+        return None
+
+    def workers_for(self, n_tasks: int) -> int:
+        """How many workers run ``n_tasks`` tasks."""
+        if not self.pooled:
+            return n_tasks
+        return self.workers or 1
+
+    @abc.abstractmethod
+    def run(self, tasks: Sequence[Task]) -> Execution:
+        """Execute every task once and return one record per task, in task order."""
+
+    def describe_options(self) -> dict[str, Any]:
+        return dict(self.options)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(workers={self.workers!r}, **{self.options!r})"

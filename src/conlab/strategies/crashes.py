@@ -1,0 +1,128 @@
+"""What the parent knows about its worker processes: start methods, exit codes, crash records."""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+from conlab.errors import UsageError
+from conlab.model import CRASHED, Task, TaskRecord, Worker
+from conlab.strategies import worker
+from conlab.strategies.execute import current_worker
+
+_SIGNAL_MEANING = {
+    "SIGSEGV": "a segmentation fault, usually in C code",
+    "SIGKILL": "killed: by the out-of-memory killer (see dmesg), or by kill -9",
+    "SIGABRT": "an abort, usually a failed assertion in C code",
+    "SIGBUS": "a bus error, usually in C code",
+    "SIGTERM": "terminated",
+    "SIGFPE": "a floating-point exception in C code",
+}
+
+
+def resolve_start_method(method: str | None) -> str:
+    """The start method to use, checked against what this platform offers."""
+    methods = multiprocessing.get_all_start_methods()
+    if method is None:
+        return multiprocessing.get_start_method(allow_none=True) or methods[0]
+    if method not in methods:
+        raise UsageError(
+            f"unknown start method {method!r}: choose from {', '.join(methods)} on this platform"
+        )
+    return method
+
+
+def describe_exit(exitcode: int | None) -> str:
+    """``exit code 3`` or ``signal SIGKILL (killed: ...)``."""
+    if exitcode is None:
+        return "no exit code (still running)"
+    if exitcode >= 0:
+        return f"exit code {exitcode}"
+    try:
+        name = signal.Signals(-exitcode).name
+    except ValueError:
+        return f"signal {-exitcode}"
+    meaning = _SIGNAL_MEANING.get(name)
+    return f"signal {name}" + (f" ({meaning})" if meaning else "")
+
+
+CRASH_HINT = (
+    "the task called os._exit, crashed in C code, or was killed; "
+    "run it under the sequential strategy, or with python -X faulthandler, to see where"
+)
+
+
+def crashed_record(
+    task: Task, index: int, pid: int, exitcode: int | None, left: worker.Leftovers
+) -> TaskRecord:
+    """The record of a task whose worker process died under it."""
+    line = worker.error_line(left.raw)
+    error = f"worker process {pid} died with {describe_exit(exitcode)}"
+    error += f": {line}" if line else f"; {CRASH_HINT}"
+    host = current_worker().host
+    return TaskRecord(
+        index=index,
+        name=task.name,
+        status=CRASHED,
+        start_ns=left.started.get(index),
+        worker=Worker(host=host, pid=pid, thread=0),
+        output_chunks=left.chunks.get(index, []),
+        error=error,
+        traceback=left.raw.strip() or None,
+        exit_code=exitcode,
+    )
+
+
+def kill_all(processes: Any) -> None:
+    """Stop every process now (Ctrl-C, an error in conlab): no orphan is left."""
+    for proc in processes:
+        if proc.is_alive():
+            proc.kill()
+    for proc in processes:
+        proc.join(timeout=5)
+
+
+_stdio_lock = threading.Lock()
+
+
+class stdio_redirected:
+    """Point this process's fds 1 and 2 at a file while a child process starts.
+
+    A spawned or forked child's stdout and stderr are the parent's fds 1 and 2
+    at the moment it starts, so whatever it writes before conlab's own code runs
+    in it (the traceback of a child that cannot load its target, as in the
+    lesson's notebook) lands in the file. The window is the ``start()`` call.
+    A forkserver's children inherit the server's fds instead, so the server is
+    started before the window opens.
+    """
+
+    def __init__(self, path: str, start_method: str) -> None:
+        self.path = path
+        if start_method == "forkserver":
+            from multiprocessing import forkserver
+
+            forkserver.ensure_running()
+
+    def __enter__(self) -> None:
+        _stdio_lock.acquire()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(AttributeError, ValueError, OSError):
+                stream.flush()
+        self.saved = (os.dup(1), os.dup(2))
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            for target, saved in zip((1, 2), self.saved, strict=False):
+                os.dup2(saved, target)
+                os.close(saved)
+        finally:
+            _stdio_lock.release()

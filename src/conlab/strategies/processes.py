@@ -1,0 +1,217 @@
+"""One ``multiprocessing.Process`` per task."""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from conlab.measure.probe import children_cpu_s, pid_cpu_s, self_cpu_s
+from conlab.model import CRASHED, ERROR, OK, Task, TaskRecord, Worker
+from conlab.strategies import shipping, worker
+from conlab.strategies.base import Execution, Strategy
+from conlab.strategies.crashes import (
+    crashed_record,
+    kill_all,
+    resolve_start_method,
+    stdio_redirected,
+)
+from conlab.strategies.execute import current_worker, unstarted
+
+READY_TIMEOUT_S = 120.0
+
+
+@dataclass
+class _Child:
+    index: int
+    task: Task
+    proc: Any
+    conn: Any
+    ready: bool = False
+
+
+class ProcessesStrategy(Strategy):
+    """Each task in a process of its own, started before the clock starts.
+
+    Every child loads its task and says it is ready; then all are told to go at
+    once, so the wall time measures the work and ``startup_s`` the start-up.
+    With ``plain=True`` it is the lesson's code as written instead:
+    ``Process(target=fn, args=...)``, ``start()``, ``join()``, timed around all
+    of it, the callable pickled by reference, no result sent back.
+    """
+
+    name = "processes"
+    description = "one multiprocessing.Process per task (start method fork, forkserver or spawn)"
+    pooled = False
+    uses_processes = True
+
+    def __init__(
+        self, workers: int | None = None, start_method: str | None = None, plain: bool = False
+    ) -> None:
+        super().__init__(workers)
+        self.start_method = resolve_start_method(start_method)
+        self.plain = plain
+        self.options = {"start_method": self.start_method}
+        if plain:
+            self.options["plain"] = True
+
+    def run(self, tasks: Sequence[Task]) -> Execution:
+        log_dir = tempfile.mkdtemp(prefix="conlab-")
+        try:
+            if self.plain:
+                return _run_plain(tasks, self.start_method, log_dir)
+            return _run_shipped(tasks, self.start_method, log_dir)
+        finally:
+            shutil.rmtree(log_dir, ignore_errors=True)
+
+
+def _run_shipped(tasks: Sequence[Task], method: str, log_dir: str) -> Execution:
+    ctx: Any = multiprocessing.get_context(method)
+    records: list[TaskRecord | None] = [None] * len(tasks)
+    children: list[_Child] = []
+    try:
+        s0 = time.perf_counter_ns()
+        kids0 = children_cpu_s()
+        for i, task in enumerate(tasks):
+            try:
+                payload = shipping.dumps(task)
+            except Exception as exc:
+                records[i] = unstarted(
+                    task, i, ERROR, shipping.unpicklable_hint("the task", task.fn, exc)
+                )
+                continue
+            parent_conn, child_conn = ctx.Pipe()
+            proc = ctx.Process(
+                target=worker.process_main,
+                args=(child_conn, payload, i, log_dir),
+                name=f"conlab-{task.name}",
+                daemon=True,
+            )
+            # Until the child's own code runs, what it writes (a failure to start) goes here.
+            with stdio_redirected(os.path.join(log_dir, f"{i}.boot"), method):
+                proc.start()
+            child_conn.close()
+            children.append(_Child(i, task, proc, parent_conn))
+        _collect(children, records, log_dir, until_ready=True)
+        # CPU the children spent starting up, so that it can be left out of the run's.
+        startup_cpu = sum(pid_cpu_s(c.proc.pid) for c in children if c.ready)
+        cpu0 = self_cpu_s()
+        t0 = time.perf_counter_ns()
+        for child in children:
+            if child.ready:
+                child.conn.send_bytes(b"G")
+        _collect(children, records, log_dir, until_ready=False)
+        t1 = time.perf_counter_ns()
+        cpu1 = self_cpu_s()
+    except BaseException:
+        kill_all(c.proc for c in children)
+        raise
+    finally:
+        for child in children:
+            child.proc.join(timeout=10)
+            child.conn.close()
+        kill_all(c.proc for c in children)
+    # Joined children are counted in children_cpu_s, start-up included.
+    cpu = cpu1 - cpu0 + max(0.0, children_cpu_s() - kids0 - startup_cpu)
+    return Execution([r for r in records if r is not None], t0, t1, startup_ns=t0 - s0, cpu_s=cpu)
+
+
+def _collect(
+    children: list[_Child], records: list[TaskRecord | None], log_dir: str, until_ready: bool
+) -> None:
+    """Read messages until every live child is ready (or has reported), or has reported."""
+
+    def waiting() -> list[_Child]:
+        return [c for c in children if records[c.index] is None and not (until_ready and c.ready)]
+
+    deadline = time.monotonic() + READY_TIMEOUT_S if until_ready else None
+    while pending := waiting():
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        handles = [c.conn for c in pending] + [c.proc.sentinel for c in pending]
+        ready = multiprocessing.connection.wait(handles, timeout=timeout)
+        if not ready:
+            for c in pending:
+                c.proc.kill()
+            continue
+        for child in pending:
+            if child.conn in ready or child.proc.sentinel in ready:
+                _read_child(child, records, log_dir)
+
+
+def _read_child(child: _Child, records: list[TaskRecord | None], log_dir: str) -> None:
+    try:
+        if child.conn.poll():
+            message = child.conn.recv_bytes()
+            if message == b"S":
+                child.ready = True
+            else:
+                records[child.index] = worker.unpack(message[1:])
+                records[child.index].name = child.task.name  # type: ignore[union-attr]
+            return
+    except (EOFError, OSError):
+        pass
+    # The pipe closed without a record: the child died. Its exit code says how.
+    child.proc.join(timeout=10)
+    left = worker.read_leftovers(log_dir, child.proc.pid, boot=f"{child.index}.boot")
+    records[child.index] = crashed_record(
+        child.task, child.index, child.proc.pid, child.proc.exitcode, left
+    )
+
+
+def _run_plain(tasks: Sequence[Task], method: str, log_dir: str) -> Execution:
+    """The lesson's code as written, observed from outside: exit codes and the children's output."""
+    ctx: Any = multiprocessing.get_context(method)
+    procs = []
+    try:
+        t0 = time.perf_counter_ns()
+        for i, task in enumerate(tasks):
+            proc = ctx.Process(target=task.fn, args=task.args, kwargs=task.kwargs)
+            # The child's stdout and stderr are whatever fds 1 and 2 are when it starts.
+            with stdio_redirected(os.path.join(log_dir, f"{i}.boot"), method):
+                proc.start()
+            procs.append(proc)
+        for proc in procs:
+            proc.join()
+        t1 = time.perf_counter_ns()
+    except BaseException:
+        kill_all(procs)
+        raise
+    host = current_worker().host
+    records = []
+    for i, (task, proc) in enumerate(zip(tasks, procs, strict=False)):
+        text = worker.read_tail(os.path.join(log_dir, f"{i}.boot"), 1 << 20)
+        record = TaskRecord(
+            index=i,
+            name=task.name,
+            status=OK,
+            start_ns=t0,
+            end_ns=t1,
+            worker=Worker(host, proc.pid, 0),
+            output_chunks=[(t1, text)] if text else [],
+            exit_code=proc.exitcode,
+        )
+        if proc.exitcode != 0:
+            left = worker.Leftovers(proc.pid, raw=text)
+            crashed = crashed_record(task, i, proc.pid, proc.exitcode, left)
+            record.status, record.error, record.traceback = (
+                CRASHED,
+                crashed.error,
+                crashed.traceback,
+            )
+        records.append(record)
+    return Execution(
+        records,
+        t0,
+        t1,
+        naive_wall_ns=t1 - t0,
+        notes=[
+            "plain multiprocessing.Process: results are not sent back; "
+            "success is judged by exit code and output"
+        ],
+    )
