@@ -95,7 +95,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _measure_options(p: argparse.ArgumentParser, repeats_help: str = "(default 5)") -> None:
+    """Options of every command that measures."""
+    p.add_argument(
+        "--repeats", type=_count(1), metavar="N", help=f"timed runs of each strategy {repeats_help}"
+    )
+    p.add_argument("--warmup", type=_count(0), metavar="N", help="untimed runs first (default 1)")
+    p.add_argument(
+        "--start-method",
+        choices=_start_methods(),
+        metavar="METHOD",
+        help=f"how process strategies start children: {', '.join(_start_methods())}",
+    )
+
+
 def _output_options(p: argparse.ArgumentParser) -> None:
+    """Options of every command that shows results."""
     p.add_argument(
         "--json", metavar="PATH", help="write the results to PATH (schema conlab.results/1)"
     )

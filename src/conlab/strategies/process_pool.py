@@ -54,8 +54,9 @@ class ProcessPoolStrategy(Strategy):
             # The workers start during these submissions (all at once under fork, one per
             # submission otherwise); what they write before their own code runs lands in BOOT.
             with stdio_redirected(os.path.join(log_dir, BOOT), self.start_method):
+                preload = _callables(tasks)
                 warm = [
-                    pool.submit(worker.pool_ready, log_dir, workers, WARMUP_TIMEOUT_S)
+                    pool.submit(worker.pool_ready, log_dir, workers, WARMUP_TIMEOUT_S, preload)
                     for _ in range(workers)
                 ]
             try:
@@ -90,6 +91,15 @@ class ProcessPoolStrategy(Strategy):
         return Execution(
             [r for r in records if r is not None], t0, t1, startup_ns=t0 - s0, cpu_s=cpu
         )
+
+
+def _callables(tasks: Sequence[Task]) -> bytes:
+    """The distinct callables of the tasks, pickled, for the workers to load while warming up."""
+    fns = list({id(t.fn): t.fn for t in tasks}.values())
+    try:
+        return shipping.dumps(fns)
+    except Exception:
+        return b""  # each task reports its own pickling error
 
 
 def _submit(pool: ProcessPoolExecutor, task: Task, index: int) -> Future[bytes] | TaskRecord | None:

@@ -140,8 +140,15 @@ def pool_init(log_dir: str) -> None:
     capture.install()
 
 
-def pool_ready(log_dir: str, workers: int, timeout_s: float) -> int:
-    """A warm-up task: returns when ``workers`` distinct workers are running one each."""
+def pool_ready(log_dir: str, workers: int, timeout_s: float, preload: bytes = b"") -> int:
+    """A warm-up task: returns when ``workers`` distinct workers are running one each.
+
+    ``preload`` holds the tasks' callables: loading them imports their modules,
+    which is start-up, not work. A callable that fails to load fails its own task later.
+    """
+    if preload:
+        with contextlib.suppress(Exception):
+            shipping.loads(preload)
     open(os.path.join(log_dir, f"{os.getpid()}.ready"), "w").close()
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
