@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from conlab.measure import noise
+from conlab.measure import noise, stats
 from conlab.model import RUN_FAILED, RUN_OK, RUN_UNAVAILABLE, Comparison, Results, Run
 
 # Whose output is shown: a run where tasks really ran side by side, as the lesson's did.
@@ -51,6 +51,7 @@ _COLUMNS = [
     ("workers", "right"),
     ("wall s", "right"),
     ("min–max s", "right"),
+    ("IQR s", "right"),
     ("floor s", "right"),
     ("over floor", "right"),
     ("start-up", "right"),
@@ -59,8 +60,8 @@ _COLUMNS = [
     ("status", "left"),
 ]
 # On a narrow terminal the least essential columns go first.
-_OPTIONAL = ("CPU/wall", "start-up")
-WIDE = 108
+_OPTIONAL = ("CPU/wall", "start-up", "IQR s")
+WIDE = 120
 
 
 def _num(value: float | None, fmt: str = "{:.3f}") -> str:
@@ -100,6 +101,7 @@ def comparison_table(c: Comparison, width: int = WIDE) -> Table:
             "workers": str(run.workers),
             "wall s": wall,
             "min–max s": spread,
+            "IQR s": _num(stats.summarise(run.wall_s).iqr) if ok and run.wall_s else "—",
             "floor s": _num(run.floor_s),
             "over floor": _ms(run.overhead_s, sign=True) if ok else "—",
             "start-up": _ms(run.median_startup_s),
