@@ -262,9 +262,10 @@ def _cmd_show(args: argparse.Namespace) -> int:
     for path in (args.markdown, args.csv):
         _check_writable(path)
     results = resultfile.load(args.file)
-    terminal.render_results(_console(), results, raw_output=args.raw_output)
+    # Files first: a reader that stops early (conlab show | head) must not cost them.
     args.json = None
     _write_outputs(args, results)
+    terminal.render_results(_console(), results, raw_output=args.raw_output)
     return 0
 
 

@@ -42,7 +42,14 @@ def table(d: Diff, name_a: str, name_b: str) -> Table:
         ("p (Welch)", "right"),
         ("verdict", "left"),
     ):
-        t.add_column(col, justify=justify)  # type: ignore[arg-type]
+        narrow = col == "comparison"
+        t.add_column(
+            col,
+            justify=justify,  # type: ignore[arg-type]
+            max_width=28 if narrow else None,
+            no_wrap=narrow,
+            overflow="ellipsis" if narrow else "fold",
+        )
     for row in d.rows:
         t.add_row(
             escape(row.comparison),
