@@ -102,6 +102,8 @@ class Worker:
     host: str
     pid: int
     thread: int
+    # The engine's name for the worker (a Dask worker's address, a Ray node), when there is one.
+    address: str | None = None
 
     def label(self) -> str:
         return f"pid {self.pid} / thread {self.thread}"
@@ -130,6 +132,8 @@ class TaskRecord:
     error: str | None = None
     traceback: str | None = None
     exit_code: int | None = None
+    # How many times an engine started the task: above 1 when it re-ran it after losing a worker.
+    attempts: int = 1
 
     @property
     def ok(self) -> bool:

@@ -11,7 +11,6 @@ leaves behind which task it was running and what that task had printed.
 from __future__ import annotations
 
 import contextlib
-import faulthandler
 import os
 import pickle
 import re
@@ -45,6 +44,9 @@ class WorkerLog:
         os.dup2(raw_fd, 1)
         os.dup2(raw_fd, 2)
         os.close(raw_fd)
+        # Imported here: faulthandler cannot load in a subinterpreter, where this module also runs.
+        import faulthandler
+
         faulthandler.enable(file=2, all_threads=True)
 
     def start(self, index: int) -> None:
