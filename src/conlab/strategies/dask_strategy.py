@@ -41,6 +41,7 @@ def _import_distributed() -> Any:
 class DaskStrategy(Strategy):
     name = "dask"
     description = "a Dask distributed.Client: a LocalCluster of N one-thread worker processes, or --scheduler ADDRESS"
+    uses_processes = True
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
         super().__init__(workers)
@@ -82,6 +83,9 @@ class DaskStrategy(Strategy):
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
+            # The scheduler serves /health even without a dashboard, on 8787 unless told:
+            # a free port avoids clashing with (and warning about) another cluster.
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             silence_logs=logging.ERROR,
         )
         try:

@@ -35,6 +35,7 @@ def _import_ray() -> Any:
 class RayStrategy(Strategy):
     name = "ray"
     description = "Ray tasks: a local ray.init(num_cpus=N), or --ray-address ADDRESS"
+    uses_processes = True
 
     def __init__(self, workers: int | None = None, ray_address: str | None = None) -> None:
         super().__init__(workers)
