@@ -219,6 +219,8 @@ class Comparison:
     title: str = ""
     notes: list[str] = field(default_factory=list)
     advice: dict[str, Any] | None = None
+    # Which of Results.environments it was measured in, when it holds several (--python).
+    environment: int | None = None
 
     def run(self, strategy: str, workers: int | None = None) -> Run:
         """The run of ``strategy`` (with ``workers``, when several were run)."""
@@ -242,3 +244,11 @@ class Results:
     environment: dict[str, Any]
     comparisons: list[Comparison] = field(default_factory=list)
     complete: bool = True
+    # The interpreters measured side by side (--python); each comparison names its own.
+    environments: list[dict[str, Any]] = field(default_factory=list)
+
+    def environment_of(self, comparison: Comparison) -> dict[str, Any]:
+        """The environment ``comparison`` was measured in."""
+        if comparison.environment is None:
+            return self.environment
+        return self.environments[comparison.environment]

@@ -97,6 +97,7 @@ def comparison_to_dict(c: Comparison) -> dict[str, Any]:
         "runs": [run_to_dict(r) for r in c.runs],
         "notes": list(c.notes),
         "advice": c.advice,
+        **({} if c.environment is None else {"environment": c.environment}),
     }
 
 
@@ -106,6 +107,7 @@ def to_dict(results: Results) -> dict[str, Any]:
         "complete": results.complete,
         "environment": results.environment,
         "comparisons": [comparison_to_dict(c) for c in results.comparisons],
+        **({"environments": results.environments} if results.environments else {}),
     }
 
 
@@ -233,8 +235,21 @@ def from_dict(data: Any, path: str = "<results>") -> Results:
     comparisons = r.get(data, "comparisons", "file", list)
     complete = r.get(data, "complete", "file", bool, optional=True)
     out = Results(environment=env, complete=True if complete is None else complete)
+    environments = r.get(data, "environments", "file", list, optional=True) or []
+    for k, e in enumerate(environments):
+        if not isinstance(e, dict):
+            raise r.fail(f"environments[{k}]", f"expected an object, found {type(e).__name__}")
+        out.environments.append(e)
     for k, c in enumerate(comparisons):
-        out.comparisons.append(_comparison(r, c, f"comparisons[{k}]"))
+        comparison = _comparison(r, c, f"comparisons[{k}]")
+        which = r.get(c, "environment", f"comparisons[{k}]", int, optional=True)
+        if which is not None and not 0 <= which < len(out.environments):
+            raise r.fail(
+                f"comparisons[{k}].environment",
+                f"{which} names no entry of environments (it has {len(out.environments)})",
+            )
+        comparison.environment = which
+        out.comparisons.append(comparison)
     return out
 
 
