@@ -9,11 +9,13 @@ timed apart.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from conlab.errors import StrategyUnavailable
+from conlab.measure.probe import pid_cpu_s, self_cpu_s
 from conlab.model import CRASHED, ERROR, LOST, Task, TaskRecord
 from conlab.strategies import remote, shipping, worker
 from conlab.strategies.base import Execution, Strategy
@@ -80,10 +82,11 @@ class RayStrategy(Strategy):
         run_remote = ray.remote(num_cpus=1, max_retries=0)(_on_worker)
         warm = ray.remote(num_cpus=1, max_retries=0)(_preload)
         payload = remote.callables_payload(tasks)
-        ray.get([warm.remote(payload) for _ in range(self.workers or 1)])
+        pids = set(ray.get([warm.remote(payload) for _ in range(self.workers or 1)]))
         offsets = remote.measure_offsets(lambda: _clocks(ray))
         records: list[TaskRecord | None] = [None] * len(tasks)
         refs: dict[int, Any] = {}
+        cpu0 = _cpu_s(pids)
         t0 = time.perf_counter_ns()
         for i, task in enumerate(tasks):
             try:
@@ -96,8 +99,13 @@ class RayStrategy(Strategy):
             records[i] = _outcome(ray, ref, tasks[i], i)
         t1 = time.perf_counter_ns()
         done = [r for r in records if r is not None]
+        # Ray's own daemons (raylet, GCS) run all along: the run's CPU is ours and the
+        # warmed-up workers' (a worker Ray starts mid-run is not counted).
+        cpu = _cpu_s(pids) - cpu0
         remote.shift_records(done, offsets)
-        return Execution(done, t0, t1, startup_ns=t0 - s0, notes=remote.offset_notes(offsets))
+        return Execution(
+            done, t0, t1, startup_ns=t0 - s0, cpu_s=cpu, notes=remote.offset_notes(offsets)
+        )
 
 
 def _on_worker(payload: bytes, index: int) -> bytes:
@@ -107,9 +115,15 @@ def _on_worker(payload: bytes, index: int) -> bytes:
     return remote.run_task(payload, index, address=ray.get_runtime_context().get_node_id())
 
 
-def _preload(payload: bytes) -> str:
+def _preload(payload: bytes) -> int:
     time.sleep(0.05)  # holds this worker so that the next warm-up task starts another
-    return remote.preload(payload)
+    remote.preload(payload)
+    return os.getpid()
+
+
+def _cpu_s(worker_pids: set[int]) -> float:
+    """CPU seconds so far of this process and of the local worker processes."""
+    return self_cpu_s() + sum(pid_cpu_s(pid) for pid in worker_pids)
 
 
 def _clock() -> tuple[str, int]:
