@@ -140,14 +140,26 @@ def test_show_reads_a_file_with_several_environments(tmp_path):
         "environment": {"python": "3.11.7"},
         "environments": [
             {"python": "3.12.1", "implementation": "CPython"},
-            {"python": "3.13.0", "implementation": "CPython", "free_threaded_build": True, "gil_enabled": False},
+            {
+                "python": "3.13.0",
+                "implementation": "CPython",
+                "free_threaded_build": True,
+                "gil_enabled": False,
+            },
         ],
         "comparisons": [
             {
                 "workload": {"name": "seed", "kind": "io", "tasks": 0},
                 "settings": {"repeats": 1, "warmup": 0},
-                "runs": [{"strategy": "threads", "workers": 2, "status": "ok", "tasks": [],
-                          "wall_s": {"samples": [0.1]}}],
+                "runs": [
+                    {
+                        "strategy": "threads",
+                        "workers": 2,
+                        "status": "ok",
+                        "tasks": [],
+                        "wall_s": {"samples": [0.1]},
+                    }
+                ],
                 "environment": k,
             }
             for k in (0, 1)

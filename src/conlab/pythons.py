@@ -87,7 +87,9 @@ def _resolve(path: str) -> str:
     if os.path.isdir(found):
         raise UsageError(f"--python {path}: is a directory; give the path of a Python executable")
     if not os.access(found, os.X_OK):
-        raise UsageError(f"--python {path}: is not executable; give the path of a Python executable")
+        raise UsageError(
+            f"--python {path}: is not executable; give the path of a Python executable"
+        )
     return os.path.abspath(found)
 
 

@@ -31,7 +31,9 @@ from tests.strategies.test_contract import (
     test_seed_workload_lands_near_its_floor,
 )
 
-distributed = pytest.importorskip("distributed", reason="Dask is not installed (make setup installs conlab[dask])")
+distributed = pytest.importorskip(
+    "distributed", reason="Dask is not installed (make setup installs conlab[dask])"
+)
 
 # The contract suite, run against the cluster below (loky's way: one suite, several executors).
 __all__ = [
@@ -76,7 +78,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def dask_cluster(n_workers: int = 2) -> Iterator[Cluster]:
+def dask_cluster(n_workers: int = 2, nanny: bool = True) -> Iterator[Cluster]:
     """``dask scheduler`` and ``dask worker`` processes on 127.0.0.1, stopped on the way out."""
     address = f"tcp://127.0.0.1:{_free_port()}"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, SRC])}
@@ -95,8 +97,21 @@ def dask_cluster(n_workers: int = 2) -> Iterator[Cluster]:
         for k in range(n_workers):
             procs.append(
                 subprocess.Popen(
-                    [DASK, "worker", address, "--nthreads", "1", "--nworkers", "1"]
-                    + ["--host", "127.0.0.1", "--no-dashboard", "--name", f"w{k}"],
+                    [
+                        DASK,
+                        "worker",
+                        address,
+                        "--nthreads",
+                        "1",
+                        "--nworkers",
+                        "1",
+                        "--host",
+                        "127.0.0.1",
+                        "--no-dashboard",
+                        "--name",
+                        f"w{k}",
+                        *([] if nanny else ["--no-nanny"]),
+                    ],
                     env=env,
                     start_new_session=True,
                     **quiet,  # type: ignore[arg-type]
@@ -192,3 +207,25 @@ def test_an_unreachable_scheduler_is_one_clear_error():
         mp.setattr("conlab.strategies.dask_strategy.CONNECT_TIMEOUT_S", 2.0)
         with pytest.raises(StrategyUnavailable, match="cannot reach the Dask scheduler"):
             strategy.run([Task(square, (1,))])
+
+
+def test_a_cluster_left_without_workers_gives_lost_records_not_a_hang(tmp_path, monkeypatch):
+    monkeypatch.setattr("conlab.strategies.dask_strategy.NO_WORKER_GRACE_S", 2.0)
+    marks = tmp_path / "pids"
+    with dask_cluster(1, nanny=False) as own:
+        strategy = make("dask", 1, scheduler=own.address)
+        box: dict[str, object] = {}
+        runner = threading.Thread(
+            target=lambda: box.update(execution=strategy.run([Task(slow_pid, (str(marks), 5.0))]))
+        )
+        runner.start()
+        deadline = time.monotonic() + 60
+        while not (marks.exists() and marks.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(int(marks.read_text().split()[0]), signal.SIGKILL)
+        runner.join(60)
+        assert not runner.is_alive(), "the run hung on a cluster with no worker"
+    (record,) = box["execution"].records  # type: ignore[attr-defined]
+    assert record.status in ("lost", CRASHED), record.status
+    if record.status == "lost":
+        assert "no worker for 2 s" in (record.error or "")

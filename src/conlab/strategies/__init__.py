@@ -14,8 +14,8 @@ from conlab.strategies.base import Execution, Strategy
 from conlab.strategies.dask_strategy import DaskStrategy
 from conlab.strategies.interpreters import InterpretersStrategy
 from conlab.strategies.process_pool import ProcessPoolStrategy
-from conlab.strategies.ray_strategy import RayStrategy
 from conlab.strategies.processes import ProcessesStrategy
+from conlab.strategies.ray_strategy import RayStrategy
 from conlab.strategies.sequential import SequentialStrategy
 from conlab.strategies.threads import ThreadPoolStrategy, ThreadsStrategy
 

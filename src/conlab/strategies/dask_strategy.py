@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -111,20 +112,24 @@ class DaskStrategy(Strategy):
         run_id = uuid.uuid4().hex[:8]
         records: list[TaskRecord | None] = [None] * len(tasks)
         t0 = time.perf_counter_ns()
-        futures = {}
+        shipped: dict[int, bytes] = {}
         for i, task in enumerate(tasks):
             try:
-                payload = shipping.dumps(task)
+                shipped[i] = shipping.dumps(task)
             except Exception as exc:
                 records[i] = unstarted(
                     task, i, ERROR, shipping.unpicklable_hint("the task", task.fn, exc)
                 )
-                continue
-            key = f"conlab-{task.name}-{i}-{run_id}"
-            futures[key] = (i, client.submit(_on_worker, payload, i, key=key, pure=False))
+        keys = [f"conlab-{tasks[i].name}-{i}-{run_id}" for i in shipped]
+        # One map, not one submit per task: the scheduler gets them in one message.
+        submitted = client.map(
+            _on_worker, list(shipped.values()), list(shipped), key=keys, pure=False
+        )
+        futures = {f.key: (i, f) for i, f in zip(shipped, submitted, strict=True)}
         _collect(client, distributed, tasks, futures, records)
         t1 = time.perf_counter_ns()
-        cpu = _cluster_cpu_s(client) - cpu0 if cpu0 is not None else None
+        cpu1 = _cluster_cpu_s(client) if cpu0 is not None else None
+        cpu = cpu1 - cpu0 if cpu1 is not None and cpu0 is not None else None
         _count_attempts(client, futures, records)
         done = [r for r in records if r is not None]
         remote.shift_records(done, offsets)
@@ -147,38 +152,47 @@ def _collect(
     futures: dict[str, tuple[int, Any]],
     records: list[TaskRecord | None],
 ) -> None:
-    """Wait for every future, recording each as it ends; give up on a cluster with no worker."""
-    pending = {f for _, f in futures.values()}
+    """Record each future as it ends; a watchdog gives up on a cluster left with no worker."""
     index_of = {f.key: i for i, f in futures.values()}
-    no_worker_since: float | None = None
-    while pending:
-        done, pending = _wait(distributed, pending)
-        for future in done:
-            i = index_of[future.key]
-            records[i] = _outcome(future, tasks[i], i, distributed)
-        if done:
-            no_worker_since = None
-            continue
-        if client.scheduler_info().get("workers"):
-            no_worker_since = None
-        elif no_worker_since is None:
-            no_worker_since = time.monotonic()
-        elif time.monotonic() - no_worker_since > NO_WORKER_GRACE_S:
-            for future in pending:
-                i = index_of[future.key]
-                records[i] = unstarted(
-                    tasks[i], i, LOST, f"the Dask cluster had no worker for {NO_WORKER_GRACE_S:g} s"
-                )
-                future.cancel()
-            return
-
-
-def _wait(distributed: Any, pending: set[Any]) -> tuple[set[Any], set[Any]]:
+    stop = threading.Event()
+    gave_up: list[str] = []
+    dog = threading.Thread(
+        target=_watch_workers,
+        args=(client, [f for _, f in futures.values()], stop, gave_up),
+        daemon=True,
+    )
+    dog.start()
     try:
-        result = distributed.wait(list(pending), timeout=POLL_S, return_when="FIRST_COMPLETED")
-    except TimeoutError:
-        return set(), pending
-    return set(result.done), set(result.not_done)
+        for future in distributed.as_completed([f for _, f in futures.values()]):
+            i = index_of[future.key]
+            if future.cancelled() and gave_up:
+                records[i] = unstarted(tasks[i], i, LOST, gave_up[0])
+            else:
+                records[i] = _outcome(future, tasks[i], i, distributed)
+    finally:
+        stop.set()
+        dog.join()
+
+
+def _watch_workers(
+    client: Any, pending: list[Any], stop: threading.Event, gave_up: list[str]
+) -> None:
+    """Cancel what is left when the cluster has had no worker for NO_WORKER_GRACE_S."""
+    since: float | None = None
+    while not stop.wait(POLL_S):
+        try:
+            alive = bool(client.scheduler_info().get("workers"))
+        except Exception:
+            alive = False
+        if alive:
+            since = None
+            continue
+        since = since if since is not None else time.monotonic()
+        if time.monotonic() - since > NO_WORKER_GRACE_S:
+            gave_up.append(f"the Dask cluster had no worker for {NO_WORKER_GRACE_S:g} s")
+            with contextlib.suppress(Exception):
+                client.cancel(pending)
+            return
 
 
 def _outcome(future: Any, task: Task, index: int, distributed: Any) -> TaskRecord:

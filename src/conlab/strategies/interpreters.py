@@ -69,7 +69,9 @@ def unavailable_reason() -> str | None:
 
 class InterpretersStrategy(Strategy):
     name = "interpreters"
-    description = "subinterpreters with their own GIL: InterpreterPoolExecutor (3.14), _interpreters (3.13)"
+    description = (
+        "subinterpreters with their own GIL: InterpreterPoolExecutor (3.14), _interpreters (3.13)"
+    )
 
     def unavailable_reason(self) -> str | None:
         return unavailable_reason()
@@ -192,7 +194,10 @@ def _run_low_level(
                 p if isinstance(p, TaskRecord) else pool.submit(one, i, p)
                 for i, p in enumerate(payloads)
             ]
-            records = [f if isinstance(f, TaskRecord) else _result(f, tasks, i) for i, f in enumerate(futures)]
+            records = [
+                f if isinstance(f, TaskRecord) else _result(f, tasks, i)
+                for i, f in enumerate(futures)
+            ]
             t1 = time.perf_counter_ns()
     finally:
         for interp in created:

@@ -9,6 +9,7 @@ offset measured when the run starts.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import socket
 import threading
@@ -47,10 +48,8 @@ def preload(payload: bytes) -> str:
     """Warm-up on a worker: import conlab and the tasks' modules; returns the worker's host."""
     _install_capture()
     if payload:
-        try:
+        with contextlib.suppress(Exception):  # each task reports its own loading error
             shipping.loads(payload)
-        except Exception:  # noqa: S110 - each task reports its own loading error
-            pass
     return socket.gethostname()
 
 
