@@ -6,13 +6,14 @@ import glob
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 
 from conlab.errors import ResultFileError
 from conlab.pythons import inspect_python, strip_python_options
 from conlab.report import resultfile
-from tests.helpers import assert_one_line_error, run_cli
+from tests.helpers import SRC, assert_one_line_error, run_cli
 
 
 def _pyenv(version: str) -> str | None:
@@ -171,3 +172,21 @@ def test_show_reads_a_file_with_several_environments(tmp_path):
     assert "CPython 3.13.0t (free-threaded build, GIL disabled)" in proc.stdout
     assert "free-threaded" in proc.stdout.split("Side by side")[1]
     assert os.path.exists(path)
+
+
+def test_the_child_side_never_imports_rich(tmp_path):
+    out = tmp_path / "child.json"
+    code = (
+        "import sys; from conlab.pythons import child_main; "
+        f"code = child_main([{str(out)!r}, 'demo', '--quick', '--repeats', '1', '--warmup', '0']); "
+        "assert 'rich' not in sys.modules, 'the child imported rich'; sys.exit(code)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": SRC},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len(resultfile.load(str(out)).comparisons) == 3

@@ -56,7 +56,7 @@ def _task(record: TaskRecord, t0: int | None) -> dict[str, Any]:
         "start_s": _seconds(record.start_ns, t0),
         "end_s": _seconds(record.end_ns, t0),
         "cpu_s": None if record.cpu_ns is None else record.cpu_ns / 1e9,
-        "worker": None if w is None else {"host": w.host, "pid": w.pid, "thread": w.thread},
+        "worker": None if w is None else _worker(w),
         "output": record.output,
         # Each write's time and length, so output can be replayed as it interleaved.
         "output_writes": [[_seconds(t, t0), len(text)] for t, text in record.output_chunks],
@@ -64,7 +64,16 @@ def _task(record: TaskRecord, t0: int | None) -> dict[str, Any]:
         "error": record.error,
         "traceback": record.traceback,
         "exit_code": record.exit_code,
+        # Only when an engine re-ran the task after losing a worker.
+        **({"attempts": record.attempts} if record.attempts != 1 else {}),
     }
+
+
+def _worker(w: Worker) -> dict[str, Any]:
+    out: dict[str, Any] = {"host": w.host, "pid": w.pid, "thread": w.thread}
+    if w.address is not None:
+        out["address"] = w.address
+    return out
 
 
 def run_to_dict(run: Run) -> dict[str, Any]:
@@ -314,6 +323,7 @@ def _record(r: _Reader, t: Any, index: int, where: str) -> TaskRecord:
             host=r.get(w, "host", f"{where}.worker", str),
             pid=r.get(w, "pid", f"{where}.worker", int),
             thread=r.get(w, "thread", f"{where}.worker", int),
+            address=r.get(w, "address", f"{where}.worker", str, optional=True),
         )
     output = r.get(t, "output", where, str, optional=True) or ""
     chunks = _split_output(r, output, r.get(t, "output_writes", where, list, optional=True), where)
@@ -331,6 +341,7 @@ def _record(r: _Reader, t: Any, index: int, where: str) -> TaskRecord:
         error=r.get(t, "error", where, str, optional=True),
         traceback=r.get(t, "traceback", where, str, optional=True),
         exit_code=r.get(t, "exit_code", where, int, optional=True),
+        attempts=r.get(t, "attempts", where, int, optional=True) or 1,
     )
 
 

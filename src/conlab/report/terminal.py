@@ -116,6 +116,16 @@ def render(console: Console, c: Comparison, raw_output: bool = False) -> None:
             console.print(
                 Text(f"  - {strategy_label(run)}: not available here: {run.reason}", style="dim")
             )
+    for run in c.runs:
+        for record in run.records:
+            if record.attempts > 1:
+                console.print(
+                    Text(
+                        f"  ! {strategy_label(run)}: {record.name} was started {record.attempts} "
+                        "times: its worker was lost and the engine re-ran it",
+                        style="yellow",
+                    )
+                )
     for note in c.notes:
         console.print(Text(f"  {note}", style="dim"))
     render_output(console, c, raw_output)
