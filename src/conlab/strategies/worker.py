@@ -107,6 +107,11 @@ def _load_task(payload: bytes, index: int) -> Any:
     except Exception as exc:
         record = TaskRecord(index=index, name="?", status=ERROR, worker=current_worker())
         record.error = f"the task could not be loaded in the worker process: {format_error(exc)}"
+        if shipping.PICKLER == "pickle" and "__main__" in str(exc):
+            record.error += (
+                " (without cloudpickle, a function defined in __main__ cannot be sent to a "
+                "spawned process: install cloudpickle in this Python, or define it in a module)"
+            )
         record.traceback = traceback.format_exc()
         return record
 
