@@ -92,7 +92,56 @@ def build_parser() -> argparse.ArgumentParser:
         "--raw-output", action="store_true", help="show output interleaved, as written"
     )
     show.set_defaults(func=_cmd_show)
+    _add_compare_commands(sub)
     return parser
+
+
+def _add_compare_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """``compare``, and ``workloads`` and ``strategies`` that list what it can run."""
+    compare = sub.add_parser(
+        "compare",
+        help="run a workload, or your module:function, under every strategy and compare",
+        description="Run WORKLOAD (a catalogue name, see 'conlab workloads', or your own "
+        "module:function) under each strategy, repeated, check every run, and compare.",
+    )
+    compare.add_argument("workload", metavar="WORKLOAD", help="a catalogue name or module:function")
+    compare.add_argument(
+        "--strategies",
+        metavar="LIST",
+        help="comma-separated, each name or name:workers (default: every strategy, "
+        "see 'conlab strategies')",
+    )
+    compare.add_argument(
+        "--workers",
+        type=_count(1),
+        metavar="N",
+        help="workers of pooled strategies named without a count (default: usable cores)",
+    )
+    compare.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter of the workload (repeatable); see 'conlab workloads'",
+    )
+    inputs = compare.add_mutually_exclusive_group()
+    inputs.add_argument(
+        "--inputs",
+        metavar="FILE",
+        help='for module:function, a JSON list: one argument per call, or {"args": [...], '
+        '"kwargs": {...}}',
+    )
+    inputs.add_argument(
+        "--range", type=_count(1), metavar="N", help="for module:function, call it on 0 .. N-1"
+    )
+    _measure_options(compare)
+    _output_options(compare)
+    compare.set_defaults(func=_cmd_compare)
+
+    workloads = sub.add_parser("workloads", help="list the workload catalogue")
+    workloads.set_defaults(func=_cmd_workloads)
+    strategies = sub.add_parser("strategies", help="list the strategies and whether they run here")
+    strategies.set_defaults(func=_cmd_strategies)
 
 
 def _measure_options(p: argparse.ArgumentParser, repeats_help: str = "(default 5)") -> None:
@@ -192,6 +241,83 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if args.json:
         resultfile.write(results, args.json)
         console.print(f"\nResults written to {args.json}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from conlab.api import strategy_list
+    from conlab.measure import environment
+    from conlab.measure.lab import compare
+    from conlab.model import Results
+    from conlab.report import resultfile, terminal
+    from conlab.workloads import build, params
+    from conlab.workloads.user import is_target, load
+
+    _check_writable(args.json)
+    if is_target(args.workload):
+        workload = load(args.workload, args.inputs, args.range, args.param)
+    else:
+        if args.inputs is not None or args.range is not None:
+            raise UsageError(
+                "--inputs and --range are for module:function, not catalogue workloads"
+            )
+        from conlab.workloads import factory
+
+        make = factory(args.workload)
+        workload = build(
+            args.workload, **params.parse(f"the {args.workload} workload", make, args.param)
+        )
+    chosen = strategy_list(
+        args.strategies.split(",") if args.strategies else None, args.workers, args.start_method
+    )
+    repeats = args.repeats if args.repeats is not None else 5
+    warmup = args.warmup if args.warmup is not None else 1
+    console = _console()
+    results = Results(environment.collect())
+    terminal.render_environment(console, results.environment)
+    with _progress(console.is_terminal and not args.quiet) as progress:
+        comparison = compare(workload, chosen, repeats, warmup, progress=progress)  # type: ignore[arg-type]
+    results.comparisons.append(comparison)
+    console.print()
+    terminal.render(console, comparison, raw_output=args.raw_output)
+    if args.json:
+        resultfile.write(results, args.json)
+        console.print(f"\nResults written to {args.json}")
+    return 0
+
+
+def _cmd_workloads(args: argparse.Namespace) -> int:
+    from conlab.workloads import CATALOGUE, params, unavailable_reason
+
+    for name, make in CATALOGUE.items():
+        doc = (make.__doc__ or "").strip().splitlines()[0].replace("``", "") if make.__doc__ else ""
+        keys = " ".join(
+            f"{k}={'auto' if v is None else v}" for k, v in params.defaults(make).items()
+        )
+        reason = unavailable_reason(name)
+        kind = _workload_kind(name)
+        line = f"{name:<7} {kind:<9} {doc}"
+        print(line)
+        print(f"{'':<17} params: {keys}" + (f"; NOT AVAILABLE here: {reason}" if reason else ""))
+    print("\nYour own code: conlab compare mypkg.mod:func --inputs items.json (or --range N)")
+    return 0
+
+
+def _workload_kind(name: str) -> str:
+    from conlab.workloads import KINDS
+
+    return KINDS.get(name, "?")
+
+
+def _cmd_strategies(args: argparse.Namespace) -> int:
+    from conlab.strategies import REGISTRY
+
+    for name, cls in REGISTRY.items():
+        reason = cls().unavailable_reason()
+        note = f"  NOT AVAILABLE here: {reason}" if reason else ""
+        if getattr(cls, "wants_async", False):
+            note += "  (runs workloads with an async variant)"
+        print(f"{name:<13} {cls.description}{note}")
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from conlab.errors import UnknownNameError, UsageError
+from conlab.strategies.asyncio_strategy import AsyncioStrategy
 from conlab.strategies.base import Execution, Strategy
 from conlab.strategies.process_pool import ProcessPoolStrategy
 from conlab.strategies.processes import ProcessesStrategy
@@ -17,6 +18,7 @@ from conlab.strategies.threads import ThreadPoolStrategy, ThreadsStrategy
 
 __all__ = [
     "REGISTRY",
+    "AsyncioStrategy",
     "Execution",
     "ProcessPoolStrategy",
     "ProcessesStrategy",
@@ -36,6 +38,7 @@ REGISTRY: dict[str, type[Strategy]] = {
         ThreadPoolStrategy,
         ProcessesStrategy,
         ProcessPoolStrategy,
+        AsyncioStrategy,
     )
 }
 
