@@ -250,10 +250,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from conlab.measure.lab import compare
     from conlab.model import Results
     from conlab.report import resultfile, terminal
-    from conlab.workloads import build, params
+    from conlab.workloads import build, factory, params
     from conlab.workloads.user import is_target, load
 
     _check_writable(args.json)
+    chosen = strategy_list(
+        args.strategies.split(",") if args.strategies else None, args.workers, args.start_method
+    )
     if is_target(args.workload):
         workload = load(args.workload, args.inputs, args.range, args.param)
     else:
@@ -261,15 +264,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             raise UsageError(
                 "--inputs and --range are for module:function, not catalogue workloads"
             )
-        from conlab.workloads import factory
-
         make = factory(args.workload)
         workload = build(
             args.workload, **params.parse(f"the {args.workload} workload", make, args.param)
         )
-    chosen = strategy_list(
-        args.strategies.split(",") if args.strategies else None, args.workers, args.start_method
-    )
     repeats = args.repeats if args.repeats is not None else 5
     warmup = args.warmup if args.warmup is not None else 1
     console = _console()

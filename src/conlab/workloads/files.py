@@ -91,7 +91,7 @@ def _expected(index: int, files: int, size_kb: int) -> str:
     return digest.hexdigest()
 
 
-def workload(tasks: int = 8, files: int = 40, size_kb: int = 64) -> Workload:
+def workload(tasks: int = 8, files: int = 60, size_kb: int = 64) -> Workload:
     """``tasks`` tasks, each writing ``files`` files of ``size_kb`` KiB, fsyncing and reading them."""
     owner = "the files workload"
     at_least(owner, "tasks", tasks, 1)

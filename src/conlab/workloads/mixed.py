@@ -21,7 +21,7 @@ async def wait_then_count_async(lo: int, hi: int, sleep_s: float) -> int:
     return count_primes(lo, hi)
 
 
-def workload(tasks: int = 8, sleep_s: float = 0.1, size: float = 0.4) -> Workload:
+def workload(tasks: int = 8, sleep_s: float = 0.1, size: float = 0.3) -> Workload:
     """``tasks`` tasks, each ``sleep_s`` of waiting then about 0.25 s × ``size`` of computing."""
     owner = "the mixed workload"
     at_least(owner, "tasks", tasks, 1)
