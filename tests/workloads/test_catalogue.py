@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import socket
@@ -70,10 +71,8 @@ def _listening_ports():
     procs = [me, *me.children(recursive=True)]
     ports = set()
     for proc in procs:
-        try:
+        with contextlib.suppress(psutil.Error):
             ports |= {c.laddr.port for c in proc.net_connections("inet") if c.status == "LISTEN"}
-        except psutil.Error:
-            pass
     return ports
 
 
