@@ -25,6 +25,11 @@ IO = {
     "http": {"tasks": 4, "requests": 2, "latency_s": 0.03},
     "files": {"tasks": 4, "files": 30, "size_kb": 64},
 }
+# This machine's virtual disk completes an fsync in about 0.5 ms and serialises
+# concurrent ones, so the files workload is far from pure waiting here: two
+# threads measured 1.26-1.43x over twelve runs (README, Workloads). It must
+# still gain clearly; the 1.6x of the other io workloads does not hold for it.
+IO_GAIN = {"files": 1.2}
 NOGIL = {
     "hash": {"tasks": 4, "size_mb": 16, "rounds": 6},
     "numpy": {"tasks": 4, "n": 384, "rounds": 10},
@@ -48,7 +53,7 @@ def speedups(name, params, specs):
 @pytest.mark.parametrize("name", list(IO))
 def test_io_gains_with_two_threads(name):
     gains = speedups(name, IO[name], ["thread-pool:2"])
-    assert gains["thread-pool:2"] >= 1.6, gains
+    assert gains["thread-pool:2"] >= IO_GAIN.get(name, 1.6), gains
 
 
 @pytest.mark.parametrize("name", list(NOGIL))
