@@ -14,7 +14,8 @@ from conlab.errors import ConlabError, UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from conlab.model import Comparison, Results
+    from conlab.model import Comparison, Results, Workload
+    from conlab.strategies import Strategy
 
 EXIT_INTERRUPTED = 130
 
@@ -117,7 +118,57 @@ def build_parser() -> argparse.ArgumentParser:
         "--alpha", type=_fraction, default=0.05, metavar="P", help="significance level (0.05)"
     )
     diff.set_defaults(func=_cmd_diff)
+
+    _add_compare_commands(sub)
     return parser
+
+
+def _add_compare_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """``compare``, and ``workloads`` and ``strategies`` that list what it can run."""
+    compare = sub.add_parser(
+        "compare",
+        help="run a workload, or your module:function, under every strategy and compare",
+        description="Run WORKLOAD (a catalogue name, see 'conlab workloads', or your own "
+        "module:function) under each strategy, repeated, check every run, and compare.",
+    )
+    compare.add_argument("workload", metavar="WORKLOAD", help="a catalogue name or module:function")
+    compare.add_argument(
+        "--strategies",
+        metavar="LIST",
+        help="comma-separated, each name or name:workers (default: every strategy, "
+        "see 'conlab strategies')",
+    )
+    compare.add_argument(
+        "--workers",
+        type=_count(1),
+        metavar="N",
+        help="workers of pooled strategies named without a count (default: usable cores)",
+    )
+    compare.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter of the workload (repeatable); see 'conlab workloads'",
+    )
+    inputs = compare.add_mutually_exclusive_group()
+    inputs.add_argument(
+        "--inputs",
+        metavar="FILE",
+        help='for module:function, a JSON list: one argument per call, or {"args": [...], '
+        '"kwargs": {...}}',
+    )
+    inputs.add_argument(
+        "--range", type=_count(1), metavar="N", help="for module:function, call it on 0 .. N-1"
+    )
+    _measure_options(compare)
+    _output_options(compare)
+    compare.set_defaults(func=_cmd_compare, measure=_measure_compare)
+
+    workloads = sub.add_parser("workloads", help="list the workload catalogue")
+    workloads.set_defaults(func=_cmd_workloads)
+    strategies = sub.add_parser("strategies", help="list the strategies and whether they run here")
+    strategies.set_defaults(func=_cmd_strategies)
 
 
 def _measure_options(p: argparse.ArgumentParser, repeats_help: str = "(default 5)") -> None:
@@ -311,6 +362,124 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     _write_outputs(args, results)
     for path in _output_paths(args):
         console.print(f"\nResults written to {path}")
+    return 0
+
+
+def _compare_plan(args: argparse.Namespace) -> tuple[Workload, list[Strategy]]:
+    """The workload and strategies ``conlab compare`` was asked for, checked before measuring."""
+    from conlab.api import strategy_list
+    from conlab.workloads import build, factory, params
+    from conlab.workloads.user import is_target, load
+
+    chosen = strategy_list(
+        args.strategies.split(",") if args.strategies else None,
+        args.workers,
+        args.start_method,
+        scheduler=args.scheduler,
+        ray_address=args.ray_address,
+    )
+    if is_target(args.workload):
+        return load(args.workload, args.inputs, args.range, args.param), chosen
+    if args.inputs is not None or args.range is not None:
+        raise UsageError("--inputs and --range are for module:function, not catalogue workloads")
+    make = factory(args.workload)
+    workload = build(
+        args.workload, **params.parse(f"the {args.workload} workload", make, args.param)
+    )
+    return workload, chosen
+
+
+def _measure_compare(args: argparse.Namespace) -> Results:
+    """compare's measurement alone, no report: what a --python child runs."""
+    from conlab.measure import environment
+    from conlab.measure.lab import compare
+    from conlab.model import Results
+
+    workload, chosen = _compare_plan(args)
+    results = Results(environment.collect())
+    results.comparisons.append(compare(workload, chosen, *_counts(args)))
+    return results
+
+
+def _counts(args: argparse.Namespace) -> tuple[int, int]:
+    return (
+        args.repeats if args.repeats is not None else 5,
+        args.warmup if args.warmup is not None else 1,
+    )
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from conlab.measure import environment
+    from conlab.measure.lab import compare
+    from conlab.model import Results
+    from conlab.report import terminal
+
+    _check_outputs(args)
+    workload, chosen = _compare_plan(args)
+    console = _console()
+    results = Results(environment.collect(), complete=False)
+    terminal.render_environment(console, results.environment)
+
+    # Written after each round, marked incomplete, so an interrupted run keeps what completed.
+    def on_update(partial: Comparison) -> None:
+        results.comparisons = [partial]
+        _write_outputs(args, results)
+
+    with _progress(console.is_terminal and not args.quiet) as progress:
+        comparison = compare(
+            workload,
+            chosen,
+            *_counts(args),
+            progress=progress,  # type: ignore[arg-type]
+            on_update=on_update if _output_paths(args) else None,
+        )
+    results.comparisons = [comparison]
+    results.complete = True
+    _write_outputs(args, results)
+    console.print()
+    terminal.render(
+        console,
+        comparison,
+        raw_output=args.raw_output,
+        cores=results.environment.get("usable_cpus"),
+    )
+    for path in _output_paths(args):
+        console.print(f"\nResults written to {path}")
+    return 0
+
+
+def _cmd_workloads(args: argparse.Namespace) -> int:
+    from conlab.workloads import CATALOGUE, params, unavailable_reason
+
+    for name, make in CATALOGUE.items():
+        doc = (make.__doc__ or "").strip().splitlines()[0].replace("``", "") if make.__doc__ else ""
+        keys = " ".join(
+            f"{k}={'auto' if v is None else v}" for k, v in params.defaults(make).items()
+        )
+        reason = unavailable_reason(name)
+        kind = _workload_kind(name)
+        line = f"{name:<7} {kind:<9} {doc}"
+        print(line)
+        print(f"{'':<17} params: {keys}" + (f"; NOT AVAILABLE here: {reason}" if reason else ""))
+    print("\nYour own code: conlab compare mypkg.mod:func --inputs items.json (or --range N)")
+    return 0
+
+
+def _workload_kind(name: str) -> str:
+    from conlab.workloads import KINDS
+
+    return KINDS.get(name, "?")
+
+
+def _cmd_strategies(args: argparse.Namespace) -> int:
+    from conlab.strategies import REGISTRY
+
+    for name, cls in REGISTRY.items():
+        reason = cls().unavailable_reason()
+        note = f"  NOT AVAILABLE here: {reason}" if reason else ""
+        if getattr(cls, "wants_async", False):
+            note += "  (runs workloads with an async variant)"
+        print(f"{name:<13} {cls.description}{note}")
     return 0
 
 

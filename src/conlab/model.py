@@ -8,9 +8,11 @@ measures or prints.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import statistics
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +58,9 @@ class Workload:
     ``task_durations_s`` is the ideal duration of each task when it is known
     (sleep-based work); it gives the floor for any number of workers.
     ``async_tasks`` is the variant run by the asyncio strategy, if any.
+    ``setup``, when given, returns a context manager entered once around all
+    the runs of a comparison: it starts what the tasks need (a server, a
+    temporary directory) and removes it afterwards.
     """
 
     name: str
@@ -67,6 +72,7 @@ class Workload:
     async_tasks: list[Task] | None = None
     check: Callable[[Any, Any], bool] = _equal
     expected: list[Any] | None = None
+    setup: Callable[[], AbstractContextManager[Any]] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -79,6 +85,10 @@ class Workload:
         if self.task_durations_s is None:
             return None
         return schedule_floor_s(self.task_durations_s, workers)
+
+    def prepared(self) -> AbstractContextManager[Any]:
+        """The workload's setup, entered around its runs (nothing when it has none)."""
+        return self.setup() if self.setup is not None else contextlib.nullcontext()
 
 
 def schedule_floor_s(durations_s: Sequence[float], workers: int) -> float:
