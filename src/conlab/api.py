@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from conlab.measure.lab import compare as _compare
 from conlab.model import Comparison, Workload
+
+if TYPE_CHECKING:
+    from conlab.measure.sweep import Sweep
 from conlab.strategies import Strategy, parse_spec
 from conlab.workloads import build
 
@@ -40,3 +44,30 @@ def compare(
             strategy.workers = n
         chosen.append(strategy)
     return _compare(workload, chosen, repeats, warmup)
+
+
+def sweep(
+    workload: Workload | str,
+    strategy: str = "process-pool",
+    workers: Sequence[int] = (1, 2, 4, 8),
+    *,
+    tasks: Sequence[int] | None = None,
+    repeats: int = 3,
+    warmup: int = 1,
+    start_method: str | None = None,
+) -> Sweep:
+    """Run ``strategy`` with each worker count (and each task count in ``tasks``).
+
+    The result shows speed-up and efficiency against workers and Amdahl's fit.
+    """
+    from conlab.measure.sweep import sweep as _sweep
+
+    return _sweep(
+        workload,
+        strategy,
+        workers,
+        tasks=tasks,
+        repeats=repeats,
+        warmup=warmup,
+        start_method=start_method,
+    )

@@ -14,6 +14,8 @@ from conlab.errors import ConlabError, UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from conlab.model import Results
+
 EXIT_INTERRUPTED = 130
 
 
@@ -92,7 +94,51 @@ def build_parser() -> argparse.ArgumentParser:
         "--raw-output", action="store_true", help="show output interleaved, as written"
     )
     show.set_defaults(func=_cmd_show)
+    _add_sweep(sub)
+    _add_report(sub)
     return parser
+
+
+def _counts(text: str) -> list[int]:
+    """``1,2,4,8``: whole numbers of at least 1."""
+    parse = _count(1)
+    values = [parse(part) for part in text.split(",") if part.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, not {text!r}")
+    return values
+
+
+def _add_sweep(sub: argparse._SubParsersAction) -> None:
+    sweep = sub.add_parser(
+        "sweep",
+        help="speed-up and efficiency of one strategy against workers, with Amdahl's fit",
+        description="Run WORKLOAD under one pooled strategy with each worker count (and "
+        "each amount of work with --tasks), beside a sequential reference.",
+    )
+    sweep.add_argument("workload", metavar="WORKLOAD", help="a workload name, e.g. cpu or seed")
+    sweep.add_argument(
+        "--strategy", required=True, metavar="NAME", help="a pooled strategy: thread-pool, ..."
+    )
+    sweep.add_argument(
+        "--workers", type=_counts, default=None, metavar="N,N,...", help="default 1,2,4,8"
+    )
+    sweep.add_argument(
+        "--tasks", type=_counts, metavar="N,N,...", help="amounts of work (number of tasks)"
+    )
+    _measure_options(sweep, "(default 3)")
+    _output_options(sweep)
+    sweep.set_defaults(func=_cmd_sweep)
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    report = sub.add_parser(
+        "report",
+        help="draw a saved result file: HTML report, plot, or trace",
+        description="Read a file written with --json and write an HTML report, a plot or a trace.",
+    )
+    report.add_argument("file", metavar="FILE", help="a file written with --json")
+    _picture_options(report)
+    report.set_defaults(func=_cmd_report)
 
 
 def _measure_options(p: argparse.ArgumentParser, repeats_help: str = "(default 5)") -> None:
@@ -120,6 +166,50 @@ def _output_options(p: argparse.ArgumentParser) -> None:
         help="show the tasks' output interleaved as it was written, not grouped by task",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _picture_options(p)
+
+
+def _picture_options(p: argparse.ArgumentParser) -> None:
+    """Where to draw the results: an HTML report, a plot, a Chrome trace."""
+    p.add_argument(
+        "--html", metavar="PATH", help="write a self-contained HTML report (tables, timelines)"
+    )
+    p.add_argument(
+        "--plot", metavar="PATH", help="draw speed-ups and timelines to PATH (.png or .svg)"
+    )
+    p.add_argument(
+        "--trace",
+        metavar="PATH",
+        help="write the timelines as Chrome trace-event JSON (opens in Perfetto)",
+    )
+
+
+def _check_pictures(args: argparse.Namespace) -> None:
+    """Fail before measuring when a picture could not be written."""
+    for name in ("html", "plot", "trace"):
+        _check_writable(getattr(args, name, None))
+    if getattr(args, "plot", None):
+        from conlab.report import plot
+
+        plot.check(args.plot)
+
+
+def _write_pictures(args: argparse.Namespace, results: Results, console: Console) -> None:
+    from conlab.report import html, plot, trace
+
+    writers = (("html", html.write), ("plot", plot.plot), ("trace", trace.write))
+    for name, write in writers:
+        path = getattr(args, name, None)
+        if path:
+            write(results, path)
+            console.print(
+                f"{'HTML report' if name == 'html' else name.capitalize()} written to {path}"
+            )
+
+
+def _wants_progress(console: Console, args: argparse.Namespace) -> bool:
+    """A progress bar only on a terminal, and never with --quiet."""
+    return console.is_terminal and not getattr(args, "quiet", False)
 
 
 def _console() -> Console:
@@ -172,14 +262,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from conlab.report import resultfile, terminal
 
     _check_writable(args.json)
+    _check_pictures(args)
     settings = DemoSettings(
         quick=args.quick, repeats=args.repeats, warmup=args.warmup, start_method=args.start_method
     )
     console = _console()
     results = Results(environment.collect(), complete=False)
     terminal.render_environment(console, results.environment)
-    show_progress = console.is_terminal and not args.quiet
-    with _progress(show_progress) as progress:
+    with _progress(_wants_progress(console, args)) as progress:
         for part in parts(settings, progress):  # type: ignore[arg-type]
             comparison = part()
             results.comparisons.append(comparison)
@@ -192,6 +282,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if args.json:
         resultfile.write(results, args.json)
         console.print(f"\nResults written to {args.json}")
+    _write_pictures(args, results, console)
     return 0
 
 
@@ -200,6 +291,50 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
     results = resultfile.load(args.file)
     terminal.render_results(_console(), results, raw_output=args.raw_output)
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from conlab.measure import environment
+    from conlab.measure.sweep import sweep
+    from conlab.model import Results
+    from conlab.report import resultfile
+    from conlab.report.text import fit_sentence, sweep_table
+
+    _check_writable(args.json)
+    _check_pictures(args)
+    console = _console()
+    results = Results(environment.collect())
+    with _progress(_wants_progress(console, args)) as progress:
+        result = sweep(
+            args.workload,
+            args.strategy,
+            args.workers or [1, 2, 4, 8],
+            tasks=args.tasks,
+            repeats=args.repeats or 3,
+            warmup=1 if args.warmup is None else args.warmup,
+            start_method=args.start_method,
+            progress=progress,  # type: ignore[arg-type]
+        )
+    results.comparisons = list(result.comparisons)
+    console.print(sweep_table(result))
+    for tasks in result.task_counts:
+        console.print(f"{tasks} tasks: {fit_sentence(result, tasks)}")
+    if args.json:
+        resultfile.write(results, args.json)
+        console.print(f"Results written to {args.json}")
+    _write_pictures(args, results, console)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from conlab.report import resultfile
+
+    if not (args.html or args.plot or args.trace):
+        raise UsageError("say what to write: --html PATH, --plot PATH or --trace PATH")
+    _check_pictures(args)
+    results = resultfile.load(args.file)
+    _write_pictures(args, results, _console())
     return 0
 
 
