@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from conlab.model import RUN_FAILED, RUN_OK, RUN_UNAVAILABLE, Comparison, Results, Run
 from conlab.report import svg
 from conlab.report.terminal import output_run, strategy_label
+from conlab.report.timeline import span_s
 
 if TYPE_CHECKING:
     from conlab.measure.sweep import Sweep
@@ -44,6 +45,10 @@ _COLUMNS = (
     "speed-up",
     "status",
 )
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _num(value: float | None, fmt: str = "{:.3f}") -> str:
@@ -90,12 +95,13 @@ def _reasons(c: Comparison) -> str:
 
 def _timelines(c: Comparison) -> str:
     parts = []
-    for run in c.runs:
-        if run.records and any(r.start_ns is not None for r in run.records):
-            parts.append(
-                f'<div class="run-timeline"><p><b>{escape(strategy_label(run))}:{run.workers}</b>'
-                f' <span class="dim">{escape(run.status)}</span></p>{svg.timeline_svg(run)}</div>'
-            )
+    shown = [r for r in c.runs if r.records and any(t.start_ns is not None for t in r.records)]
+    span = max((span_s(r) for r in shown), default=None)
+    for run in shown:
+        parts.append(
+            f'<div class="run-timeline"><p><b>{escape(strategy_label(run))}:{run.workers}</b>'
+            f' <span class="dim">{escape(run.status)}</span></p>{svg.timeline_svg(run, span)}</div>'
+        )
     return "".join(parts)
 
 
@@ -151,8 +157,8 @@ def comparison_fragment(c: Comparison, notebook: bool = False) -> str:
     has_speedups = any(r.status == RUN_OK and r.speedup is not None for r in c.runs)
     body = [
         f"<h3>{escape(title)}</h3>",
-        f'<p class="dim">{c.repeats} timed repeats after {c.warmup} warm-up; timelines show '
-        "the median repeat.</p>",
+        f'<p class="dim">{_plural(c.repeats, "timed repeat")} after '
+        f"{_plural(c.warmup, 'warm-up')}; timelines show the median repeat.</p>",
         runs_table(c),
         _reasons(c),
         svg.speedup_svg(c) if has_speedups else "",

@@ -67,16 +67,18 @@ def plot(results: Results, path: str) -> None:
 
     rows = _rows(results)
     heights = [h for _, _, h in rows] or [MIN_ROW_IN]
-    fig = Figure(figsize=(WIDTH_IN, sum(heights)), dpi=DPI)
-    grid = fig.add_gridspec(len(heights), 2, height_ratios=heights, width_ratios=[1, 2.4])
+    # Constrained layout fits the labels inside a figure of exactly the size asked for.
+    fig = Figure(figsize=(WIDTH_IN, sum(heights)), dpi=DPI, layout="constrained")
+    grid = fig.add_gridspec(len(heights), 1, height_ratios=heights)
     for k, (what, item, _) in enumerate(rows):
-        left, right = fig.add_subplot(grid[k, 0]), fig.add_subplot(grid[k, 1])
+        ratios = [1, 1] if what == "sweep" else [1, 2.4]
+        cells = grid[k].subgridspec(1, 2, width_ratios=ratios)
+        left, right = fig.add_subplot(cells[0]), fig.add_subplot(cells[1])
         if what == "sweep":
             _sweep(item, left, right)
         else:
             _speedups(item, left)
             _timelines(item, right)
-    fig.subplots_adjust(left=0.12, right=0.98, top=0.95, bottom=0.06, hspace=0.55, wspace=0.45)
     fig.savefig(path, dpi=DPI, format=os.path.splitext(path)[1].lstrip(".").lower())
 
 
@@ -137,7 +139,7 @@ def _sweep(sweep: Sweep, speed_ax: Any, eff_ax: Any) -> None:
         points = [p for p in sweep.points(tasks) if p.speedup is not None]
         ns = [p.workers for p in points]
         top = max([top, *ns])
-        speed_ax.plot(ns, [p.speedup for p in points], "o-", label=f"{tasks} tasks")
+        (line,) = speed_ax.plot(ns, [p.speedup for p in points], "o-", label=f"{tasks} tasks")
         eff_ax.plot(ns, [p.efficiency for p in points], "o-", label=f"{tasks} tasks")
         fit = sweep.fit(tasks)
         if fit is not None:
@@ -146,13 +148,14 @@ def _sweep(sweep: Sweep, speed_ax: Any, eff_ax: Any) -> None:
                 xs,
                 [fit.speedup(x) for x in xs],
                 ":",
-                color="#e45756",
+                color=line.get_color(),
                 label=f"Amdahl f={fit.serial_fraction:.3f} [{fit.low:.3f}, {fit.high:.3f}]",
             )
     speed_ax.plot([1, top], [1, top], "--", color="#999", label="ideal")
     eff_ax.axhline(1.0, color="#999", linestyle="--", label="ideal")
     speed_ax.set_title(f"{sweep.workload}: {sweep.strategy} sweep", fontsize=9, loc="left")
     for ax, name in ((speed_ax, "speed-up ×"), (eff_ax, "efficiency (speed-up / workers)")):
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_xlabel("workers", fontsize=8)
         ax.set_ylabel(name, fontsize=8)
         ax.legend(fontsize=7)

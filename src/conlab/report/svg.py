@@ -56,10 +56,13 @@ def _x_axis(x0: float, x1: float, y: float, span: float, unit: str) -> list[str]
     return out
 
 
-def timeline_svg(run: Run) -> str:
-    """One lane per worker, one bar per task from start to end, the floor dashed."""
+def timeline_svg(run: Run, span: float | None = None) -> str:
+    """One lane per worker, one bar per task from start to end, the floor dashed.
+
+    ``span`` (seconds) puts several runs on one scale, so they compare by eye.
+    """
     worker_lanes = lanes(run)
-    span = span_s(run) * 1.02
+    span = (span or span_s(run)) * 1.02
     x0, x1 = LABEL_W, WIDTH - 16
     height = len(worker_lanes) * LANE_H + AXIS_H + 8
     scale = (x1 - x0) / span

@@ -14,12 +14,16 @@ from conlab.report import terminal
 if TYPE_CHECKING:
     from conlab.measure.sweep import Sweep
 
-WIDTH = 110
+WIDTH = 100
 
 
 def _console() -> tuple[Console, io.StringIO]:
     buffer = io.StringIO()
-    return Console(file=buffer, width=WIDTH, color_system=None, highlight=False), buffer
+    # force_jupyter=False: inside a kernel rich would otherwise display instead of writing.
+    console = Console(
+        file=buffer, width=WIDTH, color_system=None, highlight=False, force_jupyter=False
+    )
+    return console, buffer
 
 
 def comparison_text(c: Comparison) -> str:
