@@ -1,0 +1,67 @@
+"""Sweeps: real runs over worker counts and amounts of work, and their result file."""
+
+from __future__ import annotations
+
+import pytest
+
+from conlab import api
+from conlab.errors import UsageError
+from conlab.measure.sweep import sized, sweeps_in
+from conlab.model import Results
+from conlab.report import resultfile
+from conlab.workloads import build
+
+
+@pytest.mark.slow
+def test_a_real_sweep_of_cpu_over_one_and_two_workers(tmp_path):
+    workload = build("cpu", tasks=4, size=0.05)
+    result = api.sweep(workload, "process-pool", [2, 1], repeats=2, warmup=0)
+    # One comparison per worker count, each with the shared sequential reference.
+    assert [c.sweep["workers"] for c in result.comparisons] == [1, 2]
+    assert len({c.sweep["id"] for c in result.comparisons}) == 1
+    for c in result.comparisons:
+        assert [r.strategy for r in c.runs] == ["sequential", "process-pool"]
+        assert all(r.status == "ok" for r in c.runs), [r.reason for r in c.runs]
+    assert result.comparisons[0].runs[0] is result.comparisons[1].runs[0]
+    points = result.points()
+    assert [p.workers for p in points] == [1, 2]
+    assert all(p.speedup is not None and p.efficiency == p.speedup / p.workers for p in points)
+    fit = result.fit()
+    assert fit is not None and 0.0 <= fit.low <= fit.serial_fraction <= fit.high <= 1.0
+    assert "Amdahl fit: serial fraction" in repr(result)
+    assert "Amdahl fit" in result._repr_html_()
+    # The result file keeps the sweep, and reading it back finds it again.
+    path = tmp_path / "sweep.json"
+    resultfile.write(Results({"python": "x"}, result.comparisons), str(path))
+    again = sweeps_in(resultfile.load(str(path)).comparisons)
+    assert len(again) == 1 and again[0].strategy == "process-pool"
+    assert [p.workers for p in again[0].points()] == [1, 2]
+    refit = again[0].fit()
+    assert refit is not None
+    assert refit.serial_fraction == pytest.approx(fit.serial_fraction, abs=1e-6)
+
+
+def test_sweeping_the_amount_of_work():
+    seed = build("seed", sleep_s=0.005)
+    result = api.sweep(seed, "thread-pool", [1, 2], tasks=[1, 2], repeats=1, warmup=0)
+    assert sorted((c.tasks, c.sweep["workers"]) for c in result.comparisons) == [
+        (1, 1),
+        (1, 2),
+        (2, 1),
+        (2, 2),
+    ]
+    assert result.task_counts == [1, 2]
+
+
+def test_sized_builds_or_cuts_the_workload():
+    assert len(sized("cpu", 3).tasks) == 3
+    seed = sized("seed", 1)
+    assert len(seed.tasks) == 1 and seed.expected is not None and len(seed.expected) == 1
+    assert seed.task_durations_s is not None and len(seed.task_durations_s) == 1
+    with pytest.raises(UsageError, match="at most 2"):
+        sized("seed", 5)
+
+
+def test_a_strategy_without_a_worker_count_cannot_be_swept():
+    with pytest.raises(UsageError, match="no worker count to sweep"):
+        api.sweep("seed", "threads", [1, 2])
