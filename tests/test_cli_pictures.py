@@ -21,10 +21,8 @@ SWEEP = ["sweep", "cpu", "--strategy", "thread-pool", "--workers", "1,2", "--tas
 def test_sweep_writes_every_picture_and_report_redraws_them(tmp_path):
     files = {k: tmp_path / f"s.{k}" for k in ("json", "html", "png", "trace")}
     out = {k: str(v) for k, v in files.items()}
-    proc = run_cli(
-        [*SWEEP, "--repeats", "1", "--warmup", "0", "--json", out["json"], "--html", out["html"]]
-        + ["--plot", out["png"], "--trace", out["trace"]]
-    )
+    pictures = ["--html", out["html"], "--plot", out["png"], "--trace", out["trace"]]
+    proc = run_cli([*SWEEP, "--repeats", "1", "--warmup", "0", "--json", out["json"], *pictures])
     assert proc.returncode == 0, proc.stderr
     assert "efficiency" in proc.stdout and "Amdahl fit" in proc.stdout
     # Not a terminal: no progress bar.
