@@ -69,14 +69,14 @@ def plot(results: Results, path: str) -> None:
     heights = [h for _, _, h in rows] or [MIN_ROW_IN]
     # Constrained layout fits the labels inside a figure of exactly the size asked for.
     fig = Figure(figsize=(WIDTH_IN, sum(heights)), dpi=DPI, layout="constrained")
-    grid = fig.add_gridspec(len(heights), 1, height_ratios=heights)
-    for k, (what, item, _) in enumerate(rows):
-        ratios = [1, 1] if what == "sweep" else [1, 2.4]
-        cells = grid[k].subgridspec(1, 2, width_ratios=ratios)
-        left, right = fig.add_subplot(cells[0]), fig.add_subplot(cells[1])
+    rows_figs = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
+    for sub, (what, item, _) in zip(rows_figs, rows, strict=False):
+        left, right = sub.subplots(1, 2, width_ratios=[1, 1] if what == "sweep" else [1, 2.4])
         if what == "sweep":
+            sub.suptitle(f"{item.workload}: {item.strategy} sweep", x=0.01, ha="left", fontsize=9)
             _sweep(item, left, right)
         else:
+            sub.suptitle(item.title or item.workload, x=0.01, ha="left", fontsize=9)
             _speedups(item, left)
             _timelines(item, right)
     fig.savefig(path, dpi=DPI, format=os.path.splitext(path)[1].lstrip(".").lower())
@@ -93,7 +93,6 @@ def _speedups(c: Comparison, ax: Any) -> None:
     for y, v in enumerate(values):
         ax.text(v, y, f" {v:.2f}×", va="center", fontsize=7)
     ax.set_xlabel("speed-up over sequential", fontsize=8)
-    ax.set_title((c.title or c.workload)[:70], fontsize=9, loc="left")
     ax.tick_params(labelsize=7)
 
 
@@ -153,7 +152,6 @@ def _sweep(sweep: Sweep, speed_ax: Any, eff_ax: Any) -> None:
             )
     speed_ax.plot([1, top], [1, top], "--", color="#999", label="ideal")
     eff_ax.axhline(1.0, color="#999", linestyle="--", label="ideal")
-    speed_ax.set_title(f"{sweep.workload}: {sweep.strategy} sweep", fontsize=9, loc="left")
     for ax, name in ((speed_ax, "speed-up ×"), (eff_ax, "efficiency (speed-up / workers)")):
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_xlabel("workers", fontsize=8)
