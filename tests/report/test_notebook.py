@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from tests.conftest import START_METHODS
+
 nbformat = pytest.importorskip("nbformat", reason="nbformat (dev group) runs the notebook")
 nbclient = pytest.importorskip("nbclient", reason="nbclient (dev group) runs the notebook")
 pytest.importorskip("ipykernel", reason="ipykernel (dev group) is the notebook's kernel")
@@ -14,8 +16,12 @@ NOTEBOOK = os.path.join(os.path.dirname(os.path.dirname(__file__)), "notebooks",
 
 
 @pytest.mark.slow
-def test_cell_functions_run_under_spawn_and_their_prints_reach_the_cell(tmp_path):
+@pytest.mark.parametrize("method", START_METHODS)
+def test_cell_functions_run_in_processes_and_their_prints_reach_the_cell(tmp_path, method):
     nb = nbformat.read(NOTEBOOK, as_version=4)
+    # The notebook, as shipped, uses spawn: the start method that cannot inherit the cell.
+    assert 'start_method="spawn"' in nb.cells[-1].source
+    nb.cells[-1].source = nb.cells[-1].source.replace('"spawn"', repr(method))
     client = nbclient.NotebookClient(
         nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     )
@@ -32,7 +38,7 @@ def test_cell_functions_run_under_spawn_and_their_prints_reach_the_cell(tmp_path
     # The table and a timeline per run (sequential, processes, process-pool), each task a bar.
     assert html.count('<svg xmlns="http://www.w3.org/2000/svg" class="timeline"') == 3
     assert html.count('class="task"') == 6
-    assert "processes/spawn" in html and "process-pool/spawn" in html
+    assert f"processes/{method}" in html and f"process-pool/{method}" in html
     # The output is grouped per task: all of calc_square's lines before calc_cube's.
     plain = data["text/plain"]
     assert plain.index("square : 81") < plain.index("calculate cube of numbers")
