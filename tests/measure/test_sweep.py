@@ -6,9 +6,10 @@ import pytest
 
 from conlab import api
 from conlab.errors import UsageError
-from conlab.measure.sweep import sized, sweeps_in
-from conlab.model import Results
+from conlab.measure.sweep import Sweep, sized, sweeps_in
+from conlab.model import Comparison, Results, Run
 from conlab.report import resultfile
+from conlab.report.text import fit_sentence
 from conlab.workloads import build
 
 
@@ -65,3 +66,26 @@ def test_sized_builds_or_cuts_the_workload():
 def test_a_strategy_without_a_worker_count_cannot_be_swept():
     with pytest.raises(UsageError, match="no worker count to sweep"):
         api.sweep("seed", "threads", [1, 2])
+
+
+def synthetic_sweep(cores: int | None) -> Sweep:
+    """Serial fraction 0.1 up to 2 workers; beyond 2 cores, no faster (workers only queue)."""
+    reference = Run("sequential", 1, wall_s=[1.0, 1.0, 1.0])
+    comparisons = []
+    for n in (1, 2, 4, 8):
+        wall = 0.1 + 0.9 / min(n, 2)
+        run = Run("process-pool", n, wall_s=[wall] * 3, speedup=1 / wall)
+        sweep = {"id": "x", "strategy": "process-pool", "workers": n, "tasks": 8}
+        comparisons.append(Comparison("cpu", "cpu", 8, runs=[reference, run], sweep=sweep))
+    return sweeps_in(comparisons, cores)[0]
+
+
+def test_the_fit_leaves_out_workers_beyond_the_cores():
+    within = synthetic_sweep(cores=2)
+    assert within.fitted_workers() == [1, 2]
+    fit = within.fit()
+    assert fit is not None and fit.serial_fraction == pytest.approx(0.1)
+    assert "over 1–2 workers" in fit_sentence(within)
+    # Without knowing the cores, the queueing beyond them reads as a larger serial fraction.
+    blind = synthetic_sweep(cores=None).fit()
+    assert blind is not None and blind.serial_fraction > 0.2

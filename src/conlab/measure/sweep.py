@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from conlab.errors import UsageError
+from conlab.measure.environment import usable_cpus
 from conlab.measure.fit import AmdahlFit, fit_amdahl
 from conlab.measure.lab import Progress, check_counts, compare
 from conlab.model import RUN_OK, Comparison, Run, Workload
@@ -50,6 +51,9 @@ class Sweep:
     workload: str
     strategy: str
     comparisons: list[Comparison] = field(default_factory=list)
+    # Beyond the usable cores, workers only queue for them: that flattening is not Amdahl's
+    # serial fraction, so the fit uses the points up to this many workers when there are such.
+    cores: int | None = None
 
     def points(self, tasks: int | None = None) -> list[SweepPoint]:
         out = []
@@ -70,6 +74,13 @@ class Sweep:
     def worker_counts(self) -> list[int]:
         return sorted({p.workers for p in self.points()})
 
+    def fitted_workers(self, tasks: int | None = None) -> list[int]:
+        """The worker counts the fit uses: those up to the cores, when there are enough."""
+        chosen = tasks if tasks is not None else (self.task_counts or [0])[-1]
+        ns = [p.workers for p in self.points(chosen) if p.run.status == RUN_OK]
+        within = [n for n in ns if self.cores is None or n <= self.cores]
+        return within if any(n > 1 for n in within) else ns
+
     def fit(self, tasks: int | None = None) -> AmdahlFit | None:
         """Amdahl's fit over the valid points of one amount of work (the largest by default)."""
         counts = self.task_counts
@@ -77,6 +88,9 @@ class Sweep:
             return None
         chosen = counts[-1] if tasks is None else tasks
         points = [p for p in self.points(chosen) if p.run.status == RUN_OK]
+        within = [p for p in points if self.cores is None or p.workers <= self.cores]
+        if any(p.workers > 1 for p in within):
+            points = within
         reference = next((p.reference for p in points if p.reference is not None), None)
         if reference is None or reference.status != RUN_OK:
             return None
@@ -101,14 +115,17 @@ def _swept_run(c: Comparison) -> Run | None:
     return None
 
 
-def sweeps_in(comparisons: Sequence[Comparison]) -> list[Sweep]:
-    """The sweeps among a result file's comparisons, grouped by their sweep id, in order."""
+def sweeps_in(comparisons: Sequence[Comparison], cores: int | None = None) -> list[Sweep]:
+    """The sweeps among a result file's comparisons, grouped by their sweep id, in order.
+
+    ``cores`` is the usable cores of the machine that measured them (its environment).
+    """
     by_id: dict[str, Sweep] = {}
     for c in comparisons:
         if not c.sweep or "id" not in c.sweep:
             continue
         sweep = by_id.setdefault(
-            str(c.sweep["id"]), Sweep(c.workload, str(c.sweep.get("strategy", "")))
+            str(c.sweep["id"]), Sweep(c.workload, str(c.sweep.get("strategy", "")), cores=cores)
         )
         sweep.comparisons.append(c)
     return list(by_id.values())
@@ -170,7 +187,8 @@ def sweep(
             "sweep a pool (thread-pool, process-pool) instead"
         )
     sweep_id = uuid.uuid4().hex[:12]
-    result = Sweep(workload if isinstance(workload, str) else workload.name, strategy)
+    name = workload if isinstance(workload, str) else workload.name
+    result = Sweep(name, strategy, cores=usable_cpus())
     for n_tasks in sorted(set(tasks)) if tasks else [None]:
         sized_workload = sized(workload, n_tasks)
         result.workload = sized_workload.name

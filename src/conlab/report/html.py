@@ -208,7 +208,8 @@ def document(results: Results, title: str = "conlab report") -> str:
     """The whole report as one HTML document."""
     from conlab.measure.sweep import sweeps_in
 
-    sweeps = sweeps_in(results.comparisons)
+    cores = results.environment.get("usable_cpus")
+    sweeps = sweeps_in(results.comparisons, cores if isinstance(cores, int) else None)
     swept = {id(c) for s in sweeps for c in s.comparisons}
     body = [f"<h1>{escape(title)}</h1>", _environment(results.environment)]
     if not results.complete:

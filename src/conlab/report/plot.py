@@ -44,7 +44,8 @@ def _rows(results: Results) -> list[tuple[str, Any, float]]:
     """What each row shows and its height in inches."""
     from conlab.measure.sweep import sweeps_in
 
-    sweeps = sweeps_in(results.comparisons)
+    cores = results.environment.get("usable_cpus")
+    sweeps = sweeps_in(results.comparisons, cores if isinstance(cores, int) else None)
     swept = {id(c) for s in sweeps for c in s.comparisons}
     rows: list[tuple[str, Any, float]] = [("sweep", s, SWEEP_ROW_IN) for s in sweeps]
     for c in results.comparisons:

@@ -55,8 +55,15 @@ def fit_sentence(sweep: Sweep, tasks: int | None = None) -> str:
     if fit is None:
         return "No Amdahl fit: it needs a valid point with more than one worker."
     ceiling = "none" if fit.max_speedup is None else f"{fit.max_speedup:.1f}×"
+    used = sweep.fitted_workers(tasks)
+    every = [p.workers for p in sweep.points(tasks if tasks is not None else sweep.task_counts[-1])]
+    over = (
+        f" over 1–{max(used)} workers (more than the {sweep.cores} usable cores only queue)"
+        if len(used) < len(every)
+        else ""
+    )
     return (
-        f"Amdahl fit: serial fraction {fit.serial_fraction:.3f} "
+        f"Amdahl fit{over}: serial fraction {fit.serial_fraction:.3f} "
         f"(95% interval {fit.low:.3f}–{fit.high:.3f}, {fit.points} points, "
         f"rms error {fit.rms_error:.2f}×); ceiling with unlimited workers: {ceiling}."
     )
