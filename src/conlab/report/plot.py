@@ -152,6 +152,9 @@ def _sweep(sweep: Sweep, speed_ax: Any, eff_ax: Any) -> None:
                 label=f"Amdahl f={fit.serial_fraction:.3f} [{fit.low:.3f}, {fit.high:.3f}]",
             )
     speed_ax.plot([1, top], [1, top], "--", color="#999", label="ideal")
+    if sweep.cores is not None and sweep.cores < top:
+        for ax in (speed_ax, eff_ax):
+            ax.axvline(sweep.cores, color="#2a2", linewidth=1, label=f"{sweep.cores} usable cores")
     eff_ax.axhline(1.0, color="#999", linestyle="--", label="ideal")
     for ax, name in ((speed_ax, "speed-up ×"), (eff_ax, "efficiency (speed-up / workers)")):
         ax.xaxis.get_major_locator().set_params(integer=True)

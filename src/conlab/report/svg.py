@@ -159,6 +159,11 @@ def sweep_svg(sweep: Sweep, tasks: int | None = None) -> str:
             body.append(
                 f'<text x="{left - 4}" y="{y(s) + 4:.1f}" text-anchor="end" fill="#555">{s:g}</text>'
             )
+    if sweep.cores is not None and sweep.cores < max_n:
+        body.append(
+            f'<line class="cores" x1="{x(sweep.cores):.1f}" y1="{top_pad}" x2="{x(sweep.cores):.1f}" '
+            f'y2="{h - bottom}" stroke="#2a2"><title>{sweep.cores} usable cores</title></line>'
+        )
     if fit is not None:
         steps = [1 + (max_n - 1) * k / 40 for k in range(41)]
         path = " ".join(f"{x(n):.1f},{y(fit.speedup(n)):.1f}" for n in steps)
