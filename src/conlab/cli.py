@@ -14,7 +14,7 @@ from conlab.errors import ConlabError, UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from conlab.model import Results
+    from conlab.model import Comparison, Results
 
 EXIT_INTERRUPTED = 130
 
@@ -93,9 +93,31 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument(
         "--raw-output", action="store_true", help="show output interleaved, as written"
     )
+    _export_options(show)
     show.set_defaults(func=_cmd_show)
     _add_sweep(sub)
     _add_report(sub)
+
+    diff = sub.add_parser(
+        "diff",
+        help="compare two saved result files: what got faster or slower, and why it may have",
+        description="Ratio B/A of each workload x strategy, significant only when a "
+        "Mann-Whitney U or Welch test says so and the ratio is at least --min-effect from 1; "
+        "then the environment differences that could explain it.",
+    )
+    diff.add_argument("a", metavar="A", help="the baseline result file (--json)")
+    diff.add_argument("b", metavar="B", help="the result file compared with it")
+    diff.add_argument(
+        "--min-effect",
+        type=_percent,
+        default=5.0,
+        metavar="PERCENT",
+        help="smallest change reported as significant (default 5)",
+    )
+    diff.add_argument(
+        "--alpha", type=_fraction, default=0.05, metavar="P", help="significance level (0.05)"
+    )
+    diff.set_defaults(func=_cmd_diff)
     return parser
 
 
@@ -160,6 +182,7 @@ def _output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--json", metavar="PATH", help="write the results to PATH (schema conlab.results/1)"
     )
+    _export_options(p)
     p.add_argument(
         "--raw-output",
         action="store_true",
@@ -212,6 +235,34 @@ def _wants_progress(console: Console, args: argparse.Namespace) -> bool:
     return console.is_terminal and not getattr(args, "quiet", False)
 
 
+def _export_options(p: argparse.ArgumentParser) -> None:
+    """--markdown and --csv: the same results as tables for a README, an issue or a spreadsheet."""
+    p.add_argument("--markdown", metavar="PATH", help="write the results as Markdown tables")
+    p.add_argument("--csv", metavar="PATH", help="write the results as CSV, one row per strategy")
+
+
+def _output_paths(args: argparse.Namespace) -> list[str]:
+    return [p for p in (getattr(args, k, None) for k in ("json", "markdown", "csv")) if p]
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Fail before measuring, not after, when an output file cannot be written."""
+    for path in _output_paths(args):
+        _check_writable(path)
+
+
+def _write_outputs(args: argparse.Namespace, results: Results) -> None:
+    """Write every file asked for (--json, --markdown, --csv); called after each round."""
+    from conlab.report import csv, markdown, resultfile
+
+    if getattr(args, "json", None):
+        resultfile.write(results, args.json)
+    if getattr(args, "markdown", None):
+        resultfile.write_text(markdown.render(results), args.markdown)
+    if getattr(args, "csv", None):
+        resultfile.write_text(csv.render(results), args.csv)
+
+
 def _console() -> Console:
     from rich.console import Console
 
@@ -259,9 +310,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from conlab.demo import DemoSettings, parts
     from conlab.measure import environment
     from conlab.model import Results
-    from conlab.report import resultfile, terminal
+    from conlab.report import terminal
 
-    _check_writable(args.json)
+    _check_outputs(args)
     _check_pictures(args)
     settings = DemoSettings(
         quick=args.quick, repeats=args.repeats, warmup=args.warmup, start_method=args.start_method
@@ -269,19 +320,28 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     console = _console()
     results = Results(environment.collect(), complete=False)
     terminal.render_environment(console, results.environment)
-    with _progress(_wants_progress(console, args)) as progress:
-        for part in parts(settings, progress):  # type: ignore[arg-type]
+    show_progress = _wants_progress(console, args)
+    done: list[Comparison] = []
+
+    # Results are written after each round, marked incomplete, because an interrupted
+    # demo would otherwise lose every comparison that completed.
+    def on_update(partial: Comparison) -> None:
+        results.comparisons = [*done, partial]
+        _write_outputs(args, results)
+
+    cores = results.environment.get("usable_cpus")
+    with _progress(show_progress) as progress:
+        for part in parts(settings, progress, on_update if _output_paths(args) else None):  # type: ignore[arg-type]
             comparison = part()
-            results.comparisons.append(comparison)
-            # Written after each part, marked incomplete, so an interrupted demo keeps what completed.
-            if args.json:
-                resultfile.write(results, args.json)
+            done.append(comparison)
+            results.comparisons = list(done)
+            _write_outputs(args, results)
             console.print()
-            terminal.render(console, comparison, raw_output=args.raw_output)
+            terminal.render(console, comparison, raw_output=args.raw_output, cores=cores)
     results.complete = True
-    if args.json:
-        resultfile.write(results, args.json)
-        console.print(f"\nResults written to {args.json}")
+    _write_outputs(args, results)
+    for path in _output_paths(args):
+        console.print(f"\nResults written to {path}")
     _write_pictures(args, results, console)
     return 0
 
@@ -289,7 +349,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_show(args: argparse.Namespace) -> int:
     from conlab.report import resultfile, terminal
 
+    for path in (args.markdown, args.csv):
+        _check_writable(path)
     results = resultfile.load(args.file)
+    # Files first: a reader that stops early (conlab show | head) must not cost them.
+    args.json = None
+    _write_outputs(args, results)
     terminal.render_results(_console(), results, raw_output=args.raw_output)
     return 0
 
@@ -298,10 +363,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from conlab.measure import environment
     from conlab.measure.sweep import sweep
     from conlab.model import Results
-    from conlab.report import resultfile
     from conlab.report.text import fit_sentence, sweep_table
 
-    _check_writable(args.json)
+    _check_outputs(args)
     _check_pictures(args)
     console = _console()
     results = Results(environment.collect())
@@ -320,9 +384,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     console.print(sweep_table(result))
     for tasks in result.task_counts:
         console.print(f"{tasks} tasks: {fit_sentence(result, tasks)}")
-    if args.json:
-        resultfile.write(results, args.json)
-        console.print(f"Results written to {args.json}")
+    _write_outputs(args, results)
+    for path in _output_paths(args):
+        console.print(f"Results written to {path}")
     _write_pictures(args, results, console)
     return 0
 
@@ -336,6 +400,37 @@ def _cmd_report(args: argparse.Namespace) -> int:
     results = resultfile.load(args.file)
     _write_pictures(args, results, _console())
     return 0
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from conlab.measure.diff import diff
+    from conlab.report import diff as diff_report
+    from conlab.report import resultfile
+
+    a, b = resultfile.load(args.a), resultfile.load(args.b)
+    result = diff(a, b, min_effect=args.min_effect / 100, alpha=args.alpha)
+    diff_report.render(_console(), result, args.a, args.b)
+    return 0
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {value}")
+    return value
+
+
+def _percent(text: str) -> float:
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a percentage, not {text!r}") from None
+    if not 0 <= value < 1000:
+        raise argparse.ArgumentTypeError(f"must be a percentage from 0, not {value}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

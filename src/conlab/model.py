@@ -161,6 +161,12 @@ class Run:
     peak_rss_bytes: list[int] = field(default_factory=list)
     floor_s: float | None = None
     speedup: float | None = None
+    # Added by the measurement issue: private memory, the machine's load, the speed-up's interval.
+    peak_uss_bytes: list[int] = field(default_factory=list)
+    # Cores used by processes outside this tree during each timed repeat, on average.
+    other_cores: list[float] = field(default_factory=list)
+    load_avg: list[float] = field(default_factory=list)
+    speedup_ci: tuple[float, float] | None = None
     naive_wall_s: float | None = None
     t0_ns: int | None = None
     records: list[TaskRecord] = field(default_factory=list)
@@ -184,6 +190,10 @@ class Run:
     @property
     def max_peak_rss_bytes(self) -> int | None:
         return max(self.peak_rss_bytes) if self.peak_rss_bytes else None
+
+    @property
+    def max_peak_uss_bytes(self) -> int | None:
+        return max(self.peak_uss_bytes) if self.peak_uss_bytes else None
 
     @property
     def parallelism(self) -> float | None:

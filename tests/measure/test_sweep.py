@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from conlab import api
@@ -34,6 +36,8 @@ def test_a_real_sweep_of_cpu_over_one_and_two_workers(tmp_path):
     # The result file keeps the sweep, and reading it back finds it again.
     path = tmp_path / "sweep.json"
     resultfile.write(Results({"python": "x"}, result.comparisons), str(path))
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema (dev group) checks the file")
+    jsonschema.validate(json.loads(path.read_text()), resultfile.json_schema())
     again = sweeps_in(resultfile.load(str(path)).comparisons)
     assert len(again) == 1 and again[0].strategy == "process-pool"
     assert [p.workers for p in again[0].points()] == [1, 2]

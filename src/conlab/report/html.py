@@ -55,6 +55,10 @@ def _num(value: float | None, fmt: str = "{:.3f}") -> str:
     return "—" if value is None else fmt.format(value)
 
 
+def _interval(ci: tuple[float, float] | None) -> str:
+    return "" if ci is None else f' <span class="dim">[{ci[0]:.2f}–{ci[1]:.2f}]</span>'
+
+
 def _row(run: Run) -> str:
     ok = run.status == RUN_OK
     cells = [
@@ -64,7 +68,7 @@ def _row(run: Run) -> str:
         f"{min(run.wall_s):.3f}–{max(run.wall_s):.3f}" if ok and run.wall_s else "—",
         _num(run.floor_s),
         _num(run.parallelism, "{:.2f}"),
-        _num(run.speedup, "{:.2f}×"),
+        _num(run.speedup, "{:.2f}×") + _interval(run.speedup_ci),
     ]
     tds = "".join(f"<td>{c}</td>" for c in cells)
     return f'<tr>{tds}<td class="status-{escape(run.status)}">{escape(run.status)}</td></tr>'
@@ -77,7 +81,7 @@ def runs_table(c: Comparison) -> str:
     )
 
 
-def _reasons(c: Comparison) -> str:
+def _reasons(c: Comparison, cores: int | None = None) -> str:
     out = []
     for run in c.runs:
         if run.status == RUN_FAILED:
@@ -90,7 +94,15 @@ def _reasons(c: Comparison) -> str:
                 f"{escape(run.reason or '')}</p>"
             )
     out += [f'<p class="note">⚠ {escape(note)}</p>' for note in c.notes]
+    out += [f'<p class="note noise">⚠ {escape(w.message)}</p>' for w in _noise(c, cores)]
     return "".join(out)
+
+
+def _noise(c: Comparison, cores: int | None) -> list[Any]:
+    """The measurement's noise warnings (noisy, busy, outliers...), as the terminal shows them."""
+    from conlab.measure import noise
+
+    return list(noise.comparison_warnings(c, cores))
 
 
 def _timelines(c: Comparison) -> str:
@@ -151,7 +163,7 @@ def _advice(advice: dict[str, Any] | None) -> str:
     return f'<div class="advice"><h4>Advice</h4><dl>{"".join(rows)}</dl></div>'
 
 
-def comparison_fragment(c: Comparison, notebook: bool = False) -> str:
+def comparison_fragment(c: Comparison, notebook: bool = False, cores: int | None = None) -> str:
     """One comparison: its table, why runs failed, speed-ups, timelines, advice and output."""
     title = c.title or f"{c.workload} ({c.kind}, {c.tasks} tasks)"
     has_speedups = any(r.status == RUN_OK and r.speedup is not None for r in c.runs)
@@ -160,7 +172,7 @@ def comparison_fragment(c: Comparison, notebook: bool = False) -> str:
         f'<p class="dim">{_plural(c.repeats, "timed repeat")} after '
         f"{_plural(c.warmup, 'warm-up')}; timelines show the median repeat.</p>",
         runs_table(c),
-        _reasons(c),
+        _reasons(c, cores),
         svg.speedup_svg(c) if has_speedups else "",
         _timelines(c),
         _advice(c.advice),
@@ -215,7 +227,10 @@ def document(results: Results, title: str = "conlab report") -> str:
     if not results.complete:
         body.append('<p class="note">These results are incomplete: the run was interrupted.</p>')
     body += [sweep_fragment(s) for s in sweeps]
-    body += [comparison_fragment(c) for c in results.comparisons if id(c) not in swept]
+    usable = cores if isinstance(cores, int) else None
+    body += [
+        comparison_fragment(c, cores=usable) for c in results.comparisons if id(c) not in swept
+    ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width"><title>{escape(title)}</title>'

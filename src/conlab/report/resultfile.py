@@ -12,11 +12,11 @@ import contextlib
 import json
 import math
 import os
-import statistics
 import tempfile
 from typing import Any
 
 from conlab.errors import ResultFileError
+from conlab.measure import noise, stats
 from conlab.model import (
     RUN_STATUSES,
     TASK_STATUSES,
@@ -36,10 +36,18 @@ SCHEMA = "conlab.results/1"
 def _stats(samples: list[float]) -> dict[str, Any] | None:
     if not samples:
         return None
+    s = stats.summarise(samples)
     return {
-        "median": statistics.median(samples),
-        "min": min(samples),
-        "max": max(samples),
+        "median": s.median,
+        "min": s.min,
+        "max": s.max,
+        "q1": s.q1,
+        "q3": s.q3,
+        "iqr": s.iqr,
+        "mean": s.mean,
+        "stdev": s.stdev,
+        "cv": s.cv,
+        "outliers": stats.outliers(samples),
         "samples": list(samples),
     }
 
@@ -85,17 +93,26 @@ def run_to_dict(run: Run) -> dict[str, Any]:
         "parallelism": run.parallelism,
         "peak_rss_bytes": run.max_peak_rss_bytes,
         "peak_rss_samples_bytes": run.peak_rss_bytes,
+        "speedup_ci": None if run.speedup_ci is None else list(run.speedup_ci),
+        "peak_uss_bytes": run.max_peak_uss_bytes,
+        "peak_uss_samples_bytes": run.peak_uss_bytes,
+        "other_cores_samples": run.other_cores,
+        "load_avg_samples": run.load_avg,
         "tasks": [_task(r, run.t0_ns) for r in run.records],
     }
 
 
-def comparison_to_dict(c: Comparison) -> dict[str, Any]:
+def comparison_to_dict(c: Comparison, cores: int | None = None) -> dict[str, Any]:
     return {
         "workload": {"name": c.workload, "kind": c.kind, "tasks": c.tasks, "params": c.params},
         "title": c.title,
         "settings": {"repeats": c.repeats, "warmup": c.warmup},
         "runs": [run_to_dict(r) for r in c.runs],
         "notes": list(c.notes),
+        "warnings": [
+            {"kind": w.kind, "run": w.run, "message": w.message}
+            for w in noise.comparison_warnings(c, cores)
+        ],
         "advice": c.advice,
         **({"sweep": c.sweep} if c.sweep is not None else {}),
     }
@@ -106,7 +123,10 @@ def to_dict(results: Results) -> dict[str, Any]:
         "schema": SCHEMA,
         "complete": results.complete,
         "environment": results.environment,
-        "comparisons": [comparison_to_dict(c) for c in results.comparisons],
+        "comparisons": [
+            comparison_to_dict(c, results.environment.get("usable_cpus"))
+            for c in results.comparisons
+        ],
     }
 
 
@@ -125,7 +145,11 @@ def _jsonable(value: Any) -> Any:
 
 def write(results: Results, path: str) -> None:
     """Write atomically: a reader, or a crash mid-write, never sees half a file."""
-    data = json.dumps(_jsonable(to_dict(results)), indent=1, allow_nan=False)
+    write_text(json.dumps(_jsonable(to_dict(results)), indent=1, allow_nan=False), path)
+
+
+def write_text(data: str, path: str) -> None:
+    """Replace ``path`` with ``data`` atomically (a temporary file, then a rename)."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".conlab-", suffix=".json", dir=directory)
     try:
@@ -279,10 +303,23 @@ def _run(r: _Reader, d: Any, where: str) -> Run:
         speedup=r.get(d, "speedup", where, number, optional=True),
         naive_wall_s=r.get(d, "naive_wall_s", where, number, optional=True),
         t0_ns=0,
+        speedup_ci=_interval(r, d, "speedup_ci", where),
+        peak_uss_bytes=[int(v) for v in r.numbers(d, "peak_uss_samples_bytes", where)],
+        other_cores=r.numbers(d, "other_cores_samples", where),
+        load_avg=r.numbers(d, "load_avg_samples", where),
     )
     for k, t in enumerate(r.get(d, "tasks", where, list)):
         run.records.append(_record(r, t, k, f"{where}.tasks[{k}]"))
     return run
+
+
+def _interval(r: _Reader, d: Any, key: str, where: str) -> tuple[float, float] | None:
+    values = r.numbers(d, key, where) if r.get(d, key, where, list, optional=True) else []
+    if not values:
+        return None
+    if len(values) != 2:
+        raise r.fail(f"{where}.{key}", "expected [low, high]")
+    return values[0], values[1]
 
 
 def _ns(seconds: float | None) -> int | None:
@@ -343,3 +380,12 @@ def _split_output(
     if pos != len(output):
         raise r.fail(f"{where}.output_writes", "lengths do not add up to the output")
     return chunks
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of this format, shipped in the package (conlab/schemas/)."""
+    from importlib import resources
+
+    text = resources.files("conlab.schemas").joinpath("conlab.results-1.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema

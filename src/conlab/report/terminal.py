@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from conlab.measure import noise, stats
 from conlab.model import RUN_FAILED, RUN_OK, RUN_UNAVAILABLE, Comparison, Results, Run
 
 # Whose output is shown: a run where tasks really ran side by side, as the lesson's did.
@@ -50,6 +51,7 @@ _COLUMNS = [
     ("workers", "right"),
     ("wall s", "right"),
     ("min–max s", "right"),
+    ("IQR s", "right"),
     ("floor s", "right"),
     ("over floor", "right"),
     ("start-up", "right"),
@@ -58,12 +60,22 @@ _COLUMNS = [
     ("status", "left"),
 ]
 # On a narrow terminal the least essential columns go first.
-_OPTIONAL = ("CPU/wall", "start-up")
-WIDE = 108
+_OPTIONAL = ("CPU/wall", "start-up", "IQR s")
+WIDE = 120
 
 
 def _num(value: float | None, fmt: str = "{:.3f}") -> str:
     return "—" if value is None else fmt.format(value)
+
+
+def _speedup(run: Run) -> str:
+    """``1.98× (1.95–2.01)``: the median ratio and its bootstrap 95 % interval."""
+    if run.speedup is None:
+        return "—"
+    if run.speedup_ci is None or len(run.wall_s) < 2:
+        return f"{run.speedup:.2f}×"
+    lo, hi = run.speedup_ci
+    return f"{run.speedup:.2f}× ({lo:.2f}–{hi:.2f})"
 
 
 def comparison_table(c: Comparison, width: int = WIDE) -> Table:
@@ -89,18 +101,21 @@ def comparison_table(c: Comparison, width: int = WIDE) -> Table:
             "workers": str(run.workers),
             "wall s": wall,
             "min–max s": spread,
+            "IQR s": _num(stats.summarise(run.wall_s).iqr) if ok and run.wall_s else "—",
             "floor s": _num(run.floor_s),
             "over floor": _ms(run.overhead_s, sign=True) if ok else "—",
             "start-up": _ms(run.median_startup_s),
             "CPU/wall": _num(run.parallelism, "{:.2f}"),
-            "speed-up": _num(run.speedup, "{:.2f}×"),
+            "speed-up": _speedup(run),
         }
         table.add_row(*[cells[n] for n, _ in columns if n != "status"], _status(run))
     return table
 
 
-def render(console: Console, c: Comparison, raw_output: bool = False) -> None:
+def render(console: Console, c: Comparison, raw_output: bool = False, cores: object = None) -> None:
     console.print(comparison_table(c, console.width))
+    for warning in noise.comparison_warnings(c, cores if isinstance(cores, int) else None):
+        console.print(Text(f"  ⚠ {warning.message}", style="yellow"))
     for run in c.runs:
         if run.status == RUN_FAILED:
             console.print(Text(f"  ✗ {strategy_label(run)}: {run.reason}", style="red"))
@@ -182,4 +197,4 @@ def render_results(console: Console, results: Results, raw_output: bool = False)
         )
     for c in results.comparisons:
         console.print()
-        render(console, c, raw_output)
+        render(console, c, raw_output, cores=results.environment.get("usable_cpus"))
