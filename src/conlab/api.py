@@ -24,10 +24,13 @@ def compare(
     repeats: int = 5,
     warmup: int = 1,
     start_method: str | None = None,
+    scheduler: str | None = None,
+    ray_address: str | None = None,
 ) -> Comparison:
     """Run ``workload`` under each strategy (``"thread-pool:4"`` or a Strategy) and compare.
 
     A strategy named without a worker count gets ``workers`` (default: the usable cores).
+    ``scheduler`` (tcp://HOST:PORT) and ``ray_address`` point dask and ray at existing clusters.
     """
     from conlab.measure.environment import usable_cpus
 
@@ -39,7 +42,9 @@ def compare(
         if isinstance(spec, Strategy):
             chosen.append(spec)
             continue
-        strategy = parse_spec(spec, start_method=start_method)
+        strategy = parse_spec(
+            spec, start_method=start_method, scheduler=scheduler, ray_address=ray_address
+        )
         if strategy.pooled and strategy.workers is None:
             strategy.workers = n
         chosen.append(strategy)

@@ -85,8 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="METHOD",
         help=f"how process strategies start children: {', '.join(_start_methods())}",
     )
+    _python_option(demo)
     _output_options(demo)
-    demo.set_defaults(func=_cmd_demo)
+    demo.set_defaults(func=_cmd_demo, measure=_measure_demo)
 
     show = sub.add_parser("show", help="print the tables of a saved result file again")
     show.add_argument("file", metavar="FILE", help="a file written with --json")
@@ -174,6 +175,29 @@ def _measure_options(p: argparse.ArgumentParser, repeats_help: str = "(default 5
         choices=_start_methods(),
         metavar="METHOD",
         help=f"how process strategies start children: {', '.join(_start_methods())}",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="the dask strategy uses the Dask scheduler at ADDRESS (tcp://HOST:PORT) "
+        "instead of starting a LocalCluster",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="the ray strategy joins the Ray cluster at ADDRESS instead of a local ray.init",
+    )
+    _python_option(p)
+
+
+def _python_option(p: argparse.ArgumentParser) -> None:
+    """--python: the command's measurement under other interpreters, side by side."""
+    p.add_argument(
+        "--python",
+        action="append",
+        metavar="PATH",
+        help="measure under the Python at PATH (repeat for several: shown side by side); "
+        "conlab runs there from this package's source, with the standard library only",
     )
 
 
@@ -304,6 +328,40 @@ def _check_writable(path: str | None) -> None:
         raise UsageError(f"cannot write {path}: directory {directory} does not exist")
     if os.path.isdir(path):
         raise UsageError(f"cannot write {path}: it is a directory")
+
+
+def _measure_demo(args: argparse.Namespace) -> Results:
+    """The demo's measurement alone, no report: what a --python child runs."""
+    from conlab.demo import DemoSettings, parts
+    from conlab.measure import environment
+    from conlab.model import Results
+
+    settings = DemoSettings(
+        quick=args.quick, repeats=args.repeats, warmup=args.warmup, start_method=args.start_method
+    )
+    results = Results(environment.collect())
+    results.comparisons.extend(part() for part in parts(settings))
+    return results
+
+
+def _cmd_elsewhere(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """Any measuring command with --python: run its measurement under each interpreter, merge, show."""
+    from conlab import pythons
+    from conlab.report import resultfile, terminal
+
+    if getattr(args, "measure", None) is None:
+        raise UsageError(f"--python is not supported by 'conlab {args.command}'")
+    _check_writable(args.json)
+    interpreters = [pythons.inspect_python(path) for path in args.python]
+    console = _console()
+    if console.is_terminal and not args.quiet:
+        console.print(f"Measuring under {', '.join(i.label for i in interpreters)}, one at a time")
+    results = pythons.measure_under(interpreters, pythons.strip_python_options(argv))
+    terminal.render_results(console, results, raw_output=args.raw_output)
+    if args.json:
+        resultfile.write(results, args.json)
+        console.print(f"\nResults written to {args.json}")
+    return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -437,6 +495,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        if getattr(args, "python", None):
+            return _cmd_elsewhere(args, sys.argv[1:] if argv is None else argv)
         return int(args.func(args))
     except ConlabError as exc:
         sys.stderr.write(f"conlab: error: {exc}\n")

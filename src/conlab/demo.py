@@ -60,7 +60,12 @@ def parts(
         )
 
     def computing() -> Comparison:
-        strategies = [make("thread-pool", cores), make("process-pool", cores, start_method=method)]
+        strategies = [
+            make("thread-pool", cores),
+            make("process-pool", cores, start_method=method),
+            # Subinterpreters (3.13+), each with its own GIL; elsewhere shown unavailable, with why.
+            make("interpreters", cores),
+        ]
         workload = build("cpu", size=size)
         return compare(
             workload,

@@ -102,6 +102,8 @@ class Worker:
     host: str
     pid: int
     thread: int
+    # The engine's name for the worker (a Dask worker's address, a Ray node), when there is one.
+    address: str | None = None
 
     def label(self) -> str:
         return f"pid {self.pid} / thread {self.thread}"
@@ -130,6 +132,8 @@ class TaskRecord:
     error: str | None = None
     traceback: str | None = None
     exit_code: int | None = None
+    # How many times an engine started the task: above 1 when it re-ran it after losing a worker.
+    attempts: int = 1
 
     @property
     def ok(self) -> bool:
@@ -225,6 +229,8 @@ class Comparison:
     title: str = ""
     notes: list[str] = field(default_factory=list)
     advice: dict[str, Any] | None = None
+    # Which of Results.environments it was measured in, when it holds several (--python).
+    environment: int | None = None
     # Set when the comparison is one point of a sweep: {"id", "strategy", "workers", "tasks"}.
     sweep: dict[str, Any] | None = None
 
@@ -262,3 +268,11 @@ class Results:
     environment: dict[str, Any]
     comparisons: list[Comparison] = field(default_factory=list)
     complete: bool = True
+    # The interpreters measured side by side (--python); each comparison names its own.
+    environments: list[dict[str, Any]] = field(default_factory=list)
+
+    def environment_of(self, comparison: Comparison) -> dict[str, Any]:
+        """The environment ``comparison`` was measured in."""
+        if comparison.environment is None:
+            return self.environment
+        return self.environments[comparison.environment]

@@ -64,7 +64,7 @@ def _task(record: TaskRecord, t0: int | None) -> dict[str, Any]:
         "start_s": _seconds(record.start_ns, t0),
         "end_s": _seconds(record.end_ns, t0),
         "cpu_s": None if record.cpu_ns is None else record.cpu_ns / 1e9,
-        "worker": None if w is None else {"host": w.host, "pid": w.pid, "thread": w.thread},
+        "worker": None if w is None else _worker(w),
         "output": record.output,
         # Each write's time and length, so output can be replayed as it interleaved.
         "output_writes": [[_seconds(t, t0), len(text)] for t, text in record.output_chunks],
@@ -72,7 +72,16 @@ def _task(record: TaskRecord, t0: int | None) -> dict[str, Any]:
         "error": record.error,
         "traceback": record.traceback,
         "exit_code": record.exit_code,
+        # Only when an engine re-ran the task after losing a worker.
+        **({"attempts": record.attempts} if record.attempts != 1 else {}),
     }
+
+
+def _worker(w: Worker) -> dict[str, Any]:
+    out: dict[str, Any] = {"host": w.host, "pid": w.pid, "thread": w.thread}
+    if w.address is not None:
+        out["address"] = w.address
+    return out
 
 
 def run_to_dict(run: Run) -> dict[str, Any]:
@@ -114,6 +123,7 @@ def comparison_to_dict(c: Comparison, cores: int | None = None) -> dict[str, Any
             for w in noise.comparison_warnings(c, cores)
         ],
         "advice": c.advice,
+        **({} if c.environment is None else {"environment": c.environment}),
         **({"sweep": c.sweep} if c.sweep is not None else {}),
     }
 
@@ -124,9 +134,10 @@ def to_dict(results: Results) -> dict[str, Any]:
         "complete": results.complete,
         "environment": results.environment,
         "comparisons": [
-            comparison_to_dict(c, results.environment.get("usable_cpus"))
+            comparison_to_dict(c, results.environment_of(c).get("usable_cpus"))
             for c in results.comparisons
         ],
+        **({"environments": results.environments} if results.environments else {}),
     }
 
 
@@ -258,8 +269,21 @@ def from_dict(data: Any, path: str = "<results>") -> Results:
     comparisons = r.get(data, "comparisons", "file", list)
     complete = r.get(data, "complete", "file", bool, optional=True)
     out = Results(environment=env, complete=True if complete is None else complete)
+    environments = r.get(data, "environments", "file", list, optional=True) or []
+    for k, e in enumerate(environments):
+        if not isinstance(e, dict):
+            raise r.fail(f"environments[{k}]", f"expected an object, found {type(e).__name__}")
+        out.environments.append(e)
     for k, c in enumerate(comparisons):
-        out.comparisons.append(_comparison(r, c, f"comparisons[{k}]"))
+        comparison = _comparison(r, c, f"comparisons[{k}]")
+        which = r.get(c, "environment", f"comparisons[{k}]", int, optional=True)
+        if which is not None and not 0 <= which < len(out.environments):
+            raise r.fail(
+                f"comparisons[{k}].environment",
+                f"{which} names no entry of environments (it has {len(out.environments)})",
+            )
+        comparison.environment = which
+        out.comparisons.append(comparison)
     return out
 
 
@@ -338,6 +362,7 @@ def _record(r: _Reader, t: Any, index: int, where: str) -> TaskRecord:
             host=r.get(w, "host", f"{where}.worker", str),
             pid=r.get(w, "pid", f"{where}.worker", int),
             thread=r.get(w, "thread", f"{where}.worker", int),
+            address=r.get(w, "address", f"{where}.worker", str, optional=True),
         )
     output = r.get(t, "output", where, str, optional=True) or ""
     chunks = _split_output(r, output, r.get(t, "output_writes", where, list, optional=True), where)
@@ -355,6 +380,7 @@ def _record(r: _Reader, t: Any, index: int, where: str) -> TaskRecord:
         error=r.get(t, "error", where, str, optional=True),
         traceback=r.get(t, "traceback", where, str, optional=True),
         exit_code=r.get(t, "exit_code", where, int, optional=True),
+        attempts=r.get(t, "attempts", where, int, optional=True) or 1,
     )
 
 
