@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conlab.errors import UsageError
 from conlab.measure.lab import compare as _compare
@@ -11,6 +11,9 @@ from conlab.model import Comparison, Workload
 from conlab.strategies import REGISTRY, Strategy, parse_spec
 from conlab.workloads import build
 from conlab.workloads.user import function_workload, is_target, load_factory
+
+if TYPE_CHECKING:
+    from conlab.measure.sweep import Sweep
 
 DEFAULT_STRATEGIES = ("threads", "thread-pool", "processes", "process-pool")
 
@@ -98,3 +101,30 @@ def strategy_list(
             strategy.workers = n
         chosen.append(strategy)
     return chosen
+
+
+def sweep(
+    workload: Workload | str,
+    strategy: str = "process-pool",
+    workers: Sequence[int] = (1, 2, 4, 8),
+    *,
+    tasks: Sequence[int] | None = None,
+    repeats: int = 3,
+    warmup: int = 1,
+    start_method: str | None = None,
+) -> Sweep:
+    """Run ``strategy`` with each worker count (and each task count in ``tasks``).
+
+    The result shows speed-up and efficiency against workers and Amdahl's fit.
+    """
+    from conlab.measure.sweep import sweep as _sweep
+
+    return _sweep(
+        workload,
+        strategy,
+        workers,
+        tasks=tasks,
+        repeats=repeats,
+        warmup=warmup,
+        start_method=start_method,
+    )

@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _export_options(show)
     show.set_defaults(func=_cmd_show)
+    _add_sweep(sub)
+    _add_report(sub)
 
     diff = sub.add_parser(
         "diff",
@@ -171,6 +173,48 @@ def _add_compare_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     strategies.set_defaults(func=_cmd_strategies)
 
 
+def _counts(text: str) -> list[int]:
+    """``1,2,4,8``: whole numbers of at least 1."""
+    parse = _count(1)
+    values = [parse(part) for part in text.split(",") if part.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, not {text!r}")
+    return values
+
+
+def _add_sweep(sub: argparse._SubParsersAction) -> None:
+    sweep = sub.add_parser(
+        "sweep",
+        help="speed-up and efficiency of one strategy against workers, with Amdahl's fit",
+        description="Run WORKLOAD under one pooled strategy with each worker count (and "
+        "each amount of work with --tasks), beside a sequential reference.",
+    )
+    sweep.add_argument("workload", metavar="WORKLOAD", help="a workload name, e.g. cpu or seed")
+    sweep.add_argument(
+        "--strategy", required=True, metavar="NAME", help="a pooled strategy: thread-pool, ..."
+    )
+    sweep.add_argument(
+        "--workers", type=_counts, default=None, metavar="N,N,...", help="default 1,2,4,8"
+    )
+    sweep.add_argument(
+        "--tasks", type=_counts, metavar="N,N,...", help="amounts of work (number of tasks)"
+    )
+    _measure_options(sweep, "(default 3)")
+    _output_options(sweep)
+    sweep.set_defaults(func=_cmd_sweep)
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    report = sub.add_parser(
+        "report",
+        help="draw a saved result file: HTML report, plot, or trace",
+        description="Read a file written with --json and write an HTML report, a plot or a trace.",
+    )
+    report.add_argument("file", metavar="FILE", help="a file written with --json")
+    _picture_options(report)
+    report.set_defaults(func=_cmd_report)
+
+
 def _measure_options(p: argparse.ArgumentParser, repeats_help: str = "(default 5)") -> None:
     """Options of every command that measures."""
     p.add_argument(
@@ -220,6 +264,50 @@ def _output_options(p: argparse.ArgumentParser) -> None:
         help="show the tasks' output interleaved as it was written, not grouped by task",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _picture_options(p)
+
+
+def _picture_options(p: argparse.ArgumentParser) -> None:
+    """Where to draw the results: an HTML report, a plot, a Chrome trace."""
+    p.add_argument(
+        "--html", metavar="PATH", help="write a self-contained HTML report (tables, timelines)"
+    )
+    p.add_argument(
+        "--plot", metavar="PATH", help="draw speed-ups and timelines to PATH (.png or .svg)"
+    )
+    p.add_argument(
+        "--trace",
+        metavar="PATH",
+        help="write the timelines as Chrome trace-event JSON (opens in Perfetto)",
+    )
+
+
+def _check_pictures(args: argparse.Namespace) -> None:
+    """Fail before measuring when a picture could not be written."""
+    for name in ("html", "plot", "trace"):
+        _check_writable(getattr(args, name, None))
+    if getattr(args, "plot", None):
+        from conlab.report import plot
+
+        plot.check(args.plot)
+
+
+def _write_pictures(args: argparse.Namespace, results: Results, console: Console) -> None:
+    from conlab.report import html, plot, trace
+
+    writers = (("html", html.write), ("plot", plot.plot), ("trace", trace.write))
+    for name, write in writers:
+        path = getattr(args, name, None)
+        if path:
+            write(results, path)
+            console.print(
+                f"{'HTML report' if name == 'html' else name.capitalize()} written to {path}"
+            )
+
+
+def _wants_progress(console: Console, args: argparse.Namespace) -> bool:
+    """A progress bar only on a terminal, and never with --quiet."""
+    return console.is_terminal and not getattr(args, "quiet", False)
 
 
 def _export_options(p: argparse.ArgumentParser) -> None:
@@ -236,6 +324,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
     """Fail before measuring, not after, when an output file cannot be written."""
     for path in _output_paths(args):
         _check_writable(path)
+    _check_pictures(args)
 
 
 def _write_outputs(args: argparse.Namespace, results: Results) -> None:
@@ -310,20 +399,21 @@ def _measure_demo(args: argparse.Namespace) -> Results:
 def _cmd_elsewhere(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """Any measuring command with --python: run its measurement under each interpreter, merge, show."""
     from conlab import pythons
-    from conlab.report import resultfile, terminal
+    from conlab.report import terminal
 
     if getattr(args, "measure", None) is None:
         raise UsageError(f"--python is not supported by 'conlab {args.command}'")
-    _check_writable(args.json)
+    _check_outputs(args)
     interpreters = [pythons.inspect_python(path) for path in args.python]
     console = _console()
     if console.is_terminal and not args.quiet:
         console.print(f"Measuring under {', '.join(i.label for i in interpreters)}, one at a time")
     results = pythons.measure_under(interpreters, pythons.strip_python_options(argv))
     terminal.render_results(console, results, raw_output=args.raw_output)
-    if args.json:
-        resultfile.write(results, args.json)
-        console.print(f"\nResults written to {args.json}")
+    _write_outputs(args, results)
+    for path in _output_paths(args):
+        console.print(f"\nResults written to {path}")
+    _write_pictures(args, results, console)
     return 0
 
 
@@ -340,7 +430,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     console = _console()
     results = Results(environment.collect(), complete=False)
     terminal.render_environment(console, results.environment)
-    show_progress = console.is_terminal and not args.quiet
+    show_progress = _wants_progress(console, args)
     done: list[Comparison] = []
 
     # Results are written after each round, marked incomplete, because an interrupted
@@ -362,6 +452,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     _write_outputs(args, results)
     for path in _output_paths(args):
         console.print(f"\nResults written to {path}")
+    _write_pictures(args, results, console)
     return 0
 
 
@@ -397,11 +488,11 @@ def _measure_compare(args: argparse.Namespace) -> Results:
 
     workload, chosen = _compare_plan(args)
     results = Results(environment.collect())
-    results.comparisons.append(compare(workload, chosen, *_counts(args)))
+    results.comparisons.append(compare(workload, chosen, *_repeats_warmup(args)))
     return results
 
 
-def _counts(args: argparse.Namespace) -> tuple[int, int]:
+def _repeats_warmup(args: argparse.Namespace) -> tuple[int, int]:
     return (
         args.repeats if args.repeats is not None else 5,
         args.warmup if args.warmup is not None else 1,
@@ -429,7 +520,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         comparison = compare(
             workload,
             chosen,
-            *_counts(args),
+            *_repeats_warmup(args),
             progress=progress,  # type: ignore[arg-type]
             on_update=on_update if _output_paths(args) else None,
         )
@@ -445,6 +536,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     )
     for path in _output_paths(args):
         console.print(f"\nResults written to {path}")
+    _write_pictures(args, results, console)
     return 0
 
 
@@ -493,6 +585,48 @@ def _cmd_show(args: argparse.Namespace) -> int:
     args.json = None
     _write_outputs(args, results)
     terminal.render_results(_console(), results, raw_output=args.raw_output)
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from conlab.measure import environment
+    from conlab.measure.sweep import sweep
+    from conlab.model import Results
+    from conlab.report.text import fit_sentence, sweep_table
+
+    _check_outputs(args)
+    console = _console()
+    results = Results(environment.collect())
+    with _progress(_wants_progress(console, args)) as progress:
+        result = sweep(
+            args.workload,
+            args.strategy,
+            args.workers or [1, 2, 4, 8],
+            tasks=args.tasks,
+            repeats=args.repeats or 3,
+            warmup=1 if args.warmup is None else args.warmup,
+            start_method=args.start_method,
+            progress=progress,  # type: ignore[arg-type]
+        )
+    results.comparisons = list(result.comparisons)
+    console.print(sweep_table(result))
+    for tasks in result.task_counts:
+        console.print(f"{tasks} tasks: {fit_sentence(result, tasks)}")
+    _write_outputs(args, results)
+    for path in _output_paths(args):
+        console.print(f"Results written to {path}")
+    _write_pictures(args, results, console)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from conlab.report import resultfile
+
+    if not (args.html or args.plot or args.trace):
+        raise UsageError("say what to write: --html PATH, --plot PATH or --trace PATH")
+    _check_pictures(args)
+    results = resultfile.load(args.file)
+    _write_pictures(args, results, _console())
     return 0
 
 

@@ -241,6 +241,8 @@ class Comparison:
     advice: dict[str, Any] | None = None
     # Which of Results.environments it was measured in, when it holds several (--python).
     environment: int | None = None
+    # Set when the comparison is one point of a sweep: {"id", "strategy", "workers", "tasks"}.
+    sweep: dict[str, Any] | None = None
 
     def run(self, strategy: str, workers: int | None = None) -> Run:
         """The run of ``strategy`` (with ``workers``, when several were run)."""
@@ -255,6 +257,18 @@ class Comparison:
             if run.strategy == "sequential":
                 return run
         return None
+
+    def __repr__(self) -> str:
+        # The table a terminal shows, not a wall of dataclass fields (report/ renders it).
+        from conlab.report.text import comparison_text
+
+        return comparison_text(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows the table, the timelines and each task's output."""
+        from conlab.report.html import comparison_fragment
+
+        return comparison_fragment(self, notebook=True)
 
 
 @dataclass
