@@ -27,7 +27,7 @@ IO = {
 }
 # This machine's virtual disk completes an fsync in about 0.5 ms and serialises
 # concurrent ones, so the files workload is far from pure waiting here: two
-# threads measured 1.26-1.43x over twelve runs (README, Workloads). It must
+# threads measured 1.23-1.43x over twelve runs (README, Workloads). It must
 # still gain clearly; the 1.6x of the other io workloads does not hold for it.
 IO_GAIN = {"files": 1.2}
 NOGIL = {
