@@ -40,15 +40,19 @@ REGISTRY: dict[str, type[Strategy]] = {
 }
 
 
+# Options every strategy takes (Strategy.configure), whatever its family.
+COMMON_OPTIONS = ("timeout_s", "isolate")
+
+
 def make(name: str, workers: int | None = None, **options: Any) -> Strategy:
     """The strategy called ``name``; options a strategy does not take are left out."""
     try:
         cls = REGISTRY[name]
     except KeyError:
         raise UnknownNameError("strategy", name, REGISTRY) from None
-    if cls.uses_processes:
-        return cls(workers, **options)
-    return cls(workers)
+    common = {k: options.pop(k) for k in COMMON_OPTIONS if k in options}
+    strategy = cls(workers, **options) if cls.uses_processes else cls(workers)
+    return strategy.configure(**common)
 
 
 def parse_workers(text: str) -> int:

@@ -7,12 +7,24 @@ import socket
 import threading
 import time
 import traceback
-from typing import Any
+from typing import Any, Protocol
 
-from conlab.model import ERROR, OK, Task, TaskRecord, Worker
+from conlab.model import ERROR, OK, TIMEOUT, Task, TaskRecord, Worker
 from conlab.strategies import capture
 
 _HOST = socket.gethostname()
+
+
+class Journal(Protocol):
+    """Where a sandbox process notes each task's start, output and record as they happen."""
+
+    def start(self, index: int) -> None: ...
+    def sink(self, index: int) -> capture.BoundedSink: ...
+    def end(self, record: TaskRecord) -> None: ...
+
+
+# Set only inside a sandbox process (sandbox.py), so that its death loses no finished task.
+journal: Journal | None = None
 
 
 def current_worker() -> Worker:
@@ -32,6 +44,10 @@ def execute(task: Task, index: int, sink: capture.BoundedSink | None = None) -> 
     also writes through to its log file, so that what a task printed survives
     the worker's crash.
     """
+    if journal is not None:
+        journal.start(index)
+        if sink is None:
+            sink = journal.sink(index)
     if sink is None:
         sink = capture.BoundedSink()
     token = capture.set_sink(sink)
@@ -49,6 +65,8 @@ def execute(task: Task, index: int, sink: capture.BoundedSink | None = None) -> 
         record.cpu_ns = time.thread_time_ns() - cpu0
         capture.reset_sink(token)
     record.output_chunks, record.output_dropped_chars = sink.finish()
+    if journal is not None:
+        journal.end(record)
     return record
 
 
@@ -59,3 +77,22 @@ def unstarted(task: Task, index: int, status: str, error: str) -> TaskRecord:
 
 def describe(obj: Any) -> str:
     return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def timed_out(
+    task: Task,
+    index: int,
+    timeout_s: float,
+    how: str,
+    start_ns: int | None = None,
+    chunks: list[tuple[int, str]] | None = None,
+) -> TaskRecord:
+    """The record of a task that ran past its time limit; ``how`` says what became of it."""
+    return TaskRecord(
+        index=index,
+        name=task.name,
+        status=TIMEOUT,
+        start_ns=start_ns,
+        output_chunks=list(chunks or []),
+        error=f"ran past the timeout of {timeout_s:g} s; {how}",
+    )
