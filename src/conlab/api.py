@@ -20,10 +20,13 @@ def compare(
     repeats: int = 5,
     warmup: int = 1,
     start_method: str | None = None,
+    timeout_s: float | None = None,
+    isolate: bool = False,
 ) -> Comparison:
     """Run ``workload`` under each strategy (``"thread-pool:4"`` or a Strategy) and compare.
 
     A strategy named without a worker count gets ``workers`` (default: the usable cores).
+    ``timeout_s`` limits each task; ``isolate`` runs in-process strategies in a sandbox process.
     """
     from conlab.measure.environment import usable_cpus
 
@@ -35,7 +38,7 @@ def compare(
         if isinstance(spec, Strategy):
             chosen.append(spec)
             continue
-        strategy = parse_spec(spec, start_method=start_method)
+        strategy = parse_spec(spec, start_method=start_method, timeout_s=timeout_s, isolate=isolate)
         if strategy.pooled and strategy.workers is None:
             strategy.workers = n
         chosen.append(strategy)

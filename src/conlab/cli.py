@@ -14,6 +14,8 @@ from conlab.errors import ConlabError, UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from conlab.model import Results
+
 EXIT_INTERRUPTED = 130
 
 
@@ -107,6 +109,29 @@ def _measure_options(p: argparse.ArgumentParser, repeats_help: str = "(default 5
         metavar="METHOD",
         help=f"how process strategies start children: {', '.join(_start_methods())}",
     )
+    p.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="S",
+        help="stop a task running longer than S seconds and record it as timeout "
+        "(in-process strategies then run in a sandbox process)",
+    )
+    p.add_argument(
+        "--isolate",
+        action="store_true",
+        help="run in-process strategies (sequential, threads, ...) in a sandbox process, "
+        "so that a task that crashes or exits cannot take conlab down",
+    )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {text!r}") from None
+    if not 0 < value < 1e6:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    return value
 
 
 def _output_options(p: argparse.ArgumentParser) -> None:
@@ -179,20 +204,37 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     results = Results(environment.collect(), complete=False)
     terminal.render_environment(console, results.environment)
     show_progress = console.is_terminal and not args.quiet
-    with _progress(show_progress) as progress:
-        for part in parts(settings, progress):  # type: ignore[arg-type]
-            comparison = part()
-            results.comparisons.append(comparison)
-            # Written after each part, marked incomplete, so an interrupted demo keeps what completed.
-            if args.json:
-                resultfile.write(results, args.json)
-            console.print()
-            terminal.render(console, comparison, raw_output=args.raw_output)
+    try:
+        with _progress(show_progress) as progress:
+            for part in parts(settings, progress):  # type: ignore[arg-type]
+                comparison = part()
+                results.comparisons.append(comparison)
+                # Written after each part, marked incomplete, so an interrupted demo keeps what completed.
+                if args.json:
+                    resultfile.write(results, args.json)
+                console.print()
+                terminal.render(console, comparison, raw_output=args.raw_output)
+    except KeyboardInterrupt as exc:
+        _save_interrupted(results, exc, args.json)
+        raise
     results.complete = True
     if args.json:
         resultfile.write(results, args.json)
         console.print(f"\nResults written to {args.json}")
     return 0
+
+
+def _save_interrupted(results: Results, exc: KeyboardInterrupt, path: str | None) -> None:
+    """Ctrl-C: write what completed, with the part in progress as far as it got, marked incomplete."""
+    from conlab.measure.lab import Interrupted
+    from conlab.report import resultfile
+
+    if isinstance(exc, Interrupted):
+        results.comparisons.append(exc.partial)
+    results.complete = False
+    if path:
+        resultfile.write(results, path)
+        exc.saved_to = path  # type: ignore[attr-defined]
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
@@ -211,8 +253,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConlabError as exc:
         sys.stderr.write(f"conlab: error: {exc}\n")
         return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("conlab: interrupted\n")
+    except KeyboardInterrupt as exc:
+        saved = getattr(exc, "saved_to", None)
+        sys.stderr.write(
+            "conlab: interrupted" + (f"; what completed is in {saved}\n" if saved else "\n")
+        )
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (conlab ... | head): not an error of ours.

@@ -102,7 +102,9 @@ class ProcessPoolStrategy(Strategy):
             live_cpu = sum(pid_cpu_s(pid) for pid in procs)
             cpu = self_cpu_s() + live_cpu + children_cpu_s() - kids0 - cpu0
         except BaseException:
-            every = [p for pool in pools for p in (getattr(pool, "_processes", None) or {}).values()]
+            every = [
+                p for pool in pools for p in (getattr(pool, "_processes", None) or {}).values()
+            ]
             kill_all(every + list(procs.values()))
             for pool in pools:
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -259,7 +261,9 @@ def _account(
             records[i] = timed_out(
                 tasks[i], i, strategy.timeout_s or 0.0, how, left.started.get(i), left.chunks.get(i)
             )
-        elif i in running and not (running[i][1].exitcode == -signal.SIGTERM and (culprits or late)):
+        elif i in running and not (
+            running[i][1].exitcode == -signal.SIGTERM and (culprits or late)
+        ):
             pid, proc, left = running[i]
             records[i] = crashed_record(tasks[i], i, pid, proc.exitcode, left)
         else:
@@ -270,7 +274,9 @@ def _account(
             records[i] = unstarted(tasks[i], i, LOST, f"not run: the process pool broke ({why})")
         return []
     if again:
-        names = ", ".join(repr(tasks[i].name) for i in again[:5]) + (" ..." if len(again) > 5 else "")
+        names = ", ".join(repr(tasks[i].name) for i in again[:5]) + (
+            " ..." if len(again) > 5 else ""
+        )
         notes.append(
             f"the process pool broke ({why}); {len(again)} task(s) not finished "
             f"({names}) ran again in a fresh pool"

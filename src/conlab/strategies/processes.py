@@ -84,9 +84,7 @@ def _run_shipped(
             try:
                 payload = shipping.dumps(task)
             except Exception as exc:
-                records[i] = unstarted(
-                    task, i, ERROR, shipping.task_hint(task, exc)
-                )
+                records[i] = unstarted(task, i, ERROR, shipping.task_hint(task, exc))
                 continue
             parent_conn, child_conn = ctx.Pipe()
             proc = ctx.Process(

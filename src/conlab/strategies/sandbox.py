@@ -144,7 +144,9 @@ def _account(
             record.error = (record.error or "").replace("worker process", "sandbox process", 1)
             if len(running) > 1:
                 names = ", ".join(repr(tasks[pending[j]].name) for j in running)
-                record.error = f"{record.error} (tasks running in it: {names}; one of them caused it)"
+                record.error = (
+                    f"{record.error} (tasks running in it: {names}; one of them caused it)"
+                )
             record.index = i
             records[i] = record
         else:
@@ -172,9 +174,7 @@ def _one(strategy: Strategy, tasks: list[Task], log_dir: str) -> _Outcome:
     """Run the tasks in one sandbox, until it sends its Execution, dies, or is stopped."""
     ctx: Any = multiprocessing.get_context("fork")
     conn, child_conn = ctx.Pipe()
-    proc = ctx.Process(
-        target=_child_main, args=(child_conn, strategy, tasks, log_dir), daemon=True
-    )
+    proc = ctx.Process(target=_child_main, args=(child_conn, strategy, tasks, log_dir), daemon=True)
     with warnings.catch_warnings():
         # Python 3.12+ warns about fork in a process with threads; the child runs only our code.
         warnings.simplefilter("ignore", DeprecationWarning)

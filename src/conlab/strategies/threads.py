@@ -19,7 +19,9 @@ from conlab.strategies import capture
 from conlab.strategies.base import Execution, Strategy
 from conlab.strategies.execute import execute, timed_out, unstarted
 
-ABANDONED = "its thread was abandoned (a thread cannot be stopped) and ran on until its process ended"
+ABANDONED = (
+    "its thread was abandoned (a thread cannot be stopped) and ran on until its process ended"
+)
 
 
 class ThreadsStrategy(Strategy):
@@ -128,7 +130,9 @@ class ThreadPoolStrategy(Strategy):
                     )
             running = [futures[i] for i, r in enumerate(out) if r is None]
             if running:
-                expiry = [started[i] + limit_ns for i, r in enumerate(out) if r is None and i in started]
+                expiry = [
+                    started[i] + limit_ns for i, r in enumerate(out) if r is None and i in started
+                ]
                 wait_s = max(0.001, (min(expiry) - now) / 1e9) if expiry else 0.05
                 wait(running, timeout=min(wait_s, 0.05), return_when=FIRST_COMPLETED)
         return [r for r in out if r is not None]

@@ -58,7 +58,8 @@ class WorkerLog:
         """Note a finished task's record, so that it survives the death of its process."""
         data = pack_lenient(record)
         os.write(
-            self.frames_fd, _FRAME.pack(_END, time.perf_counter_ns(), record.index, len(data)) + data
+            self.frames_fd,
+            _FRAME.pack(_END, time.perf_counter_ns(), record.index, len(data)) + data,
         )
 
 
