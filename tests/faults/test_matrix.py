@@ -1,0 +1,199 @@
+"""The fault matrix: every fault, written once, against every strategy and start method.
+
+Each cell runs three tasks, the fault between two good ones, and checks that the
+run ends within a bound, that every task has a record with the right status,
+that the message names the cause, and (the autouse fixture) that no child
+process remains. A fault that cannot hurt a strategy (an unpicklable argument
+under threads) is checked for the right outcome, ``ok``, not skipped.
+
+A new strategy joins by adding one line to STRATEGIES. In-process strategies run
+isolated (in a sandbox process): a segfault there would otherwise end the test run.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+import threading
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from conlab.measure.probe import TreeProbe
+from conlab.model import CRASHED, ERROR, OK, TIMEOUT, Task
+from conlab.strategies import make
+from conlab.strategies.sandbox import run_strategy
+from tests.conftest import START_METHODS
+
+# One entry per strategy and start method: (name, workers, options).
+STRATEGIES = [
+    ("sequential", None, {}),
+    ("threads", None, {}),
+    ("thread-pool", 2, {}),
+    *[("processes", None, {"start_method": m}) for m in START_METHODS],
+    *[("process-pool", 2, {"start_method": m}) for m in START_METHODS],
+]
+STRATEGY_IDS = [f"{n}{'/' + o['start_method'] if o else ''}" for n, _, o in STRATEGIES]
+
+TIMEOUT_S = 0.5
+BOUND_S = 30.0  # a cell's run ends well within this, whatever the fault
+MIB = 1 << 20
+
+
+# --- the faults: module-level functions, picklable by reference under every start method ---
+
+
+def good(x):
+    return x * x
+
+
+def _settle():
+    """Let the good tasks finish first, so that only the fault's own task is hit."""
+    time.sleep(0.05)
+
+
+def raises():
+    _settle()
+    raise ValueError("boom on purpose")
+
+
+def exits():
+    _settle()
+    os._exit(1)
+
+
+def kills_itself():
+    _settle()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def segfaults():
+    _settle()
+    ctypes.string_at(0)
+
+
+def hangs():
+    print("hanging")
+    time.sleep(60)
+
+
+def takes(arg):
+    return type(arg).__name__
+
+
+def returns_a_lock():
+    return threading.Lock()
+
+
+def prints_50_mb():
+    line = "x" * (MIB - 1)
+    for _ in range(50):
+        print(line)
+    return "printed"
+
+
+def allocates_past_the_limit():
+    _settle()
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as f:
+        vm_bytes = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    resource.setrlimit(resource.RLIMIT_AS, (vm_bytes + 256 * MIB, hard))
+    try:
+        return len(bytearray(1024 * MIB))
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A fault, and what a strategy must record for it: status and words of the message."""
+
+    name: str
+    task: Task
+    status: str
+    words: tuple[str, ...]
+    # What an in-process strategy records instead, when the fault cannot hurt it.
+    in_process: tuple[str, tuple[str, ...]] | None = None
+    timeout_s: float | None = None
+
+
+FAULTS = [
+    Fault("raises", Task(raises), ERROR, ("ValueError: boom on purpose",)),
+    Fault("os._exit(1)", Task(exits), CRASHED, ("exit code 1",)),
+    Fault("SIGKILL of itself", Task(kills_itself), CRASHED, ("SIGKILL",)),
+    Fault("segfault", Task(segfaults), CRASHED, ("SIGSEGV", "segmentation fault")),
+    Fault("hang past --timeout", Task(hangs), TIMEOUT, ("timeout of 0.5 s",), timeout_s=TIMEOUT_S),
+    Fault(
+        "unpicklable argument",
+        Task(takes, (threading.Lock(),)),
+        ERROR,
+        ("argument 1", "_thread.lock", "cannot be sent", "module level"),
+        in_process=(OK, ()),
+    ),
+    Fault(
+        "unpicklable result",
+        Task(returns_a_lock),
+        ERROR,
+        ("the result", "_thread.lock", "cannot be sent"),
+        in_process=(OK, ()),
+    ),
+    Fault("50 MB of output", Task(prints_50_mb), OK, ()),
+    Fault("allocation past RLIMIT_AS", Task(allocates_past_the_limit), ERROR, ("MemoryError",)),
+]
+FAULT_IDS = [f.name for f in FAULTS]
+
+
+def _strategy(spec, fault):
+    name, workers, options = spec
+    return make(name, workers, isolate=True, timeout_s=fault.timeout_s, **options)
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=FAULT_IDS)
+@pytest.mark.parametrize("spec", STRATEGIES, ids=STRATEGY_IDS)
+def test_fault(spec, fault):
+    strategy = _strategy(spec, fault)
+    tasks = [Task(good, (2,), name="before"), fault.task, Task(good, (3,), name="after")]
+    probe = TreeProbe().start()
+    t = time.monotonic()
+    execution = run_strategy(strategy, tasks)
+    elapsed = time.monotonic() - t
+    peak = probe.stop().peak_rss_bytes
+    assert elapsed < BOUND_S, f"the run took {elapsed:.1f} s"
+    records = execution.records
+    assert [r.index for r in records] == [0, 1, 2], "every task has a record, in task order"
+    before, hit, after = records
+    assert (before.status, before.result) == (OK, 4), before.error
+    assert (after.status, after.result) == (OK, 9), (after.error, execution.notes)
+    status, words = fault.status, fault.words
+    if fault.in_process and not strategy.uses_processes:
+        status, words = fault.in_process
+    assert hit.status == status, (hit.error, execution.notes)
+    for word in words:
+        assert word in (hit.error or ""), hit.error
+    if status == CRASHED:
+        assert hit.exit_code is not None and hit.exit_code != 0
+        assert "process" in hit.error and "died" in hit.error
+    if fault.name == "50 MB of output":
+        _check_bounded_output(hit, peak, strategy, tasks)
+
+
+def _check_bounded_output(record, peak_rss_bytes, strategy, tasks):
+    """50 MB printed: the record keeps head and tail, and memory never held the 50 MB.
+
+    Peak RSS of the whole tree (this process, any sandbox, any workers) is compared
+    with the same run where the middle task prints nothing.
+    """
+    assert record.output_dropped_chars > 49 * MIB
+    assert len(record.output) < 256 * 1024
+    assert record.output.startswith("x" * 1000) and "characters of output omitted" in record.output
+    quiet = [tasks[0], Task(good, (5,), name="quiet"), tasks[2]]
+    probe = TreeProbe().start()
+    run_strategy(strategy, quiet)
+    control = probe.stop().peak_rss_bytes
+    if peak_rss_bytes is not None and control is not None:
+        assert peak_rss_bytes - control < 30 * MIB, (
+            f"peak {peak_rss_bytes / MIB:.0f} MiB printing 50 MB, {control / MIB:.0f} MiB quiet"
+        )
