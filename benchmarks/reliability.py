@@ -52,7 +52,8 @@ def table(cells: list[tuple[str, str, bool]]) -> str:
 
 def main() -> int:
     cells = run_matrix()
-    text = open(README, encoding="utf-8").read()
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
     if START not in text or END not in text:
         print(f"README.md has no {START} ... {END} markers", file=sys.stderr)
         return 1

@@ -23,8 +23,13 @@ class _Parser(argparse.ArgumentParser):
     """Bad input gets one line saying what is wrong and where to look, and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        sys.stderr.write(f"{self.prog}: error: {_one_line(message)} (see '{self.prog} --help')\n")
         raise SystemExit(2)
+
+
+def _one_line(text: str) -> str:
+    """The text with control characters escaped (a newline in a path must not split the line)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _count(minimum: int) -> Callable[[str], int]:
@@ -251,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         return int(args.func(args))
     except ConlabError as exc:
-        sys.stderr.write(f"conlab: error: {exc}\n")
+        sys.stderr.write(f"conlab: error: {_one_line(str(exc))}\n")
         return exc.exit_code
     except KeyboardInterrupt as exc:
         saved = getattr(exc, "saved_to", None)
