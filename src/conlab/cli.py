@@ -196,9 +196,19 @@ def _check_writable(path: str | None) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from conlab.model import Results
+
+    results = Results({}, complete=False)
+    try:
+        return _run_demo(args, results)
+    except KeyboardInterrupt as exc:
+        _save_interrupted(results, exc, args.json)
+        raise
+
+
+def _run_demo(args: argparse.Namespace, results: Results) -> int:
     from conlab.demo import DemoSettings, parts
     from conlab.measure import environment
-    from conlab.model import Results
     from conlab.report import resultfile, terminal
 
     _check_writable(args.json)
@@ -206,22 +216,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         quick=args.quick, repeats=args.repeats, warmup=args.warmup, start_method=args.start_method
     )
     console = _console()
-    results = Results(environment.collect(), complete=False)
+    results.environment = environment.collect()
     terminal.render_environment(console, results.environment)
     show_progress = console.is_terminal and not args.quiet
-    try:
-        with _progress(show_progress) as progress:
-            for part in parts(settings, progress):  # type: ignore[arg-type]
-                comparison = part()
-                results.comparisons.append(comparison)
-                # Written after each part, marked incomplete, so an interrupted demo keeps what completed.
-                if args.json:
-                    resultfile.write(results, args.json)
-                console.print()
-                terminal.render(console, comparison, raw_output=args.raw_output)
-    except KeyboardInterrupt as exc:
-        _save_interrupted(results, exc, args.json)
-        raise
+    with _progress(show_progress) as progress:
+        for part in parts(settings, progress):  # type: ignore[arg-type]
+            comparison = part()
+            results.comparisons.append(comparison)
+            # Written after each part, marked incomplete, so an interrupted demo keeps what completed.
+            if args.json:
+                resultfile.write(results, args.json)
+            console.print()
+            terminal.render(console, comparison, raw_output=args.raw_output)
     results.complete = True
     if args.json:
         resultfile.write(results, args.json)
@@ -238,8 +244,9 @@ def _save_interrupted(results: Results, exc: KeyboardInterrupt, path: str | None
         results.comparisons.append(exc.partial)
     results.complete = False
     if path:
-        resultfile.write(results, path)
-        exc.saved_to = path  # type: ignore[attr-defined]
+        with contextlib.suppress(OSError):
+            resultfile.write(results, path)
+            exc.saved_to = path  # type: ignore[attr-defined]
 
 
 def _cmd_show(args: argparse.Namespace) -> int:

@@ -55,7 +55,7 @@ def _assert_nothing_left(mark: str) -> None:
     assert not left, f"processes left behind: {[(p.pid, p.cmdline()[:3]) for p in left]}"
 
 
-@pytest.mark.parametrize("after_s", [0.8, 2.5])
+@pytest.mark.parametrize("after_s", [0.6, 2.5])
 def test_ctrl_c_during_demo(tmp_path, after_s):
     path = tmp_path / "demo.json"
     argv = [sys.executable, "-m", "conlab", "demo", "--quick", "--quiet", "--json", str(path)]
