@@ -84,6 +84,16 @@ def takes(arg):
     return type(arg).__name__
 
 
+class Holder:
+    """A callable object that holds a lock: it cannot be pickled, whatever the pickler."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+
+    def __call__(self):
+        return "held"
+
+
 def returns_a_lock():
     return threading.Lock()
 
@@ -143,6 +153,13 @@ FAULTS = [
         Task(returns_a_lock),
         ERROR,
         ("the result", "_thread.lock", "cannot be sent"),
+        in_process=(OK, ()),
+    ),
+    Fault(
+        "unpicklable callable",
+        Task(Holder(), name="holder"),
+        ERROR,
+        ("the callable", "Holder", "cannot be sent", "thread strategy"),
         in_process=(OK, ()),
     ),
     Fault("50 MB of output", Task(prints_50_mb), OK, ()),

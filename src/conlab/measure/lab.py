@@ -187,7 +187,20 @@ def _summarise(
         warmup=warmup,
         runs=[e.run for e in entries],
         title=title,
+        notes=_notes(entries),
     )
+
+
+def _notes(entries: list[_Entry]) -> list[str]:
+    """What the strategies said about the runs shown (a pool rebuilt, a task run again)."""
+    notes: list[str] = []
+    for entry in entries:
+        if entry.run.options.get("plain"):
+            continue  # the lesson's plain run explains itself
+        for sample in entry.samples:
+            if sample.execution.records is entry.run.records:
+                notes.extend(f"{entry.run.label}: {n}" for n in sample.execution.notes)
+    return list(dict.fromkeys(notes))
 
 
 @dataclass
