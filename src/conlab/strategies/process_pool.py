@@ -87,7 +87,8 @@ class ProcessPoolStrategy(Strategy):
             notes: list[str] = []
             pending = list(range(len(tasks)))
             while pending:
-                late = self._round(pool, tasks, pending, records, procs, log_dir)
+                fresh = len(pools) > 1
+                late = self._round(pool, tasks, pending, records, procs, log_dir, fresh)
                 if all(records[i] is not None for i in pending):
                     break
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -131,12 +132,15 @@ class ProcessPoolStrategy(Strategy):
         records: list[TaskRecord | None],
         procs: dict[int, Any],
         log_dir: str,
+        fresh: bool,
     ) -> dict[int, int]:
         """Submit the pending tasks and collect their records until done or the pool breaks.
 
         Returns the tasks whose worker was stopped for running past the timeout (index -> pid).
+        A fresh pool's workers start during the submissions, with their output caught in BOOT.
         """
-        with stdio_redirected(os.path.join(log_dir, BOOT), self.start_method):
+        catching = stdio_redirected(os.path.join(log_dir, BOOT), self.start_method)
+        with catching if fresh else contextlib.nullcontext():
             futures = {i: _submit(pool, tasks[i], i) for i in pending}
         live: dict[Future[bytes], int] = {}
         for i, f in futures.items():
