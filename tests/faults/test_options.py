@@ -10,8 +10,8 @@ import pytest
 from conlab.api import compare
 from conlab.cli import _measure_options, _Parser
 from conlab.errors import UsageError
-from conlab.model import LOST, OK, TIMEOUT, Task, Workload
-from conlab.strategies import make
+from conlab.model import LOST, OK, TIMEOUT, Task, TaskRecord, Workload
+from conlab.strategies import Execution, Strategy, make
 from conlab.strategies.sandbox import needs_sandbox, run_strategy
 from conlab.workloads import build
 
@@ -101,3 +101,33 @@ def test_an_isolated_run_measures_like_an_in_process_one():
     assert floor <= wall <= floor + 0.040 + 0.10 * floor, f"{wall:.3f} s, floor {floor:.3f} s"
     assert execution.startup_ns is not None and execution.peak_rss_bytes
     assert {r.worker.pid for r in execution.records} != {os.getpid()}
+
+
+class _Unjournaled(Strategy):
+    """A strategy not built on execute(): its tasks' starts are not noted anywhere."""
+
+    name = "unjournaled"
+    description = "calls each task directly"
+
+    def run(self, tasks):
+        t0 = time.perf_counter_ns()
+        records = [
+            TaskRecord(index=i, name=t.name, status=OK, result=t.fn(*t.args))
+            for i, t in enumerate(tasks)
+        ]
+        return Execution(records, t0, time.perf_counter_ns())
+
+
+def test_a_strategy_that_notes_nothing_is_still_stopped():
+    strategy = _Unjournaled().configure(timeout_s=0.2)
+    t = time.monotonic()
+    records = run_strategy(strategy, [Task(hangs, (1,)), Task(square, (2,))]).records
+    assert time.monotonic() - t < 10
+    assert [r.status for r in records] == [TIMEOUT, TIMEOUT]
+    assert "as a whole" in records[0].error
+
+
+def test_the_lessons_plain_processes_time_out_too():
+    strategy = make("processes", plain=True, timeout_s=0.3)
+    records = strategy.run([Task(hangs, (1,)), Task(square, (2,))]).records
+    assert [r.status for r in records] == [TIMEOUT, OK]

@@ -65,7 +65,7 @@ class ProcessesStrategy(Strategy):
         log_dir = tempfile.mkdtemp(prefix="conlab-")
         try:
             if self.plain:
-                return _run_plain(tasks, self.start_method, log_dir)
+                return _run_plain(tasks, self.start_method, log_dir, self.timeout_s)
             return _run_shipped(tasks, self.start_method, log_dir, self.timeout_s)
         finally:
             shutil.rmtree(log_dir, ignore_errors=True)
@@ -191,7 +191,9 @@ def _read_child(child: _Child, records: list[TaskRecord | None], log_dir: str) -
     )
 
 
-def _run_plain(tasks: Sequence[Task], method: str, log_dir: str) -> Execution:
+def _run_plain(
+    tasks: Sequence[Task], method: str, log_dir: str, timeout_s: float | None = None
+) -> Execution:
     """The lesson's code as written, observed from outside: exit codes and the children's output."""
     ctx: Any = multiprocessing.get_context(method)
     procs = []
@@ -203,8 +205,11 @@ def _run_plain(tasks: Sequence[Task], method: str, log_dir: str) -> Execution:
             with stdio_redirected(os.path.join(log_dir, f"{i}.boot"), method):
                 proc.start()
             procs.append(proc)
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         for proc in procs:
-            proc.join()
+            proc.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        late = {i for i, proc in enumerate(procs) if proc.is_alive()}
+        kill_all(procs)
         t1 = time.perf_counter_ns()
     except BaseException:
         kill_all(procs)
@@ -231,6 +236,9 @@ def _run_plain(tasks: Sequence[Task], method: str, log_dir: str) -> Execution:
                 crashed.error,
                 crashed.traceback,
             )
+        if i in late:
+            how = f"its process {proc.pid} was stopped"
+            record = timed_out(task, i, timeout_s or 0.0, how, t0, record.output_chunks)
         records.append(record)
     return Execution(
         records,

@@ -50,6 +50,7 @@ POLL_S = 0.02
 READY_TIMEOUT_S = 60.0
 # A strategy that abandons its own late tasks (threads) gets this long before the sandbox acts.
 ABANDON_GRACE_S = 2.0
+WHOLE_RUN = -1  # the sandbox was stopped for the run as a whole, not for one task
 
 
 def needs_sandbox(strategy: Strategy) -> bool:
@@ -130,6 +131,17 @@ def _account(
     for k, i in enumerate(pending):
         if k in journal.ended:
             records[i] = journal.ended[k]
+        elif out.timed_out == WHOLE_RUN:
+            limit = strategy.timeout_s or 0.0
+            records[i] = timed_out(
+                tasks[i],
+                i,
+                limit,
+                f"the run as a whole passed {len(pending)} x {limit:g} s before this task "
+                f"finished; the sandbox process {out.pid} was stopped",
+                journal.started.get(k),
+                journal.chunks.get(k),
+            )
         elif k == out.timed_out:
             records[i] = timed_out(
                 tasks[i],
@@ -151,7 +163,7 @@ def _account(
             records[i] = record
         else:
             again.append(i)
-    if out.timed_out is not None and again:
+    if out.timed_out is not None and out.timed_out != WHOLE_RUN and again:
         notes.append(
             f"task {tasks[pending[out.timed_out]].name!r} ran past the timeout; its sandbox was "
             f"stopped and {len(again)} other task(s) ran again in a fresh one"
@@ -187,7 +199,7 @@ def _one(strategy: Strategy, tasks: list[Task], log_dir: str) -> _Outcome:
         data, late = None, None
         if ready:
             conn.send_bytes(b"G")
-            data, late = _watch(strategy, proc, conn, journal)
+            data, late = _watch(strategy, proc, conn, journal, len(tasks))
         end_ns = time.perf_counter_ns()
     except BaseException:
         kill_all([proc])
@@ -213,13 +225,16 @@ def _recv(conn: Any) -> bytes | None:
 
 
 def _watch(
-    strategy: Strategy, proc: Any, conn: Any, journal: worker.JournalReader
+    strategy: Strategy, proc: Any, conn: Any, journal: worker.JournalReader, n_tasks: int
 ) -> tuple[bytes | None, int | None]:
     """The child's message, or None and the task it was stopped for (None: it died)."""
-    limit_ns = None
+    limit_ns, whole_ns = None, 0
     if strategy.timeout_s is not None:
         grace = ABANDON_GRACE_S if strategy.handles_timeout else 0.0
         limit_ns = int((strategy.timeout_s + grace) * 1e9)
+        # A strategy that notes no task start (not built on execute()) still cannot run for
+        # longer than every task one after the other, each up to its limit.
+        whole_ns = time.perf_counter_ns() + limit_ns * max(1, n_tasks) + int(ABANDON_GRACE_S * 1e9)
     while True:
         ready = multiprocessing.connection.wait(
             [conn, proc.sentinel], timeout=POLL_S if limit_ns else None
@@ -237,6 +252,10 @@ def _watch(
                     proc.kill()
                     proc.join(timeout=10)
                     return None, k
+            if now > whole_ns:
+                proc.kill()
+                proc.join(timeout=10)
+                return None, WHOLE_RUN
 
 
 def _child_main(conn: Any, strategy: Strategy, tasks: list[Task], log_dir: str) -> None:
