@@ -22,10 +22,13 @@ def compare(
     start_method: str | None = None,
     timeout_s: float | None = None,
     isolate: bool = False,
+    scheduler: str | None = None,
+    ray_address: str | None = None,
 ) -> Comparison:
     """Run ``workload`` under each strategy (``"thread-pool:4"`` or a Strategy) and compare.
 
     A strategy named without a worker count gets ``workers`` (default: the usable cores).
+    ``scheduler`` (tcp://HOST:PORT) and ``ray_address`` point dask and ray at existing clusters.
     ``timeout_s`` limits each task; ``isolate`` runs in-process strategies in a sandbox process.
     """
     from conlab.measure.environment import usable_cpus
@@ -38,7 +41,14 @@ def compare(
         if isinstance(spec, Strategy):
             chosen.append(spec)
             continue
-        strategy = parse_spec(spec, start_method=start_method, timeout_s=timeout_s, isolate=isolate)
+        strategy = parse_spec(
+            spec,
+            start_method=start_method,
+            scheduler=scheduler,
+            ray_address=ray_address,
+            timeout_s=timeout_s,
+            isolate=isolate,
+        )
         if strategy.pooled and strategy.workers is None:
             strategy.workers = n
         chosen.append(strategy)

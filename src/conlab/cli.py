@@ -14,7 +14,7 @@ from conlab.errors import ConlabError, UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from conlab.model import Results
+    from conlab.model import Comparison, Results
 
 EXIT_INTERRUPTED = 130
 
@@ -90,15 +90,38 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="METHOD",
         help=f"how process strategies start children: {', '.join(_start_methods())}",
     )
+    _python_option(demo)
     _output_options(demo)
-    demo.set_defaults(func=_cmd_demo)
+    demo.set_defaults(func=_cmd_demo, measure=_measure_demo)
 
     show = sub.add_parser("show", help="print the tables of a saved result file again")
     show.add_argument("file", metavar="FILE", help="a file written with --json")
     show.add_argument(
         "--raw-output", action="store_true", help="show output interleaved, as written"
     )
+    _export_options(show)
     show.set_defaults(func=_cmd_show)
+
+    diff = sub.add_parser(
+        "diff",
+        help="compare two saved result files: what got faster or slower, and why it may have",
+        description="Ratio B/A of each workload x strategy, significant only when a "
+        "Mann-Whitney U or Welch test says so and the ratio is at least --min-effect from 1; "
+        "then the environment differences that could explain it.",
+    )
+    diff.add_argument("a", metavar="A", help="the baseline result file (--json)")
+    diff.add_argument("b", metavar="B", help="the result file compared with it")
+    diff.add_argument(
+        "--min-effect",
+        type=_percent,
+        default=5.0,
+        metavar="PERCENT",
+        help="smallest change reported as significant (default 5)",
+    )
+    diff.add_argument(
+        "--alpha", type=_fraction, default=0.05, metavar="P", help="significance level (0.05)"
+    )
+    diff.set_defaults(func=_cmd_diff)
     return parser
 
 
@@ -115,6 +138,17 @@ def _measure_options(p: argparse.ArgumentParser, repeats_help: str = "(default 5
         help=f"how process strategies start children: {', '.join(_start_methods())}",
     )
     p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="the dask strategy uses the Dask scheduler at ADDRESS (tcp://HOST:PORT) "
+        "instead of starting a LocalCluster",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="the ray strategy joins the Ray cluster at ADDRESS instead of a local ray.init",
+    )
+    p.add_argument(
         "--timeout",
         type=_seconds,
         metavar="S",
@@ -126,6 +160,18 @@ def _measure_options(p: argparse.ArgumentParser, repeats_help: str = "(default 5
         action="store_true",
         help="run in-process strategies (sequential, threads, ...) in a sandbox process, "
         "so that a task that crashes or exits cannot take conlab down",
+    )
+    _python_option(p)
+
+
+def _python_option(p: argparse.ArgumentParser) -> None:
+    """--python: the command's measurement under other interpreters, side by side."""
+    p.add_argument(
+        "--python",
+        action="append",
+        metavar="PATH",
+        help="measure under the Python at PATH (repeat for several: shown side by side); "
+        "conlab runs there from this package's source, with the standard library only",
     )
 
 
@@ -144,12 +190,41 @@ def _output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--json", metavar="PATH", help="write the results to PATH (schema conlab.results/1)"
     )
+    _export_options(p)
     p.add_argument(
         "--raw-output",
         action="store_true",
         help="show the tasks' output interleaved as it was written, not grouped by task",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _export_options(p: argparse.ArgumentParser) -> None:
+    """--markdown and --csv: the same results as tables for a README, an issue or a spreadsheet."""
+    p.add_argument("--markdown", metavar="PATH", help="write the results as Markdown tables")
+    p.add_argument("--csv", metavar="PATH", help="write the results as CSV, one row per strategy")
+
+
+def _output_paths(args: argparse.Namespace) -> list[str]:
+    return [p for p in (getattr(args, k, None) for k in ("json", "markdown", "csv")) if p]
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Fail before measuring, not after, when an output file cannot be written."""
+    for path in _output_paths(args):
+        _check_writable(path)
+
+
+def _write_outputs(args: argparse.Namespace, results: Results) -> None:
+    """Write every file asked for (--json, --markdown, --csv); called after each round."""
+    from conlab.report import csv, markdown, resultfile
+
+    if getattr(args, "json", None):
+        resultfile.write(results, args.json)
+    if getattr(args, "markdown", None):
+        resultfile.write_text(markdown.render(results), args.markdown)
+    if getattr(args, "csv", None):
+        resultfile.write_text(csv.render(results), args.csv)
 
 
 def _console() -> Console:
@@ -195,6 +270,40 @@ def _check_writable(path: str | None) -> None:
         raise UsageError(f"cannot write {path}: it is a directory")
 
 
+def _measure_demo(args: argparse.Namespace) -> Results:
+    """The demo's measurement alone, no report: what a --python child runs."""
+    from conlab.demo import DemoSettings, parts
+    from conlab.measure import environment
+    from conlab.model import Results
+
+    settings = DemoSettings(
+        quick=args.quick, repeats=args.repeats, warmup=args.warmup, start_method=args.start_method
+    )
+    results = Results(environment.collect())
+    results.comparisons.extend(part() for part in parts(settings))
+    return results
+
+
+def _cmd_elsewhere(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """Any measuring command with --python: run its measurement under each interpreter, merge, show."""
+    from conlab import pythons
+    from conlab.report import resultfile, terminal
+
+    if getattr(args, "measure", None) is None:
+        raise UsageError(f"--python is not supported by 'conlab {args.command}'")
+    _check_writable(args.json)
+    interpreters = [pythons.inspect_python(path) for path in args.python]
+    console = _console()
+    if console.is_terminal and not args.quiet:
+        console.print(f"Measuring under {', '.join(i.label for i in interpreters)}, one at a time")
+    results = pythons.measure_under(interpreters, pythons.strip_python_options(argv))
+    terminal.render_results(console, results, raw_output=args.raw_output)
+    if args.json:
+        resultfile.write(results, args.json)
+        console.print(f"\nResults written to {args.json}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from conlab.model import Results
 
@@ -202,16 +311,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     try:
         return _run_demo(args, results)
     except KeyboardInterrupt as exc:
-        _save_interrupted(results, exc, args.json)
+        _save_interrupted(results, exc, args)
         raise
 
 
 def _run_demo(args: argparse.Namespace, results: Results) -> int:
     from conlab.demo import DemoSettings, parts
     from conlab.measure import environment
-    from conlab.report import resultfile, terminal
+    from conlab.report import terminal
 
-    _check_writable(args.json)
+    _check_outputs(args)
     settings = DemoSettings(
         quick=args.quick, repeats=args.repeats, warmup=args.warmup, start_method=args.start_method
     )
@@ -219,48 +328,96 @@ def _run_demo(args: argparse.Namespace, results: Results) -> int:
     results.environment = environment.collect()
     terminal.render_environment(console, results.environment)
     show_progress = console.is_terminal and not args.quiet
+    done: list[Comparison] = []
+
+    # Results are written after each round, marked incomplete, because an interrupted
+    # demo would otherwise lose every comparison that completed.
+    def on_update(partial: Comparison) -> None:
+        results.comparisons = [*done, partial]
+        _write_outputs(args, results)
+
+    cores = results.environment.get("usable_cpus")
     with _progress(show_progress) as progress:
-        for part in parts(settings, progress):  # type: ignore[arg-type]
+        for part in parts(settings, progress, on_update if _output_paths(args) else None):  # type: ignore[arg-type]
             comparison = part()
-            results.comparisons.append(comparison)
-            # Written after each part, marked incomplete, so an interrupted demo keeps what completed.
-            if args.json:
-                resultfile.write(results, args.json)
+            done.append(comparison)
+            results.comparisons = list(done)
+            _write_outputs(args, results)
             console.print()
-            terminal.render(console, comparison, raw_output=args.raw_output)
+            terminal.render(console, comparison, raw_output=args.raw_output, cores=cores)
     results.complete = True
-    if args.json:
-        resultfile.write(results, args.json)
-        console.print(f"\nResults written to {args.json}")
+    _write_outputs(args, results)
+    for path in _output_paths(args):
+        console.print(f"\nResults written to {path}")
     return 0
 
 
-def _save_interrupted(results: Results, exc: KeyboardInterrupt, path: str | None) -> None:
+def _save_interrupted(results: Results, exc: KeyboardInterrupt, args: argparse.Namespace) -> None:
     """Ctrl-C: write what completed, with the part in progress as far as it got, marked incomplete."""
     from conlab.measure.lab import Interrupted
-    from conlab.report import resultfile
 
     if isinstance(exc, Interrupted):
+        # The part in progress replaces its last written state (from the last round).
+        title = exc.partial.title
+        results.comparisons = [c for c in results.comparisons if c.title != title or not title]
         results.comparisons.append(exc.partial)
     results.complete = False
-    if path:
-        with contextlib.suppress(OSError):
-            resultfile.write(results, path)
-            exc.saved_to = path  # type: ignore[attr-defined]
+    with contextlib.suppress(OSError):
+        _write_outputs(args, results)
+        if getattr(args, "json", None):
+            exc.saved_to = args.json  # type: ignore[attr-defined]
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
     from conlab.report import resultfile, terminal
 
+    for path in (args.markdown, args.csv):
+        _check_writable(path)
     results = resultfile.load(args.file)
+    # Files first: a reader that stops early (conlab show | head) must not cost them.
+    args.json = None
+    _write_outputs(args, results)
     terminal.render_results(_console(), results, raw_output=args.raw_output)
     return 0
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from conlab.measure.diff import diff
+    from conlab.report import diff as diff_report
+    from conlab.report import resultfile
+
+    a, b = resultfile.load(args.a), resultfile.load(args.b)
+    result = diff(a, b, min_effect=args.min_effect / 100, alpha=args.alpha)
+    diff_report.render(_console(), result, args.a, args.b)
+    return 0
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {value}")
+    return value
+
+
+def _percent(text: str) -> float:
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a percentage, not {text!r}") from None
+    if not 0 <= value < 1000:
+        raise argparse.ArgumentTypeError(f"must be a percentage from 0, not {value}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        if getattr(args, "python", None):
+            return _cmd_elsewhere(args, sys.argv[1:] if argv is None else argv)
         return int(args.func(args))
     except ConlabError as exc:
         sys.stderr.write(f"conlab: error: {_one_line(str(exc))}\n")

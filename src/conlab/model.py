@@ -102,6 +102,8 @@ class Worker:
     host: str
     pid: int
     thread: int
+    # The engine's name for the worker (a Dask worker's address, a Ray node), when there is one.
+    address: str | None = None
 
     def label(self) -> str:
         return f"pid {self.pid} / thread {self.thread}"
@@ -130,6 +132,8 @@ class TaskRecord:
     error: str | None = None
     traceback: str | None = None
     exit_code: int | None = None
+    # How many times an engine started the task: above 1 when it re-ran it after losing a worker.
+    attempts: int = 1
 
     @property
     def ok(self) -> bool:
@@ -161,6 +165,12 @@ class Run:
     peak_rss_bytes: list[int] = field(default_factory=list)
     floor_s: float | None = None
     speedup: float | None = None
+    # Added by the measurement issue: private memory, the machine's load, the speed-up's interval.
+    peak_uss_bytes: list[int] = field(default_factory=list)
+    # Cores used by processes outside this tree during each timed repeat, on average.
+    other_cores: list[float] = field(default_factory=list)
+    load_avg: list[float] = field(default_factory=list)
+    speedup_ci: tuple[float, float] | None = None
     naive_wall_s: float | None = None
     t0_ns: int | None = None
     records: list[TaskRecord] = field(default_factory=list)
@@ -184,6 +194,10 @@ class Run:
     @property
     def max_peak_rss_bytes(self) -> int | None:
         return max(self.peak_rss_bytes) if self.peak_rss_bytes else None
+
+    @property
+    def max_peak_uss_bytes(self) -> int | None:
+        return max(self.peak_uss_bytes) if self.peak_uss_bytes else None
 
     @property
     def parallelism(self) -> float | None:
@@ -215,6 +229,8 @@ class Comparison:
     title: str = ""
     notes: list[str] = field(default_factory=list)
     advice: dict[str, Any] | None = None
+    # Which of Results.environments it was measured in, when it holds several (--python).
+    environment: int | None = None
 
     def run(self, strategy: str, workers: int | None = None) -> Run:
         """The run of ``strategy`` (with ``workers``, when several were run)."""
@@ -238,3 +254,11 @@ class Results:
     environment: dict[str, Any]
     comparisons: list[Comparison] = field(default_factory=list)
     complete: bool = True
+    # The interpreters measured side by side (--python); each comparison names its own.
+    environments: list[dict[str, Any]] = field(default_factory=list)
+
+    def environment_of(self, comparison: Comparison) -> dict[str, Any]:
+        """The environment ``comparison`` was measured in."""
+        if comparison.environment is None:
+            return self.environment
+        return self.environments[comparison.environment]

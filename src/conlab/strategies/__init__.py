@@ -6,20 +6,27 @@ reads the ``name:workers`` form the command line uses.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from conlab.errors import UnknownNameError, UsageError
 from conlab.strategies.base import Execution, Strategy
+from conlab.strategies.dask_strategy import DaskStrategy
+from conlab.strategies.interpreters import InterpretersStrategy
 from conlab.strategies.process_pool import ProcessPoolStrategy
 from conlab.strategies.processes import ProcessesStrategy
+from conlab.strategies.ray_strategy import RayStrategy
 from conlab.strategies.sequential import SequentialStrategy
 from conlab.strategies.threads import ThreadPoolStrategy, ThreadsStrategy
 
 __all__ = [
     "REGISTRY",
+    "DaskStrategy",
     "Execution",
+    "InterpretersStrategy",
     "ProcessPoolStrategy",
     "ProcessesStrategy",
+    "RayStrategy",
     "SequentialStrategy",
     "Strategy",
     "ThreadPoolStrategy",
@@ -36,6 +43,9 @@ REGISTRY: dict[str, type[Strategy]] = {
         ThreadPoolStrategy,
         ProcessesStrategy,
         ProcessPoolStrategy,
+        InterpretersStrategy,
+        DaskStrategy,
+        RayStrategy,
     )
 }
 
@@ -51,7 +61,8 @@ def make(name: str, workers: int | None = None, **options: Any) -> Strategy:
     except KeyError:
         raise UnknownNameError("strategy", name, REGISTRY) from None
     common = {k: options.pop(k) for k in COMMON_OPTIONS if k in options}
-    strategy = cls(workers, **options) if cls.uses_processes else cls(workers)
+    taken = inspect.signature(cls.__init__).parameters
+    strategy = cls(workers, **{k: v for k, v in options.items() if k in taken})
     return strategy.configure(**common)
 
 
