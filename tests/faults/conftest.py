@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-_cells: dict[tuple[str, str], bool] = {}
+_cells: dict[tuple[str, str], bool | None] = {}  # None: the strategy cannot run here
 
 
 def _label(spec: tuple) -> str:
@@ -29,7 +29,10 @@ def pytest_runtest_makereport(item, call):
     params = getattr(getattr(item, "callspec", None), "params", {})
     if "spec" in params and "fault" in params:
         key = (_label(params["spec"]), params["fault"].name)
-        _cells[key] = _cells.get(key, True) and not report.failed and not report.skipped
+        if report.skipped:
+            _cells[key] = None
+        elif _cells.get(key, True) is not None:
+            _cells[key] = _cells.get(key, True) and not report.failed
 
 
 def pytest_sessionfinish(session):

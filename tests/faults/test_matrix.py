@@ -32,6 +32,7 @@ STRATEGIES = [
     ("sequential", None, {}),
     ("threads", None, {}),
     ("thread-pool", 2, {}),
+    ("interpreters", 2, {}),
     *[("processes", None, {"start_method": m}) for m in START_METHODS],
     *[("process-pool", 2, {"start_method": m}) for m in START_METHODS],
 ]
@@ -173,6 +174,8 @@ def _strategy(spec, fault):
 @pytest.mark.parametrize("spec", STRATEGIES, ids=STRATEGY_IDS)
 def test_fault(spec, fault):
     strategy = _strategy(spec, fault)
+    if reason := strategy.unavailable_reason():
+        pytest.skip(f"{strategy.name} cannot run here: {reason}")
     tasks = [Task(good, (2,), name="before"), fault.task, Task(good, (3,), name="after")]
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.monotonic()
