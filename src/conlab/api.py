@@ -28,6 +28,8 @@ def compare(
     warmup: int = 1,
     start_method: str | None = None,
     params: dict[str, Any] | None = None,
+    timeout_s: float | None = None,
+    isolate: bool = False,
     scheduler: str | None = None,
     ray_address: str | None = None,
 ) -> Comparison:
@@ -40,7 +42,8 @@ def compare(
     asyncio too. For a Workload or a name, the second positional argument is
     the strategies, as before. A strategy named without a worker count gets
     ``workers`` (default: the usable cores). ``scheduler`` (tcp://HOST:PORT)
-    and ``ray_address`` point dask and ray at existing clusters.
+    and ``ray_address`` point dask and ray at existing clusters. ``timeout_s``
+    limits each task; ``isolate`` runs in-process strategies in a sandbox process.
     """
     if callable(target) and not isinstance(target, (Workload, str)):
         if items is None:
@@ -58,6 +61,8 @@ def compare(
         start_method,
         scheduler=scheduler,
         ray_address=ray_address,
+        timeout_s=timeout_s,
+        isolate=isolate,
     )
     return _compare(workload, chosen, repeats, warmup)
 
@@ -77,6 +82,8 @@ def strategy_list(
     *,
     scheduler: str | None = None,
     ray_address: str | None = None,
+    timeout_s: float | None = None,
+    isolate: bool = False,
 ) -> list[Strategy]:
     """The strategies ``specs`` name (default: every registered one), each built once.
 
@@ -95,7 +102,12 @@ def strategy_list(
                 "an empty strategy name: give names separated by commas, e.g. threads,process-pool:2"
             )
         strategy = parse_spec(
-            spec, start_method=start_method, scheduler=scheduler, ray_address=ray_address
+            spec,
+            start_method=start_method,
+            scheduler=scheduler,
+            ray_address=ray_address,
+            timeout_s=timeout_s,
+            isolate=isolate,
         )
         if strategy.pooled and strategy.workers is None:
             strategy.workers = n

@@ -24,8 +24,13 @@ class _Parser(argparse.ArgumentParser):
     """Bad input gets one line saying what is wrong and where to look, and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        sys.stderr.write(f"{self.prog}: error: {_one_line(message)} (see '{self.prog} --help')\n")
         raise SystemExit(2)
+
+
+def _one_line(text: str) -> str:
+    """The text with control characters escaped (a newline in a path must not split the line)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _count(minimum: int) -> Callable[[str], int]:
@@ -71,22 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="short sleeps, small tasks, few repeats: the whole demo in seconds",
     )
-    demo.add_argument(
-        "--repeats",
-        type=_count(1),
-        metavar="N",
-        help="timed runs of each strategy (default 3, or 2 with --quick)",
-    )
-    demo.add_argument(
-        "--warmup", type=_count(0), metavar="N", help="untimed runs first (default 1)"
-    )
-    demo.add_argument(
-        "--start-method",
-        choices=_start_methods(),
-        metavar="METHOD",
-        help=f"how process strategies start children: {', '.join(_start_methods())}",
-    )
-    _python_option(demo)
+    _measure_options(demo, "(default 3, or 2 with --quick)", clusters=False)
     _output_options(demo)
     demo.set_defaults(func=_cmd_demo, measure=_measure_demo)
 
@@ -215,8 +205,10 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     report.set_defaults(func=_cmd_report)
 
 
-def _measure_options(p: argparse.ArgumentParser, repeats_help: str = "(default 5)") -> None:
-    """Options of every command that measures."""
+def _measure_options(
+    p: argparse.ArgumentParser, repeats_help: str = "(default 5)", clusters: bool = True
+) -> None:
+    """Options of every command that measures; ``clusters`` adds where dask and ray connect."""
     p.add_argument(
         "--repeats", type=_count(1), metavar="N", help=f"timed runs of each strategy {repeats_help}"
     )
@@ -227,16 +219,30 @@ def _measure_options(p: argparse.ArgumentParser, repeats_help: str = "(default 5
         metavar="METHOD",
         help=f"how process strategies start children: {', '.join(_start_methods())}",
     )
+    if clusters:
+        p.add_argument(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="the dask strategy uses the Dask scheduler at ADDRESS (tcp://HOST:PORT) "
+            "instead of starting a LocalCluster",
+        )
+        p.add_argument(
+            "--ray-address",
+            metavar="ADDRESS",
+            help="the ray strategy joins the Ray cluster at ADDRESS instead of a local ray.init",
+        )
     p.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="the dask strategy uses the Dask scheduler at ADDRESS (tcp://HOST:PORT) "
-        "instead of starting a LocalCluster",
+        "--timeout",
+        type=_seconds,
+        metavar="S",
+        help="stop a task running longer than S seconds and record it as timeout "
+        "(in-process strategies then run in a sandbox process)",
     )
     p.add_argument(
-        "--ray-address",
-        metavar="ADDRESS",
-        help="the ray strategy joins the Ray cluster at ADDRESS instead of a local ray.init",
+        "--isolate",
+        action="store_true",
+        help="run in-process strategies (sequential, threads, ...) in a sandbox process, "
+        "so that a task that crashes or exits cannot take conlab down",
     )
     _python_option(p)
 
@@ -250,6 +256,16 @@ def _python_option(p: argparse.ArgumentParser) -> None:
         help="measure under the Python at PATH (repeat for several: shown side by side); "
         "conlab runs there from this package's source, with the standard library only",
     )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {text!r}") from None
+    if not 0 < value < 1e6:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    return value
 
 
 def _output_options(p: argparse.ArgumentParser) -> None:
@@ -389,7 +405,12 @@ def _measure_demo(args: argparse.Namespace) -> Results:
     from conlab.model import Results
 
     settings = DemoSettings(
-        quick=args.quick, repeats=args.repeats, warmup=args.warmup, start_method=args.start_method
+        quick=args.quick,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        start_method=args.start_method,
+        timeout_s=args.timeout,
+        isolate=args.isolate,
     )
     results = Results(environment.collect())
     results.comparisons.extend(part() for part in parts(settings))
@@ -418,17 +439,32 @@ def _cmd_elsewhere(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from conlab.model import Results
+
+    results = Results({}, complete=False)
+    try:
+        return _run_demo(args, results)
+    except KeyboardInterrupt as exc:
+        _save_interrupted(results, exc, args)
+        raise
+
+
+def _run_demo(args: argparse.Namespace, results: Results) -> int:
     from conlab.demo import DemoSettings, parts
     from conlab.measure import environment
-    from conlab.model import Results
     from conlab.report import terminal
 
     _check_outputs(args)
     settings = DemoSettings(
-        quick=args.quick, repeats=args.repeats, warmup=args.warmup, start_method=args.start_method
+        quick=args.quick,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        start_method=args.start_method,
+        timeout_s=args.timeout,
+        isolate=args.isolate,
     )
     console = _console()
-    results = Results(environment.collect(), complete=False)
+    results.environment = environment.collect()
     terminal.render_environment(console, results.environment)
     show_progress = _wants_progress(console, args)
     done: list[Comparison] = []
@@ -468,6 +504,8 @@ def _compare_plan(args: argparse.Namespace) -> tuple[Workload, list[Strategy]]:
         args.start_method,
         scheduler=args.scheduler,
         ray_address=args.ray_address,
+        timeout_s=args.timeout,
+        isolate=args.isolate,
     )
     if is_target(args.workload):
         return load(args.workload, args.inputs, args.range, args.param), chosen
@@ -575,6 +613,22 @@ def _cmd_strategies(args: argparse.Namespace) -> int:
     return 0
 
 
+def _save_interrupted(results: Results, exc: KeyboardInterrupt, args: argparse.Namespace) -> None:
+    """Ctrl-C: write what completed, with the part in progress as far as it got, marked incomplete."""
+    from conlab.measure.lab import Interrupted
+
+    if isinstance(exc, Interrupted):
+        # The part in progress replaces its last written state (from the last round).
+        title = exc.partial.title
+        results.comparisons = [c for c in results.comparisons if c.title != title or not title]
+        results.comparisons.append(exc.partial)
+    results.complete = False
+    with contextlib.suppress(OSError):
+        _write_outputs(args, results)
+        if getattr(args, "json", None):
+            exc.saved_to = args.json  # type: ignore[attr-defined]
+
+
 def _cmd_show(args: argparse.Namespace) -> int:
     from conlab.report import resultfile, terminal
 
@@ -607,6 +661,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             warmup=1 if args.warmup is None else args.warmup,
             start_method=args.start_method,
             progress=progress,  # type: ignore[arg-type]
+            scheduler=args.scheduler,
+            ray_address=args.ray_address,
+            timeout_s=args.timeout,
+            isolate=args.isolate or None,
         )
     results.comparisons = list(result.comparisons)
     console.print(sweep_table(result))
@@ -669,10 +727,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_elsewhere(args, sys.argv[1:] if argv is None else argv)
         return int(args.func(args))
     except ConlabError as exc:
-        sys.stderr.write(f"conlab: error: {exc}\n")
+        sys.stderr.write(f"conlab: error: {_one_line(str(exc))}\n")
         return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("conlab: interrupted\n")
+    except KeyboardInterrupt as exc:
+        saved = getattr(exc, "saved_to", None)
+        sys.stderr.write(
+            "conlab: interrupted" + (f"; what completed is in {saved}\n" if saved else "\n")
+        )
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (conlab ... | head): not an error of ours.

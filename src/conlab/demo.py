@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from conlab import lesson
 from conlab.measure.environment import usable_cpus
@@ -22,6 +23,8 @@ class DemoSettings:
     repeats: int | None = None
     warmup: int | None = None
     start_method: str | None = None
+    timeout_s: float | None = None
+    isolate: bool = False
 
     def __post_init__(self) -> None:
         if self.repeats is None:
@@ -39,15 +42,16 @@ def parts(
     size = QUICK_CPU_SIZE if settings.quick else 1.0
     cores = usable_cpus()
     method = settings.start_method
+    common: dict[str, Any] = {"timeout_s": settings.timeout_s, "isolate": settings.isolate}
     repeats, warmup = settings.repeats or 1, settings.warmup or 0
 
     def waiting() -> Comparison:
         strategies = [
-            make("threads"),
-            make("thread-pool", 2),
-            make("thread-pool", 3),
-            make("processes", start_method=method),
-            make("process-pool", 2, start_method=method),
+            make("threads", **common),
+            make("thread-pool", 2, **common),
+            make("thread-pool", 3, **common),
+            make("processes", start_method=method, **common),
+            make("process-pool", 2, start_method=method, **common),
         ]
         return compare(
             build("seed", sleep_s=sleep_s),
@@ -61,10 +65,10 @@ def parts(
 
     def computing() -> Comparison:
         strategies = [
-            make("thread-pool", cores),
-            make("process-pool", cores, start_method=method),
+            make("thread-pool", cores, **common),
+            make("process-pool", cores, start_method=method, **common),
             # Subinterpreters (3.13+), each with its own GIL; elsewhere shown unavailable, with why.
-            make("interpreters", cores),
+            make("interpreters", cores, **common),
         ]
         workload = build("cpu", size=size)
         return compare(

@@ -16,6 +16,7 @@ spawn. The child writes a result file that the caller reads back.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -120,13 +121,9 @@ def notebook_comparison(
 
     with tempfile.TemporaryDirectory(prefix="conlab-lesson-") as tmp:
         path = os.path.join(tmp, "lesson.json")
-        proc = subprocess.run(
+        proc = _run_child(
             [sys.executable, "-c", SCRIPT, path, str(sleep_s), str(repeats), str(warmup)],
-            stdin=subprocess.DEVNULL,
-            text=True,
-            capture_output=True,
-            timeout=timeout_s,
-            env={**os.environ, "PYTHONPATH": _conlab_path()},
+            timeout_s,
         )
         if proc.returncode != 0 or not os.path.exists(path):
             lines = [line for line in proc.stderr.splitlines() if line.strip()]
@@ -135,6 +132,29 @@ def notebook_comparison(
                 f"(exit {proc.returncode}): {lines[-1] if lines else 'no output'}"
             )
         return resultfile.load(path).comparisons[0]
+
+
+def _run_child(argv: list[str], timeout_s: float) -> subprocess.CompletedProcess[str]:
+    """Run the child interpreter; on Ctrl-C, pass it on so that it stops its own children."""
+    with subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": _conlab_path()},
+    ) as child:
+        try:
+            out, err = child.communicate(timeout=timeout_s)
+        except BaseException:
+            child.send_signal(signal.SIGINT)
+            try:
+                child.communicate(timeout=3)
+            except BaseException:
+                child.kill()
+                child.wait()
+            raise
+        return subprocess.CompletedProcess(argv, child.returncode, out, err)
 
 
 def _conlab_path() -> str:

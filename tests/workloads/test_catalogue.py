@@ -46,7 +46,15 @@ def test_every_workload_has_a_small_size():
 
 
 # The strategies of one machine; dask and ray have suites of their own against real clusters.
-LOCAL = ["sequential", "threads", "thread-pool", "processes", "process-pool", "asyncio", "interpreters"]
+LOCAL = [
+    "sequential",
+    "threads",
+    "thread-pool",
+    "processes",
+    "process-pool",
+    "asyncio",
+    "interpreters",
+]
 
 
 @pytest.mark.parametrize("name", list(CATALOGUE))

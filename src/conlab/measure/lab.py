@@ -30,9 +30,18 @@ from conlab.model import (
 )
 from conlab.strategies import SequentialStrategy
 from conlab.strategies.base import Execution, Strategy
+from conlab.strategies.sandbox import run_strategy
 
 Progress = Callable[[int, int, str], None]
 Update = Callable[[Comparison], None]
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during compare(): ``partial`` holds the comparison as far as it got."""
+
+    def __init__(self, partial: Comparison) -> None:
+        super().__init__("interrupted")
+        self.partial = partial
 
 
 @dataclass
@@ -88,25 +97,54 @@ def _compare(
     title: str,
 ) -> Comparison:
     if not any(isinstance(s, SequentialStrategy) for s in strategies):
-        strategies = [SequentialStrategy(), *strategies]
+        strategies = [_reference_strategy(strategies), *strategies]
     entries = [_entry(workload, s) for s in strategies]
     active = [e for e in entries if e.run.status != RUN_UNAVAILABLE]
     rng = random.Random(seed)
     total, done = (warmup + repeats) * len(active), 0
     comparison = _summarise(workload, entries, repeats, warmup, title)
-    for round_no in range(warmup + repeats):
-        order = list(active)
-        rng.shuffle(order)
-        for entry in order:
-            if progress is not None:
-                progress(done, total, entry.run.label)
-            entry.samples.append(_measure(entry, warmup=round_no < warmup))
-            done += 1
-        comparison = _summarise(workload, entries, repeats, warmup, title)
-        if on_update is not None:
-            on_update(comparison)
+    try:
+        for round_no in range(warmup + repeats):
+            order = list(active)
+            rng.shuffle(order)
+            for entry in order:
+                if progress is not None:
+                    progress(done, total, entry.run.label)
+                entry.samples.append(_measure(entry, warmup=round_no < warmup))
+                done += 1
+            comparison = _summarise(workload, entries, repeats, warmup, title)
+            if on_update is not None:
+                on_update(comparison)
+    except KeyboardInterrupt as exc:
+        raise Interrupted(_interrupted(workload, entries, repeats, warmup, title)) from exc
     if progress is not None:
         progress(done, total, "")
+    return comparison
+
+
+def _reference_strategy(strategies: Sequence[Strategy]) -> Strategy:
+    """The sequential reference, isolated and timed out like the strategies it is compared with.
+
+    A task that hangs or kills its process must not hang or kill the lab through its reference.
+    """
+    timeouts = [s.timeout_s for s in strategies if s.timeout_s is not None]
+    isolate = any(s.isolate for s in strategies)
+    return SequentialStrategy().configure(timeout_s=max(timeouts, default=None), isolate=isolate)
+
+
+def _interrupted(
+    workload: Workload, entries: list[_Entry], repeats: int, warmup: int, title: str
+) -> Comparison:
+    """The comparison as far as it got when Ctrl-C came; a run without samples says so."""
+    comparison = _summarise(workload, entries, repeats, warmup, title)
+    for run, entry in zip(comparison.runs, entries, strict=True):
+        if run.status == RUN_OK and len(entry.samples) < warmup + repeats:
+            run.status, run.reason, run.speedup = (
+                RUN_FAILED,
+                f"interrupted after {len(entry.samples)} of {warmup + repeats} runs",
+                None,
+            )
+    comparison.notes.append("interrupted (Ctrl-C): the runs not finished are marked failed")
     return comparison
 
 
@@ -131,8 +169,11 @@ def _entry(workload: Workload, strategy: Strategy) -> _Entry:
 
 def _measure(entry: _Entry, warmup: bool) -> _Sample:
     probe = TreeProbe().start()
-    execution = entry.strategy.run(entry.tasks)
-    return _Sample(execution, probe.stop(), warmup)
+    try:
+        execution = run_strategy(entry.strategy, entry.tasks)
+    finally:
+        result = probe.stop()
+    return _Sample(execution, result, warmup)
 
 
 def _summarise(
@@ -165,7 +206,20 @@ def _summarise(
         warmup=warmup,
         runs=[e.run for e in entries],
         title=title,
+        notes=_notes(entries),
     )
+
+
+def _notes(entries: list[_Entry]) -> list[str]:
+    """What the strategies said about the runs shown (a pool rebuilt, a task run again)."""
+    notes: list[str] = []
+    for entry in entries:
+        if entry.run.options.get("plain"):
+            continue  # the lesson's plain run explains itself
+        for sample in entry.samples:
+            if sample.execution.records is entry.run.records:
+                notes.extend(f"{entry.run.label}: {n}" for n in sample.execution.notes)
+    return list(dict.fromkeys(notes))
 
 
 @dataclass
@@ -198,9 +252,9 @@ def _fill(entry: _Entry, workload: Workload, reference: _Reference) -> None:
     run.cpu_s = [
         s.execution.cpu_s if s.execution.cpu_s is not None else s.probe.cpu_s for s in timed
     ]
-    run.peak_rss_bytes = [
-        s.probe.peak_rss_bytes for s in timed if s.probe.peak_rss_bytes is not None
-    ]
+    # A sandboxed run measures its own tree; the lab's probe would add conlab's idle process.
+    peaks = [s.execution.peak_rss_bytes or s.probe.peak_rss_bytes for s in timed]
+    run.peak_rss_bytes = [p for p in peaks if p is not None]
     run.peak_uss_bytes = [
         s.probe.peak_uss_bytes for s in timed if s.probe.peak_uss_bytes is not None
     ]

@@ -15,6 +15,7 @@ import inspect
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from conlab.errors import UsageError
 from conlab.measure.environment import usable_cpus
@@ -174,13 +175,19 @@ def sweep(
     start_method: str | None = None,
     progress: Progress | None = None,
     on_comparison: Callable[[Comparison], None] | None = None,
+    **strategy_options: Any,
 ) -> Sweep:
-    """Measure ``strategy`` with each worker count (for each amount of work in ``tasks``)."""
+    """Measure ``strategy`` with each worker count (for each amount of work in ``tasks``).
+
+    ``strategy_options`` go to the strategy as to ``make``: timeout_s, isolate, scheduler, ...
+    """
     check_counts(repeats, warmup)
     counts = sorted(set(workers))
     if not counts or any(not isinstance(n, int) or n < 1 for n in counts):
         raise UsageError(f"workers must be whole numbers of at least 1, not {list(workers)!r}")
-    options = {} if start_method is None else {"start_method": start_method}
+    options = {k: v for k, v in strategy_options.items() if v is not None}
+    if start_method is not None:
+        options["start_method"] = start_method
     if not make(strategy, 1, **options).pooled:
         raise UsageError(
             f"{strategy} starts one worker per task, so it has no worker count to sweep: "

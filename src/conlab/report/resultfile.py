@@ -203,16 +203,26 @@ class _Reader:
             raise self.fail(
                 f"{where}.{key}", f"expected {_kind_names(kinds)}, found {type(value).__name__}"
             )
-        if isinstance(value, float) and not math.isfinite(value):
-            raise self.fail(f"{where}.{key}", "expected a finite number")
+        if isinstance(value, (int, float)) and not _sane_number(value):
+            raise self.fail(f"{where}.{key}", "expected a finite number of sensible size")
         return value
 
     def numbers(self, obj: Any, key: str, where: str) -> list[float]:
         values = self.get(obj, key, where, list, optional=True) or []
         for k, v in enumerate(values):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise self.fail(f"{where}.{key}[{k}]", "expected a finite number")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not _sane_number(v):
+                raise self.fail(f"{where}.{key}[{k}]", "expected a finite number of sensible size")
         return [float(v) for v in values]
+
+
+# Larger numbers are no measurement (and 10**400 cannot even become a float).
+_LARGEST = 2**63
+
+
+def _sane_number(value: float) -> bool:
+    if isinstance(value, int):
+        return abs(value) < _LARGEST
+    return math.isfinite(value) and abs(value) < _LARGEST
 
 
 def _kind_names(kinds: Any) -> str:
@@ -241,6 +251,8 @@ def load(path: str) -> Results:
         raise ResultFileError(f"{path}: is a directory, not a result file") from None
     except OSError as exc:
         raise ResultFileError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    except ValueError:  # a NUL byte in the path
+        raise ResultFileError(f"{path!r}: not a usable file name") from None
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -251,6 +263,10 @@ def load(path: str) -> Results:
         raise ResultFileError(
             f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
             "was the run interrupted while writing it?"
+        ) from None
+    except ValueError:  # Python refuses integers of more than 4300 digits
+        raise ResultFileError(
+            f"{path}: not a conlab result file (it holds a number too long to read)"
         ) from None
     return from_dict(data, path)
 
@@ -396,8 +412,8 @@ def _split_output(
             and len(item) == 2
             and isinstance(item[1], int)
             and not isinstance(item[1], bool)
-            and item[1] >= 0
-            and (item[0] is None or (isinstance(item[0], (int, float)) and math.isfinite(item[0])))
+            and 0 <= item[1] < _LARGEST
+            and (item[0] is None or (isinstance(item[0], (int, float)) and _sane_number(item[0])))
         )
         if not ok:
             raise r.fail(f"{where}.output_writes[{k}]", "expected [seconds, length]")

@@ -53,14 +53,20 @@ REGISTRY: dict[str, type[Strategy]] = {
 }
 
 
+# Options every strategy takes (Strategy.configure), whatever its family.
+COMMON_OPTIONS = ("timeout_s", "isolate")
+
+
 def make(name: str, workers: int | None = None, **options: Any) -> Strategy:
     """The strategy called ``name``; options a strategy does not take are left out."""
     try:
         cls = REGISTRY[name]
     except KeyError:
         raise UnknownNameError("strategy", name, REGISTRY) from None
+    common = {k: options.pop(k) for k in COMMON_OPTIONS if k in options}
     taken = inspect.signature(cls.__init__).parameters
-    return cls(workers, **{k: v for k, v in options.items() if k in taken})
+    strategy = cls(workers, **{k: v for k, v in options.items() if k in taken})
+    return strategy.configure(**common)
 
 
 def parse_workers(text: str) -> int:

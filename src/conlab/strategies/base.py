@@ -36,6 +36,8 @@ class Execution:
     naive_wall_ns: int | None = None
     cpu_s: float | None = None
     notes: list[str] = field(default_factory=list)
+    # Peak RSS of the tree that ran the tasks, when the strategy measured it itself (a sandbox).
+    peak_rss_bytes: int | None = None
 
     @property
     def wall_ns(self) -> int:
@@ -50,12 +52,32 @@ class Strategy(abc.ABC):
     # Whether ``workers`` means anything: ``threads`` and ``processes`` start one per task.
     pooled: ClassVar[bool] = True
     uses_processes: ClassVar[bool] = False
+    # Whether run() itself stops waiting for a task past ``timeout_s`` (threads abandon it);
+    # otherwise the sandbox running an in-process strategy stops it (see sandbox.py).
+    handles_timeout: ClassVar[bool] = False
+    # Per-task time limit in seconds (None: none), and whether to run in a sandbox process.
+    timeout_s: float | None = None
+    isolate: bool = False
 
     def __init__(self, workers: int | None = None, **options: Any) -> None:
         if workers is not None and (not isinstance(workers, int) or workers < 1):
             raise UsageError(f"workers must be a whole number of at least 1, not {workers!r}")
         self.workers = workers
         self.options = options
+
+    def configure(self, timeout_s: float | None = None, isolate: bool = False) -> Strategy:
+        """Set the options every strategy has: a per-task timeout, and isolation."""
+        if timeout_s is not None:
+            if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)):
+                raise UsageError(f"timeout must be a number of seconds, not {timeout_s!r}")
+            if not 0 < timeout_s < 1e6:
+                raise UsageError(f"timeout must be more than 0 seconds, not {timeout_s!r}")
+            self.timeout_s = float(timeout_s)
+            self.options["timeout_s"] = self.timeout_s
+        if isolate:
+            self.isolate = True
+            self.options["isolate"] = True
+        return self
 
     def unavailable_reason(self) -> str | None:
         """Why this strategy cannot run here, or None when it can."""

@@ -7,9 +7,9 @@ import socket
 import threading
 import time
 import traceback
-from typing import Any
+from typing import Any, Protocol
 
-from conlab.model import ERROR, OK, Task, TaskRecord, Worker
+from conlab.model import ERROR, OK, TIMEOUT, Task, TaskRecord, Worker
 from conlab.strategies import capture
 
 _HOST = socket.gethostname()
@@ -30,6 +30,18 @@ def _forget_workers() -> None:
 if hasattr(os, "register_at_fork"):
     # A forked child's thread is another worker: it must not reuse its parent's.
     os.register_at_fork(after_in_child=_forget_workers)
+
+
+class Journal(Protocol):
+    """Where a sandbox process notes each task's start, output and record as they happen."""
+
+    def start(self, index: int) -> None: ...
+    def sink(self, index: int) -> capture.BoundedSink: ...
+    def end(self, record: TaskRecord) -> None: ...
+
+
+# Set only inside a sandbox process (sandbox.py), so that its death loses no finished task.
+journal: Journal | None = None
 
 
 def current_worker() -> Worker:
@@ -89,8 +101,17 @@ def record(task: Task, index: int, fields: Fields) -> TaskRecord:
 
 
 def execute(task: Task, index: int, sink: capture.BoundedSink | None = None) -> TaskRecord:
-    """Run ``task`` here and return its record (see execute_fields)."""
-    return TaskRecord(index, task.name, *execute_fields(task, sink))
+    """Run ``task`` here and return its record (see execute_fields).
+
+    Inside a sandbox process, the journal notes the task's start, output and
+    record as they happen, so that the sandbox's death loses no finished task.
+    """
+    if journal is None:
+        return TaskRecord(index, task.name, *execute_fields(task, sink))
+    journal.start(index)
+    result = TaskRecord(index, task.name, *execute_fields(task, sink or journal.sink(index)))
+    journal.end(result)
+    return result
 
 
 def unstarted(task: Task, index: int, status: str, error: str) -> TaskRecord:
@@ -100,3 +121,22 @@ def unstarted(task: Task, index: int, status: str, error: str) -> TaskRecord:
 
 def describe(obj: Any) -> str:
     return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def timed_out(
+    task: Task,
+    index: int,
+    timeout_s: float,
+    how: str,
+    start_ns: int | None = None,
+    chunks: list[tuple[int, str]] | None = None,
+) -> TaskRecord:
+    """The record of a task that ran past its time limit; ``how`` says what became of it."""
+    return TaskRecord(
+        index=index,
+        name=task.name,
+        status=TIMEOUT,
+        start_ns=start_ns,
+        output_chunks=list(chunks or []),
+        error=f"ran past the timeout of {timeout_s:g} s; {how}",
+    )

@@ -1,7 +1,18 @@
-"""``concurrent.futures.ProcessPoolExecutor``, as the user would write it, with crashes accounted for."""
+"""``concurrent.futures.ProcessPoolExecutor``, as the user would write it, with crashes accounted for.
+
+A ProcessPoolExecutor whose worker dies is broken for good: every task not yet
+returned fails with BrokenProcessPool, and it cannot replace one worker. So when
+it breaks (a worker crashed, or was stopped for running past the timeout), the
+task that was running on the dead worker is recorded ``crashed`` or ``timeout``,
+the tasks not started, and those interrupted when the pool stopped its other
+workers, are submitted again to a fresh pool, and a note says so. The clock
+keeps running through the rebuild: that is the time the user would wait.
+Without a fault, the run is the plain submit() and result() the user would write.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import shutil
@@ -9,11 +20,11 @@ import signal
 import tempfile
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from conlab.measure.probe import pid_cpu_s, self_cpu_s
+from conlab.measure.probe import children_cpu_s, pid_cpu_s, self_cpu_s
 from conlab.model import ERROR, LOST, Task, TaskRecord
 from conlab.strategies import shipping, worker
 from conlab.strategies.base import Execution, Strategy
@@ -24,10 +35,11 @@ from conlab.strategies.crashes import (
     resolve_start_method,
     stdio_redirected,
 )
-from conlab.strategies.execute import unstarted
+from conlab.strategies.execute import timed_out, unstarted
 
 WARMUP_TIMEOUT_S = 120.0
 BOOT = "pool.boot"
+POLL_S = 0.02
 
 
 class ProcessPoolStrategy(Strategy):
@@ -40,17 +52,21 @@ class ProcessPoolStrategy(Strategy):
         self.start_method = resolve_start_method(start_method)
         self.options = {"start_method": self.start_method}
 
+    def _pool(self, ctx: Any, log_dir: str) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            self.workers or 1, mp_context=ctx, initializer=worker.pool_init, initargs=(log_dir,)
+        )
+
     def run(self, tasks: Sequence[Task]) -> Execution:
         workers = self.workers or 1
         log_dir = tempfile.mkdtemp(prefix="conlab-")
         ctx = multiprocessing.get_context(self.start_method)
-        pool = None
-        processes: dict[int, Any] = {}
+        pools: list[ProcessPoolExecutor] = []
+        procs: dict[int, Any] = {}  # every worker of the pool in use, by pid
         try:
             s0 = time.perf_counter_ns()
-            pool = ProcessPoolExecutor(
-                workers, mp_context=ctx, initializer=worker.pool_init, initargs=(log_dir,)
-            )
+            pool = self._pool(ctx, log_dir)
+            pools.append(pool)
             # The workers start during these submissions (all at once under fork, one per
             # submission otherwise); what they write before their own code runs lands in BOOT.
             with stdio_redirected(os.path.join(log_dir, BOOT), self.start_method):
@@ -64,33 +80,118 @@ class ProcessPoolStrategy(Strategy):
                     f.result()
             except BrokenProcessPool:
                 pass  # every task below is then recorded against the broken pool
-            processes = dict(getattr(pool, "_processes", None) or {})
-            cpu0 = self_cpu_s() + sum(pid_cpu_s(pid) for pid in processes)
+            procs = dict(getattr(pool, "_processes", None) or {})
+            cpu0, kids0 = self_cpu_s() + sum(pid_cpu_s(pid) for pid in procs), children_cpu_s()
             t0 = time.perf_counter_ns()
-            futures = [_submit(pool, task, i) for i, task in enumerate(tasks)]
-            records = [_outcome(f) for f in futures]
+            records: list[TaskRecord | None] = [None] * len(tasks)
+            notes: list[str] = []
+            pending = list(range(len(tasks)))
+            while pending:
+                fresh = len(pools) > 1
+                late = self._round(pool, tasks, pending, records, procs, log_dir, fresh)
+                if all(records[i] is not None for i in pending):
+                    break
+                pool.shutdown(wait=True, cancel_futures=True)
+                pending = _account(tasks, pending, records, procs, late, log_dir, self, notes)
+                if pending:
+                    pool = self._pool(ctx, log_dir)
+                    pools.append(pool)
+                    procs = {}
             t1 = time.perf_counter_ns()
-            # The workers are still alive: their CPU over the run is read before shutdown.
-            cpu = self_cpu_s() + sum(pid_cpu_s(pid) for pid in processes) - cpu0
-            processes.update(getattr(pool, "_processes", None) or {})
+            # The workers are still alive: their CPU over the run is read before shutdown;
+            # workers of a broken pool were reaped, and count in children_cpu_s.
+            live_cpu = sum(pid_cpu_s(pid) for pid in procs)
+            cpu = self_cpu_s() + live_cpu + children_cpu_s() - kids0 - cpu0
         except BaseException:
-            if pool is not None:
-                kill_all(
-                    list((getattr(pool, "_processes", None) or {}).values())
-                    + list(processes.values())
-                )
+            every = [
+                p for pool in pools for p in (getattr(pool, "_processes", None) or {}).values()
+            ]
+            kill_all(every + list(procs.values()))
+            for pool in pools:
                 pool.shutdown(wait=False, cancel_futures=True)
             shutil.rmtree(log_dir, ignore_errors=True)
             raise
         try:
             pool.shutdown(wait=True, cancel_futures=True)
-            if any(r is None for r in records):
-                records = _account_for_broken_pool(tasks, records, processes, log_dir)
         finally:
             shutil.rmtree(log_dir, ignore_errors=True)
         return Execution(
-            [r for r in records if r is not None], t0, t1, startup_ns=t0 - s0, cpu_s=cpu
+            [r for r in records if r is not None],
+            t0,
+            t1,
+            startup_ns=t0 - s0,
+            cpu_s=max(0.0, cpu),
+            notes=notes,
         )
+
+    def _round(
+        self,
+        pool: ProcessPoolExecutor,
+        tasks: Sequence[Task],
+        pending: list[int],
+        records: list[TaskRecord | None],
+        procs: dict[int, Any],
+        log_dir: str,
+        fresh: bool,
+    ) -> dict[int, int]:
+        """Submit the pending tasks and collect their records until done or the pool breaks.
+
+        Returns the tasks whose worker was stopped for running past the timeout (index -> pid).
+        A fresh pool's workers start during the submissions, with their output caught in BOOT.
+        """
+        catching = stdio_redirected(os.path.join(log_dir, BOOT), self.start_method)
+        with catching if fresh else contextlib.nullcontext():
+            futures = {i: _submit(pool, tasks[i], i) for i in pending}
+        live: dict[Future[bytes], int] = {}
+        for i, f in futures.items():
+            if isinstance(f, TaskRecord):
+                records[i] = f
+            elif isinstance(f, Future):
+                live[f] = i
+        procs.update(getattr(pool, "_processes", None) or {})
+        if any(f is None for f in futures.values()):
+            return {}  # the pool broke while tasks were submitted
+        if self.timeout_s is None:
+            # What the user would write: the results, in order.
+            for f, i in live.items():
+                records[i] = _outcome(f)
+                if records[i] is None:
+                    break
+            return {}
+        return self._watch(live, records, procs, pool, log_dir)
+
+    def _watch(
+        self,
+        live: dict[Future[bytes], int],
+        records: list[TaskRecord | None],
+        procs: dict[int, Any],
+        pool: ProcessPoolExecutor,
+        log_dir: str,
+    ) -> dict[int, int]:
+        """Collect results; stop the worker of a task running past the timeout."""
+        limit_ns = int((self.timeout_s or 0.0) * 1e9)
+        journals: dict[int, worker.JournalReader] = {}
+        late: dict[int, int] = {}
+        while live:
+            done, _ = wait(list(live), timeout=POLL_S, return_when=FIRST_COMPLETED)
+            procs.update(getattr(pool, "_processes", None) or {})
+            for f in done:
+                i = live.pop(f)
+                records[i] = _outcome(f)
+                if records[i] is None:
+                    return late  # the pool broke: every other future fails too
+            now = time.perf_counter_ns()
+            for pid in list(procs):
+                path = os.path.join(log_dir, f"{pid}.frames")
+                journal = journals.setdefault(pid, worker.JournalReader(path)).poll()
+                if not journal.started:
+                    continue
+                i = max(journal.started, key=lambda k: journal.started[k])
+                if records[i] is None and i not in late and now - journal.started[i] > limit_ns:
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
+                    late[i] = pid
+        return late
 
 
 def _callables(tasks: Sequence[Task]) -> bytes:
@@ -107,61 +208,81 @@ def _submit(pool: ProcessPoolExecutor, task: Task, index: int) -> Future[bytes] 
     try:
         payload = shipping.dumps(task)
     except Exception as exc:
-        return unstarted(task, index, ERROR, shipping.unpicklable_hint("the task", task.fn, exc))
+        return unstarted(task, index, ERROR, shipping.task_hint(task, exc))
     try:
         return pool.submit(worker.pool_task, payload, index)
     except BrokenProcessPool:
         return None
 
 
-def _outcome(future: Future[bytes] | TaskRecord | None) -> TaskRecord | None:
+def _outcome(future: Future[bytes]) -> TaskRecord | None:
     """The task's record, or None when its worker died (accounted for after the pool is down)."""
-    if future is None or isinstance(future, TaskRecord):
-        return future
     try:
         return worker.unpack(future.result())
     except BrokenProcessPool:
         return None
 
 
-def _account_for_broken_pool(
-    tasks: Sequence[Task], records: list[TaskRecord | None], processes: dict[int, Any], log_dir: str
-) -> list[TaskRecord | None]:
-    """Say what happened to each task that has no record: crashed with its worker, or lost.
+def _account(
+    tasks: Sequence[Task],
+    pending: list[int],
+    records: list[TaskRecord | None],
+    procs: dict[int, Any],
+    late: dict[int, int],
+    log_dir: str,
+    strategy: ProcessPoolStrategy,
+    notes: list[str],
+) -> list[int]:
+    """Say what happened to each pending task with no record; return those to run again.
 
     The pool tells only that it broke. Each worker's files say which task it had
     started; its exit code says how it ended. When one worker dies the pool
-    terminates the others, so a task whose worker ended by SIGTERM was stopped
-    by the pool, not by its own doing: it is lost, not crashed.
+    terminates the others (SIGTERM): a task whose worker ended so was stopped by
+    the pool, not by its own doing, and runs again in a fresh pool, as do the
+    tasks not started. If no task can be blamed, the rest are recorded lost.
     """
-    for proc in processes.values():
+    for proc in procs.values():
         proc.join(timeout=10)
     running: dict[int, tuple[int, Any, worker.Leftovers]] = {}
     culprits = []
-    for pid, proc in processes.items():
+    for pid, proc in procs.items():
         left = worker.read_leftovers(log_dir, pid, boot=BOOT)
         index = left.last_started
-        if proc.exitcode not in (0, -signal.SIGTERM):
-            culprits.append(f"worker {pid} died with {describe_exit(proc.exitcode)}")
         if index is not None and records[index] is None:
             running[index] = (pid, proc, left)
+        if pid not in late.values() and proc.exitcode not in (0, -signal.SIGTERM):
+            culprits.append(f"worker {pid} died with {describe_exit(proc.exitcode)}")
     why = "; ".join(culprits) or "a worker process died"
     line = worker.error_line(worker.read_tail(os.path.join(log_dir, BOOT), 8192))
     if line:
         why += f": {line}"
-    out = list(records)
-    for i, task in enumerate(tasks):
-        if out[i] is not None:
-            continue
-        if i in running:
+    missing = [i for i in pending if records[i] is None]
+    again = []
+    for i in missing:
+        if i in late:
+            left = running[i][2] if i in running else worker.Leftovers(late[i])
+            how = f"its worker process {late[i]} was stopped and the pool replaced"
+            records[i] = timed_out(
+                tasks[i], i, strategy.timeout_s or 0.0, how, left.started.get(i), left.chunks.get(i)
+            )
+        elif i in running and not (
+            running[i][1].exitcode == -signal.SIGTERM and (culprits or late)
+        ):
             pid, proc, left = running[i]
-            if proc.exitcode == -signal.SIGTERM and culprits:
-                record = crashed_record(task, i, pid, proc.exitcode, left)
-                record.status = LOST
-                record.error = f"stopped by the pool when it broke ({why})"
-                out[i] = record
-            else:
-                out[i] = crashed_record(task, i, pid, proc.exitcode, left)
+            records[i] = crashed_record(tasks[i], i, pid, proc.exitcode, left)
         else:
-            out[i] = unstarted(task, i, LOST, f"not run: the process pool broke ({why})")
-    return out
+            again.append(i)
+    if len(again) == len(missing):
+        # Nothing to blame (the pool broke before any task ran): running again would loop.
+        for i in again:
+            records[i] = unstarted(tasks[i], i, LOST, f"not run: the process pool broke ({why})")
+        return []
+    if again:
+        names = ", ".join(repr(tasks[i].name) for i in again[:5]) + (
+            " ..." if len(again) > 5 else ""
+        )
+        notes.append(
+            f"the process pool broke ({why}); {len(again)} task(s) not finished "
+            f"({names}) ran again in a fresh pool"
+        )
+    return again

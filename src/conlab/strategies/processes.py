@@ -22,7 +22,7 @@ from conlab.strategies.crashes import (
     resolve_start_method,
     stdio_redirected,
 )
-from conlab.strategies.execute import current_worker, unstarted
+from conlab.strategies.execute import current_worker, timed_out, unstarted
 
 READY_TIMEOUT_S = 120.0
 
@@ -65,13 +65,15 @@ class ProcessesStrategy(Strategy):
         log_dir = tempfile.mkdtemp(prefix="conlab-")
         try:
             if self.plain:
-                return _run_plain(tasks, self.start_method, log_dir)
-            return _run_shipped(tasks, self.start_method, log_dir)
+                return _run_plain(tasks, self.start_method, log_dir, self.timeout_s)
+            return _run_shipped(tasks, self.start_method, log_dir, self.timeout_s)
         finally:
             shutil.rmtree(log_dir, ignore_errors=True)
 
 
-def _run_shipped(tasks: Sequence[Task], method: str, log_dir: str) -> Execution:
+def _run_shipped(
+    tasks: Sequence[Task], method: str, log_dir: str, timeout_s: float | None = None
+) -> Execution:
     ctx: Any = multiprocessing.get_context(method)
     records: list[TaskRecord | None] = [None] * len(tasks)
     children: list[_Child] = []
@@ -82,9 +84,7 @@ def _run_shipped(tasks: Sequence[Task], method: str, log_dir: str) -> Execution:
             try:
                 payload = shipping.dumps(task)
             except Exception as exc:
-                records[i] = unstarted(
-                    task, i, ERROR, shipping.unpicklable_hint("the task", task.fn, exc)
-                )
+                records[i] = unstarted(task, i, ERROR, shipping.task_hint(task, exc))
                 continue
             parent_conn, child_conn = ctx.Pipe()
             proc = ctx.Process(
@@ -106,7 +106,7 @@ def _run_shipped(tasks: Sequence[Task], method: str, log_dir: str) -> Execution:
         for child in children:
             if child.ready:
                 child.conn.send_bytes(b"G")
-        _collect(children, records, log_dir, until_ready=False)
+        _collect(children, records, log_dir, until_ready=False, timeout_s=timeout_s)
         t1 = time.perf_counter_ns()
         cpu1 = self_cpu_s()
     except BaseException:
@@ -123,14 +123,23 @@ def _run_shipped(tasks: Sequence[Task], method: str, log_dir: str) -> Execution:
 
 
 def _collect(
-    children: list[_Child], records: list[TaskRecord | None], log_dir: str, until_ready: bool
+    children: list[_Child],
+    records: list[TaskRecord | None],
+    log_dir: str,
+    until_ready: bool,
+    timeout_s: float | None = None,
 ) -> None:
-    """Read messages until every live child is ready (or has reported), or has reported."""
+    """Read messages until every live child is ready (or has reported), or has reported.
+
+    Past ``timeout_s`` (every child got the go at once), the children still
+    running are stopped and their tasks recorded ``timeout``.
+    """
 
     def waiting() -> list[_Child]:
         return [c for c in children if records[c.index] is None and not (until_ready and c.ready)]
 
-    deadline = time.monotonic() + READY_TIMEOUT_S if until_ready else None
+    limit_s = READY_TIMEOUT_S if until_ready else timeout_s
+    deadline = None if limit_s is None else time.monotonic() + limit_s
     while pending := waiting():
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         handles = [c.conn for c in pending] + [c.proc.sentinel for c in pending]
@@ -138,10 +147,28 @@ def _collect(
         if not ready:
             for c in pending:
                 c.proc.kill()
+            if not until_ready:
+                _record_timeouts(pending, records, log_dir, timeout_s or 0.0)
             continue
         for child in pending:
             if child.conn in ready or child.proc.sentinel in ready:
                 _read_child(child, records, log_dir)
+
+
+def _record_timeouts(
+    late: list[_Child], records: list[TaskRecord | None], log_dir: str, timeout_s: float
+) -> None:
+    for child in late:
+        child.proc.join(timeout=10)
+        left = worker.read_leftovers(log_dir, child.proc.pid)
+        records[child.index] = timed_out(
+            child.task,
+            child.index,
+            timeout_s,
+            f"its process {child.proc.pid} was stopped",
+            left.started.get(child.index),
+            left.chunks.get(child.index),
+        )
 
 
 def _read_child(child: _Child, records: list[TaskRecord | None], log_dir: str) -> None:
@@ -164,7 +191,9 @@ def _read_child(child: _Child, records: list[TaskRecord | None], log_dir: str) -
     )
 
 
-def _run_plain(tasks: Sequence[Task], method: str, log_dir: str) -> Execution:
+def _run_plain(
+    tasks: Sequence[Task], method: str, log_dir: str, timeout_s: float | None = None
+) -> Execution:
     """The lesson's code as written, observed from outside: exit codes and the children's output."""
     ctx: Any = multiprocessing.get_context(method)
     procs = []
@@ -176,8 +205,11 @@ def _run_plain(tasks: Sequence[Task], method: str, log_dir: str) -> Execution:
             with stdio_redirected(os.path.join(log_dir, f"{i}.boot"), method):
                 proc.start()
             procs.append(proc)
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         for proc in procs:
-            proc.join()
+            proc.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        late = {i for i, proc in enumerate(procs) if proc.is_alive()}
+        kill_all(procs)
         t1 = time.perf_counter_ns()
     except BaseException:
         kill_all(procs)
@@ -204,6 +236,9 @@ def _run_plain(tasks: Sequence[Task], method: str, log_dir: str) -> Execution:
                 crashed.error,
                 crashed.traceback,
             )
+        if i in late:
+            how = f"its process {proc.pid} was stopped"
+            record = timed_out(task, i, timeout_s or 0.0, how, t0, record.output_chunks)
         records.append(record)
     return Execution(
         records,

@@ -33,3 +33,16 @@ def unpicklable_hint(what: str, obj: Any, exc: BaseException) -> str:
         f"{what} (a {kind}) cannot be sent to another process: {type(exc).__name__}: {exc}. "
         "Define it at module level and pass plain data, or use a thread strategy"
     )
+
+
+def task_hint(task: Any, exc: BaseException) -> str:
+    """Why a task cannot be sent: the first of its callable and arguments that does not pickle."""
+    parts: list[tuple[str, Any]] = [("the callable", task.fn)]
+    parts += [(f"argument {k + 1}", a) for k, a in enumerate(task.args)]
+    parts += [(f"argument {name}=", v) for name, v in task.kwargs.items()]
+    for what, obj in parts:
+        try:
+            dumps(obj)
+        except Exception as part_exc:
+            return unpicklable_hint(f"{what} of task {task.name!r}", obj, part_exc)
+    return unpicklable_hint(f"task {task.name!r}", task.fn, exc)

@@ -11,6 +11,7 @@ leaves behind which task it was running and what that task had printed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import pickle
 import re
@@ -26,7 +27,7 @@ from conlab.strategies import capture, shipping
 from conlab.strategies.execute import current_worker, execute, format_error
 
 _FRAME = struct.Struct("<BqiI")  # kind, perf_counter_ns, task index, payload length
-_START, _OUT = 1, 2
+_START, _OUT, _END = 1, 2, 3
 WRITE_THROUGH_CHARS = 1 << 20
 
 
@@ -54,6 +55,14 @@ class WorkerLog:
 
     def sink(self, index: int) -> TeeSink:
         return TeeSink(self.frames_fd, index)
+
+    def end(self, record: TaskRecord) -> None:
+        """Note a finished task's record, so that it survives the death of its process."""
+        data = pack_lenient(record)
+        os.write(
+            self.frames_fd,
+            _FRAME.pack(_END, time.perf_counter_ns(), record.index, len(data)) + data,
+        )
 
 
 class TeeSink(capture.BoundedSink):
@@ -91,6 +100,37 @@ def pack(record: TaskRecord) -> bytes:
             record.traceback = traceback.format_exc()
     record.result = None
     return pickle.dumps((record, result_bytes), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class Unshipped:
+    """Stands for a result that could not leave the sandbox process: its type and repr.
+
+    Under an in-process strategy the result was fine; only the sandbox around the
+    run could not send it back. Two are equal when their types are.
+    """
+
+    def __init__(self, obj: Any) -> None:
+        self.type_name = f"{type(obj).__module__}.{type(obj).__qualname__}"
+        self.text = repr(obj)[:200]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Unshipped) and other.type_name == self.type_name
+
+    def __hash__(self) -> int:
+        return hash(self.type_name)
+
+    def __repr__(self) -> str:
+        return f"<unshipped {self.type_name}: {self.text}>"
+
+
+def pack_lenient(record: TaskRecord) -> bytes:
+    """Like pack, on a copy, keeping the record ok when its result cannot be pickled."""
+    try:
+        result_bytes = shipping.dumps(record.result) if record.ok else b""
+    except Exception:
+        result_bytes = shipping.dumps(Unshipped(record.result))
+    copy = dataclasses.replace(record, result=None)
+    return pickle.dumps((copy, result_bytes), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def unpack(data: bytes) -> TaskRecord:
@@ -243,3 +283,46 @@ def error_line(text: str) -> str | None:
                 return f"{lines[k]} {lines[k + 1]}"
             return lines[k]
     return None
+
+
+class JournalReader:
+    """Reads a worker's frames file as it grows: which tasks started, their output, their records."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._offset = 0
+        self._buf = b""
+        self.started: dict[int, int] = {}  # task index -> start ns
+        self.chunks: dict[int, list[tuple[int, str]]] = {}
+        self.ended: dict[int, TaskRecord] = {}
+
+    def poll(self) -> JournalReader:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self._offset)
+                data = f.read()
+        except OSError:
+            return self
+        self._offset += len(data)
+        buf, pos = self._buf + data, 0
+        while pos + _FRAME.size <= len(buf):
+            kind, t_ns, index, length = _FRAME.unpack_from(buf, pos)
+            if pos + _FRAME.size + length > len(buf):
+                break
+            payload = buf[pos + _FRAME.size : pos + _FRAME.size + length]
+            pos += _FRAME.size + length
+            if kind == _START:
+                self.started[index] = t_ns
+            elif kind == _OUT:
+                self.chunks.setdefault(index, []).append((t_ns, payload.decode("utf-8", "replace")))
+            elif kind == _END:
+                self.ended[index] = unpack(payload)
+        self._buf = buf[pos:]
+        return self
+
+    @property
+    def running(self) -> list[int]:
+        """Tasks started and not finished, oldest first."""
+        return sorted(
+            (i for i in self.started if i not in self.ended), key=lambda i: self.started[i]
+        )

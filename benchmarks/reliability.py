@@ -1,0 +1,73 @@
+"""Run the fault matrix and write its table into README's Reliability section.
+
+    flock /tmp/conlab-cpu.lock .venv/bin/python benchmarks/reliability.py
+
+The table lists every fault tried against every strategy and start method, and
+whether the run survived it (ended in time, every task recorded with the right
+status and cause, no process left behind), as tests/faults/test_matrix.py found.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+README = os.path.join(ROOT, "README.md")
+START, END = "<!-- reliability:start -->", "<!-- reliability:end -->"
+
+
+def run_matrix() -> list[tuple[str, str, bool | None]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "cells.json")
+        env = {**os.environ, "CONLAB_RELIABILITY_JSON": path}
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/faults"]
+        subprocess.run(cmd, cwd=ROOT, env=env, check=False)
+        with open(path) as f:
+            return [(s, fault, ok) for s, fault, ok in json.load(f)]
+
+
+def table(cells: list[tuple[str, str, bool | None]]) -> str:
+    """None marks a strategy that cannot run on this machine (shown as n/a, not counted)."""
+    skipped = sorted({s for s, _, ok in cells if ok is None})
+    cells = [c for c in cells if c[2] is not None]
+    strategies = list(dict.fromkeys(s for s, _, _ in cells))
+    faults = list(dict.fromkeys(f for _, f, _ in cells))
+    ok = {(s, f): v for s, f, v in cells}
+    lines = [
+        "| fault | " + " | ".join(f"`{s}`" for s in strategies) + " |",
+        "| --- | " + " | ".join("---" for _ in strategies) + " |",
+    ]
+    for fault in faults:
+        marks = ["✓" if ok.get((s, fault)) else "✗" for s in strategies]
+        lines.append(f"| {fault} | " + " | ".join(marks) + " |")
+    survived = sum(bool(v) for v in ok.values())
+    lines.append("")
+    lines.append(
+        f"{survived} of {len(cells)} cells survived ({len(faults)} faults x "
+        f"{len(strategies)} strategies and start methods)."
+        + (f" Not available here, so not tried: {', '.join(skipped)}." if skipped else "")
+    )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    cells = run_matrix()
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    if START not in text or END not in text:
+        print(f"README.md has no {START} ... {END} markers", file=sys.stderr)
+        return 1
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    with open(README, "w", encoding="utf-8") as f:
+        f.write(f"{head}{START}\n{table(cells)}\n{END}{tail}")
+    print(table(cells))
+    return 0 if all(ok is not False for _, _, ok in cells) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

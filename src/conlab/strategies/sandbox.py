@@ -1,0 +1,282 @@
+"""Running an in-process strategy inside a supervised child process: the sandbox.
+
+Sequential, threads and thread-pool (and asyncio or interpreters) run the tasks
+in conlab's own process, and the lab always runs sequential as its reference. A
+task that calls ``os._exit``, segfaults or hangs would take conlab down with it,
+or hang it, losing every result. Decision: an in-process strategy runs in a
+sandbox when the user asks for it (``isolate``, ``--isolate``) and whenever a
+``timeout`` is given (a loop or a thread cannot be stopped from outside; a
+process can). It is not the default: without it the figures are those of the
+code the user would have written, in one process, and nothing is pickled.
+
+The sandbox is a child made by fork, so that the tasks are the parent's own
+objects: nothing is pickled on the way in, and what works in-process works the
+same (an unpicklable argument under threads still works). The child says it is
+ready, waits for the go, times its own run and sends the Execution back, so its
+start-up stays outside the timed window; it measures its own peak memory too.
+
+Supervision: the child notes each task's start, output and record in a journal
+file as they happen (worker.WorkerLog). When it dies, the parent reads the
+journal: finished tasks keep their records, the task running is ``crashed`` with
+the exit code or signal, and the tasks not started run in a fresh sandbox. A task
+past the timeout is stopped by killing the sandbox; it is recorded ``timeout``
+and the rest run in a fresh sandbox. Every such event is written in the notes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import os
+import pickle
+import shutil
+import tempfile
+import time
+import traceback
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from conlab.errors import UsageError
+from conlab.model import LOST, Task, TaskRecord
+from conlab.strategies import execute as execute_module
+from conlab.strategies import worker
+from conlab.strategies.base import Execution, Strategy
+from conlab.strategies.crashes import crashed_record, describe_exit, kill_all
+from conlab.strategies.execute import timed_out, unstarted
+
+POLL_S = 0.02
+READY_TIMEOUT_S = 60.0
+# A strategy that abandons its own late tasks (threads) gets this long before the sandbox acts.
+ABANDON_GRACE_S = 2.0
+WHOLE_RUN = -1  # the sandbox was stopped for the run as a whole, not for one task
+
+
+def needs_sandbox(strategy: Strategy) -> bool:
+    return not strategy.uses_processes and (strategy.isolate or strategy.timeout_s is not None)
+
+
+def run_strategy(strategy: Strategy, tasks: Sequence[Task]) -> Execution:
+    """Run the tasks under the strategy, in a sandbox when it needs one."""
+    if needs_sandbox(strategy):
+        return run_isolated(strategy, tasks)
+    return strategy.run(tasks)
+
+
+def run_isolated(strategy: Strategy, tasks: Sequence[Task]) -> Execution:
+    if "fork" not in multiprocessing.get_all_start_methods():
+        raise UsageError("isolation (and --timeout for in-process strategies) needs fork")
+    log_dir = tempfile.mkdtemp(prefix="conlab-sandbox-")
+    try:
+        return _supervise(strategy, list(tasks), log_dir)
+    finally:
+        shutil.rmtree(log_dir, ignore_errors=True)
+
+
+@dataclass
+class _Outcome:
+    """One sandbox's end: its Execution, or what its journal says, and how it ended."""
+
+    execution: Execution | None
+    journal: worker.JournalReader
+    pid: int
+    exitcode: int | None
+    go_ns: int
+    end_ns: int
+    timed_out: int | None = None  # the local index of the task it was stopped for
+    raw: str = ""
+
+
+def _supervise(strategy: Strategy, tasks: list[Task], log_dir: str) -> Execution:
+    records: list[TaskRecord | None] = [None] * len(tasks)
+    pending = list(range(len(tasks)))
+    notes: list[str] = []
+    outcomes: list[_Outcome] = []
+    while pending:
+        out = _one(strategy, [tasks[i] for i in pending], log_dir)
+        outcomes.append(out)
+        if out.execution is None:
+            pending = _account(strategy, tasks, pending, records, out, notes)
+            continue
+        notes.extend(out.execution.notes)
+        for k, record in enumerate(out.execution.records):
+            record.index = pending[k]
+            records[pending[k]] = record
+        break
+    first, last = outcomes[0], outcomes[-1]
+    t0 = first.execution.t0_ns if first.execution is not None else first.go_ns
+    t1 = last.execution.t1_ns if last.execution is not None else last.end_ns
+    execution = Execution([r for r in records if r is not None], t0, t1, notes=notes)
+    if len(outcomes) == 1 and first.execution is not None:
+        done = first.execution
+        execution.startup_ns, execution.cpu_s = done.startup_ns, done.cpu_s
+        execution.peak_rss_bytes, execution.naive_wall_ns = done.peak_rss_bytes, done.naive_wall_ns
+    return execution
+
+
+def _account(
+    strategy: Strategy,
+    tasks: list[Task],
+    pending: list[int],
+    records: list[TaskRecord | None],
+    out: _Outcome,
+    notes: list[str],
+) -> list[int]:
+    """Records for what the dead sandbox finished or was running; the tasks to run again."""
+    journal, running = out.journal, out.journal.running
+    left = worker.Leftovers(out.pid, journal.started, journal.chunks, out.raw)
+    again: list[int] = []
+    how = describe_exit(out.exitcode)
+    for k, i in enumerate(pending):
+        if k in journal.ended:
+            records[i] = journal.ended[k]
+        elif out.timed_out == WHOLE_RUN:
+            limit = strategy.timeout_s or 0.0
+            records[i] = timed_out(
+                tasks[i],
+                i,
+                limit,
+                f"the run as a whole passed {len(pending)} x {limit:g} s before this task "
+                f"finished; the sandbox process {out.pid} was stopped",
+                journal.started.get(k),
+                journal.chunks.get(k),
+            )
+        elif k == out.timed_out:
+            records[i] = timed_out(
+                tasks[i],
+                i,
+                strategy.timeout_s or 0.0,
+                f"the sandbox process {out.pid} running it was stopped",
+                journal.started.get(k),
+                journal.chunks.get(k),
+            )
+        elif k in running and out.timed_out is None:
+            record = crashed_record(tasks[i], k, out.pid, out.exitcode, left)
+            record.error = (record.error or "").replace("worker process", "sandbox process", 1)
+            if len(running) > 1:
+                names = ", ".join(repr(tasks[pending[j]].name) for j in running)
+                record.error = (
+                    f"{record.error} (tasks running in it: {names}; one of them caused it)"
+                )
+            record.index = i
+            records[i] = record
+        else:
+            again.append(i)
+    if out.timed_out is not None and out.timed_out != WHOLE_RUN and again:
+        notes.append(
+            f"task {tasks[pending[out.timed_out]].name!r} ran past the timeout; its sandbox was "
+            f"stopped and {len(again)} other task(s) ran again in a fresh one"
+        )
+    elif again and len(again) < len(pending):
+        notes.append(
+            f"the sandbox process died with {how}; {len(again)} task(s) not finished ran "
+            "again in a fresh one"
+        )
+    if len(again) == len(pending):
+        # The sandbox died before any task could be accounted for: trying again would loop.
+        for i in again:
+            why = worker.error_line(out.raw) or how
+            records[i] = unstarted(tasks[i], i, LOST, f"not run: the sandbox process died ({why})")
+        return []
+    return again
+
+
+def _one(strategy: Strategy, tasks: list[Task], log_dir: str) -> _Outcome:
+    """Run the tasks in one sandbox, until it sends its Execution, dies, or is stopped."""
+    ctx: Any = multiprocessing.get_context("fork")
+    conn, child_conn = ctx.Pipe()
+    proc = ctx.Process(target=_child_main, args=(child_conn, strategy, tasks, log_dir), daemon=True)
+    with warnings.catch_warnings():
+        # Python 3.12+ warns about fork in a process with threads; the child runs only our code.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        proc.start()
+    child_conn.close()
+    try:
+        journal = worker.JournalReader(os.path.join(log_dir, f"{proc.pid}.frames"))
+        ready = conn.poll(READY_TIMEOUT_S) and _recv(conn) == b"S"
+        go_ns = time.perf_counter_ns()
+        data, late = None, None
+        if ready:
+            conn.send_bytes(b"G")
+            data, late = _watch(strategy, proc, conn, journal, len(tasks))
+        end_ns = time.perf_counter_ns()
+    except BaseException:
+        kill_all([proc])
+        raise
+    finally:
+        conn.close()
+        proc.join(timeout=10)
+        kill_all([proc])
+    execution = None
+    if data is not None:
+        execution, packed = pickle.loads(data)
+        execution.records = [worker.unpack(p) for p in packed]
+    journal.poll()
+    raw = worker.read_tail(os.path.join(log_dir, f"{proc.pid}.raw"), 8192)
+    return _Outcome(execution, journal, proc.pid, proc.exitcode, go_ns, end_ns, late, raw)
+
+
+def _recv(conn: Any) -> bytes | None:
+    try:
+        return bytes(conn.recv_bytes())
+    except (EOFError, OSError):
+        return None
+
+
+def _watch(
+    strategy: Strategy, proc: Any, conn: Any, journal: worker.JournalReader, n_tasks: int
+) -> tuple[bytes | None, int | None]:
+    """The child's message, or None and the task it was stopped for (None: it died)."""
+    limit_ns, whole_ns = None, 0
+    if strategy.timeout_s is not None:
+        grace = ABANDON_GRACE_S if strategy.handles_timeout else 0.0
+        limit_ns = int((strategy.timeout_s + grace) * 1e9)
+        # A strategy that notes no task start (not built on execute()) still cannot run for
+        # longer than every task one after the other, each up to its limit.
+        whole_ns = time.perf_counter_ns() + limit_ns * max(1, n_tasks) + int(ABANDON_GRACE_S * 1e9)
+    while True:
+        ready = multiprocessing.connection.wait(
+            [conn, proc.sentinel], timeout=POLL_S if limit_ns else None
+        )
+        if conn in ready or proc.sentinel in ready:
+            if conn.poll():
+                data = _recv(conn)
+                if data is not None:
+                    return data, None
+            return None, None
+        if limit_ns is not None:
+            now = time.perf_counter_ns()
+            for k in journal.poll().running:
+                if now - journal.started[k] > limit_ns:
+                    proc.kill()
+                    proc.join(timeout=10)
+                    return None, k
+            if now > whole_ns:
+                proc.kill()
+                proc.join(timeout=10)
+                return None, WHOLE_RUN
+
+
+def _child_main(conn: Any, strategy: Strategy, tasks: list[Task], log_dir: str) -> None:
+    """The sandbox: run the strategy here, journal every task, send the Execution back."""
+    from conlab.measure.probe import TreeProbe
+
+    try:
+        execute_module.journal = worker.WorkerLog(log_dir)
+        conn.send_bytes(b"S")
+        if conn.recv_bytes() != b"G":
+            os._exit(0)
+        probe = TreeProbe().start()
+        execution = strategy.run(tasks)
+        peak = probe.stop().peak_rss_bytes
+        if execution.peak_rss_bytes is None:
+            execution.peak_rss_bytes = peak
+        packed = [worker.pack_lenient(r) for r in execution.records]
+        execution.records = []
+        conn.send_bytes(pickle.dumps((execution, packed), protocol=pickle.HIGHEST_PROTOCOL))
+    except BaseException:
+        traceback.print_exc()
+        os._exit(70)
+    # Threads abandoned past their timeout end here, with the process.
+    os._exit(0)

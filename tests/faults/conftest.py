@@ -1,0 +1,42 @@
+"""Collects the fault matrix's outcome per cell, for README's Reliability section.
+
+With ``CONLAB_RELIABILITY_JSON=PATH`` set, the session writes each cell (strategy,
+fault, survived) to PATH; ``benchmarks/reliability.py`` runs the matrix so and
+writes the table into README. A cell survived when its test passed in every
+phase, the no-orphan check of the teardown included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+_cells: dict[tuple[str, str], bool | None] = {}  # None: the strategy cannot run here
+
+
+def _label(spec: tuple) -> str:
+    name, workers, options = spec
+    method = options.get("start_method")
+    return f"{name}{':' + str(workers) if workers else ''}{'/' + method if method else ''}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if "spec" in params and "fault" in params:
+        key = (_label(params["spec"]), params["fault"].name)
+        if report.skipped:
+            _cells[key] = None
+        elif _cells.get(key, True) is not None:
+            _cells[key] = _cells.get(key, True) and not report.failed
+
+
+def pytest_sessionfinish(session):
+    path = os.environ.get("CONLAB_RELIABILITY_JSON")
+    if path and _cells:
+        with open(path, "w") as f:
+            json.dump([[s, fault, ok] for (s, fault), ok in _cells.items()], f, indent=1)

@@ -1,0 +1,98 @@
+"""Ctrl-C: children stopped, what completed written and marked incomplete, exit 130, no orphan."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import psutil
+import pytest
+
+from conlab.report import resultfile
+from tests.helpers import SRC
+
+
+def _marked(mark: str) -> list[psutil.Process]:
+    """Every live process started with this test's mark in its environment, wherever it is now."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("CONLAB_TEST_MARK") == mark and proc.status() != "zombie":
+                found.append(proc)
+        except psutil.Error:
+            pass
+    return found
+
+
+def _interrupt(argv: list[str], after_s: float) -> tuple[int, str, float, str]:
+    """Start the command, Ctrl-C it after ``after_s``: its exit code, stderr, time to end, mark."""
+    mark = uuid.uuid4().hex
+    env = {**os.environ, "PYTHONPATH": SRC, "CONLAB_TEST_MARK": mark}
+    proc = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    time.sleep(after_s)
+    assert proc.poll() is None, "the command ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    t = time.monotonic()
+    try:
+        _, err = proc.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail("the command did not end within 5 s of Ctrl-C")
+    return proc.returncode, err, time.monotonic() - t, mark
+
+
+def _assert_nothing_left(mark: str) -> None:
+    deadline = time.monotonic() + 3
+    while (left := _marked(mark)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not left, f"processes left behind: {[(p.pid, p.cmdline()[:3]) for p in left]}"
+
+
+@pytest.mark.parametrize("after_s", [0.6, 2.5])
+def test_ctrl_c_during_demo(tmp_path, after_s):
+    path = tmp_path / "demo.json"
+    argv = [sys.executable, "-m", "conlab", "demo", "--quick", "--quiet", "--json", str(path)]
+    code, err, took_s, mark = _interrupt(argv, after_s)
+    assert code == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert took_s < 5
+    results = resultfile.load(str(path))
+    assert results.complete is False
+    assert results.comparisons, "the comparison in progress is kept as far as it got"
+    interrupted = [
+        r for c in results.comparisons for r in c.runs if "interrupted" in (r.reason or "")
+    ]
+    assert interrupted, "the runs cut short say so"
+    _assert_nothing_left(mark)
+
+
+SANDBOXED = """
+import time
+from conlab.model import Task
+from conlab.strategies import make
+from conlab.strategies.sandbox import run_strategy
+
+def hang():
+    time.sleep(60)
+
+if __name__ == "__main__":
+    run_strategy(make("{name}", 2, isolate=True, {options}), [Task(hang), Task(hang), Task(hang)])
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [("sequential", ""), ("thread-pool", ""), ("process-pool", "start_method='spawn'")],
+)
+def test_ctrl_c_stops_sandboxes_and_workers(name, options):
+    script = SANDBOXED.format(name=name, options=options)
+    code, err, took_s, mark = _interrupt([sys.executable, "-c", script], 1.5)
+    assert code != 0 and took_s < 5, err
+    _assert_nothing_left(mark)
