@@ -14,6 +14,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from conlab.measure.probe import pid_cpu_s, self_cpu_s
+from conlab.errors import UsageError
 from conlab.model import ERROR, LOST, Task, TaskRecord
 from conlab.strategies import shipping, worker
 from conlab.strategies.base import Execution, Strategy
@@ -35,10 +36,19 @@ class ProcessPoolStrategy(Strategy):
     description = "concurrent.futures.ProcessPoolExecutor(max_workers=N), start method fork, forkserver or spawn"
     uses_processes = True
 
-    def __init__(self, workers: int | None = None, start_method: str | None = None) -> None:
+    def __init__(
+        self,
+        workers: int | None = None,
+        start_method: str | None = None,
+        chunksize: int | str = 1,
+    ) -> None:
         super().__init__(workers)
         self.start_method = resolve_start_method(start_method)
+        self.chunksize = _check_chunksize(chunksize)
         self.options = {"start_method": self.start_method}
+        if chunksize != 1:
+            # Tasks go to the workers in batches; records are still one per task.
+            self.options["chunksize"] = chunksize
 
     def run(self, tasks: Sequence[Task]) -> Execution:
         workers = self.workers or 1
@@ -67,8 +77,13 @@ class ProcessPoolStrategy(Strategy):
             processes = dict(getattr(pool, "_processes", None) or {})
             cpu0 = self_cpu_s() + sum(pid_cpu_s(pid) for pid in processes)
             t0 = time.perf_counter_ns()
-            futures = [_submit(pool, task, i) for i, task in enumerate(tasks)]
-            records = [_outcome(f) for f in futures]
+            size = _batch_size(self.chunksize, len(tasks), workers)
+            if size == 1:
+                futures = [_submit(pool, task, i) for i, task in enumerate(tasks)]
+                records = [_outcome(f) for f in futures]
+            else:
+                batches = [_submit_batch(pool, tasks, i, size) for i in range(0, len(tasks), size)]
+                records = [r for batch in batches for r in _batch_outcome(batch)]
             t1 = time.perf_counter_ns()
             # The workers are still alive: their CPU over the run is read before shutdown.
             cpu = self_cpu_s() + sum(pid_cpu_s(pid) for pid in processes) - cpu0
@@ -91,6 +106,61 @@ class ProcessPoolStrategy(Strategy):
         return Execution(
             [r for r in records if r is not None], t0, t1, startup_ns=t0 - s0, cpu_s=cpu
         )
+
+
+def _check_chunksize(chunksize: int | str) -> int | str:
+    if chunksize == "auto" or (type(chunksize) is int and chunksize >= 1):
+        return chunksize
+    raise UsageError(f"chunksize must be 'auto' or a whole number of at least 1, not {chunksize!r}")
+
+
+def _batch_size(chunksize: int | str, n_tasks: int, workers: int) -> int:
+    """Tasks per submission; ``auto`` is multiprocessing.Pool.map's rule: four batches per worker."""
+    if chunksize == "auto":
+        return max(1, -(-n_tasks // (4 * workers)))
+    return int(chunksize)
+
+
+def _submit_batch(
+    pool: ProcessPoolExecutor, tasks: Sequence[Task], start: int, size: int
+) -> list[tuple[Future[list[bytes]] | None, int] | TaskRecord]:
+    """Tasks ``start..start+size`` in one submission: per task, (the batch's future, position) or its record."""
+    entries: list[tuple[Future[list[bytes]] | None, int] | TaskRecord] = []
+    payloads: list[bytes] = []
+    indices: list[int] = []
+    for i in range(start, min(start + size, len(tasks))):
+        try:
+            payloads.append(shipping.dumps(tasks[i]))
+        except Exception as exc:
+            hint = shipping.unpicklable_hint("the task", tasks[i].fn, exc)
+            entries.append(unstarted(tasks[i], i, ERROR, hint))
+            continue
+        indices.append(i)
+        entries.append((None, len(payloads) - 1))
+    future: Future[list[bytes]] | None = None
+    if payloads:
+        try:
+            future = pool.submit(worker.pool_tasks, payloads, indices)
+        except BrokenProcessPool:
+            future = None
+    return [e if isinstance(e, TaskRecord) else (future, e[1]) for e in entries]
+
+
+def _batch_outcome(
+    batch: list[tuple[Future[list[bytes]] | None, int] | TaskRecord],
+) -> list[TaskRecord | None]:
+    """The batch's records; None for every task of a batch whose worker died."""
+    out: list[TaskRecord | None] = []
+    for entry in batch:
+        if isinstance(entry, TaskRecord):
+            out.append(entry)
+            continue
+        future, pos = entry
+        try:
+            out.append(None if future is None else worker.unpack(future.result()[pos]))
+        except BrokenProcessPool:
+            out.append(None)
+    return out
 
 
 def _callables(tasks: Sequence[Task]) -> bytes:
