@@ -72,7 +72,9 @@ def test_every_strategy_gives_every_result_in_order(strategy):
 def test_results_in_order_or_as_completed():
     delays = [0.3, 0.0, 0.0, 0.0]
     assert list(conlab.map(sleep_then, delays, strategy="processes", workers=2)) == delays
-    unordered = list(conlab.map(sleep_then, delays, strategy="thread-pool", workers=2, ordered=False))
+    unordered = list(
+        conlab.map(sleep_then, delays, strategy="thread-pool", workers=2, ordered=False)
+    )
     assert sorted(unordered) == sorted(delays)
     assert unordered[-1] == 0.3, "a slow first item came first although ordered=False"
 
@@ -186,7 +188,11 @@ def test_ctrl_c_stops_the_workers(tmp_path):
     )
     env = {**os.environ, "PYTHONPATH": SRC}
     proc = subprocess.Popen(
-        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     assert proc.stdout is not None
     pids = {int(proc.stdout.readline()), int(proc.stdout.readline())}
@@ -194,7 +200,11 @@ def test_ctrl_c_stops_the_workers(tmp_path):
     _, err = proc.communicate(timeout=20)
     assert "KeyboardInterrupt" in err
     time.sleep(0.2)
-    assert not [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    assert not [
+        pid
+        for pid in pids
+        if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    ]
 
 
 def test_auto_picks_threads_for_waiting_and_processes_for_computing(caplog):
@@ -248,11 +258,15 @@ def fragile(x):
 def test_cli_maps_json_lines(tmp_path):
     (tmp_path / "jobs.py").write_text(MODULE)
     lines = "\n".join(json.dumps(x) for x in [1, 2.5, [3]]) + "\n"
-    proc = run_cli(["map", "jobs:double", "--strategy", "processes"], cwd=str(tmp_path), input=lines)
+    proc = run_cli(
+        ["map", "jobs:double", "--strategy", "processes"], cwd=str(tmp_path), input=lines
+    )
     assert proc.returncode == 0, proc.stderr
     assert [json.loads(line) for line in proc.stdout.splitlines()] == [2, 5.0, [3, 3]]
 
-    proc = run_cli(["map", "jobs:fragile", "--errors", "collect"], cwd=str(tmp_path), input="1\n3\n4\n")
+    proc = run_cli(
+        ["map", "jobs:fragile", "--errors", "collect"], cwd=str(tmp_path), input="1\n3\n4\n"
+    )
     assert proc.returncode == 0, proc.stderr
     out = [json.loads(line) for line in proc.stdout.splitlines()]
     assert out[0] == 1 and out[2] == 4
@@ -266,5 +280,7 @@ def test_cli_bad_input_is_one_line(tmp_path):
     assert_one_line_error(proc, 2, "line 2 of the input is not JSON")
     proc = run_cli(["map", "jobs:nothing"], cwd=str(tmp_path), input="1\n")
     assert_one_line_error(proc, 2, "has no attribute 'nothing'")
-    proc = run_cli(["map", "jobs:fragile", "--strategy", "sequential"], cwd=str(tmp_path), input="3\n")
+    proc = run_cli(
+        ["map", "jobs:fragile", "--strategy", "sequential"], cwd=str(tmp_path), input="3\n"
+    )
     assert proc.returncode == 1 and "item 0 failed: ValueError: three" in proc.stderr

@@ -204,20 +204,26 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_map(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_map(sub: argparse._SubParsersAction[_Parser]) -> None:
     p = sub.add_parser(
         "map",
         help="run module:function over JSON lines on stdin, JSON lines on stdout",
         description="Each line of stdin is one JSON item; each line of stdout is fn(item), "
         "in input order. What the function prints goes to stderr.",
     )
-    p.add_argument("function", metavar="MODULE:FUNCTION", help="the function, e.g. mypkg.tasks:resize")
+    p.add_argument(
+        "function", metavar="MODULE:FUNCTION", help="the function, e.g. mypkg.tasks:resize"
+    )
     p.add_argument("--strategy", default="auto", help="a strategy name, or auto (default)")
     p.add_argument("--workers", type=_count(1), metavar="N", help="worker threads or processes")
-    p.add_argument("--chunksize", type=_count(1), metavar="N", help="items per chunk (default: auto)")
+    p.add_argument(
+        "--chunksize", type=_count(1), metavar="N", help="items per chunk (default: auto)"
+    )
     p.add_argument("--unordered", action="store_true", help="results as they finish")
     p.add_argument("--timeout", type=float, metavar="S", help="seconds an item may run")
-    p.add_argument("--retries", type=_count(0), default=0, metavar="N", help="re-runs after a crash")
+    p.add_argument(
+        "--retries", type=_count(0), default=0, metavar="N", help="re-runs after a crash"
+    )
     p.add_argument(
         "--errors",
         choices=("raise", "collect"),
@@ -252,7 +258,9 @@ def _cmd_map(args: argparse.Namespace) -> int:
         except Exception as exc:
             index = getattr(exc, "conlab_index", "?")
             text = f"{type(exc).__name__}: {exc}".splitlines()[0]
-            raise ConlabError(f"item {index} failed: {text} (use --errors collect to go on)") from None
+            raise ConlabError(
+                f"item {index} failed: {text} (use --errors collect to go on)"
+            ) from None
     return 0
 
 

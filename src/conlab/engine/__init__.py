@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
 from conlab.engine import backends
@@ -49,7 +49,7 @@ class MapIterator:
 
     def __init__(self, stream: Stream) -> None:
         self._stream = stream
-        self._chunks = stream.chunks()
+        self._chunks: Generator[list[Any], None, None] = stream.chunks()
         self._results = itertools.chain.from_iterable(self._chunks)
 
     @property
@@ -87,7 +87,7 @@ class MapIterator:
         return f"<conlab.map via {self.strategy}, {self._stream.yielded} results so far>"
 
 
-def map(  # noqa: A001 - conlab.map, as the built-in map, on purpose
+def map(
     fn: Callable[[Any], Any],
     iterable: Iterable[Any],
     strategy: str = "auto",
@@ -122,7 +122,9 @@ def map(  # noqa: A001 - conlab.map, as the built-in map, on purpose
     def make_backend(name: str) -> Backend:
         return _backend(name, fn, workers, start_method, timeout)
 
-    stream = Stream(make_backend, strategy, source, fixed, ordered, retries, errors == "collect", progress)
+    stream = Stream(
+        make_backend, strategy, source, fixed, ordered, retries, errors == "collect", progress
+    )
     if strategy == "auto":
         stream.prober = lambda: _auto(fn, source, timeout)
     return MapIterator(stream)
@@ -153,7 +155,9 @@ def _check(
     if workers is not None and (type(workers) is not int or workers < 1):
         raise UsageError(f"workers must be a whole number of at least 1, not {workers!r}")
     if chunksize != "auto" and (type(chunksize) is not int or chunksize < 1):
-        raise UsageError(f"chunksize must be 'auto' or a whole number of at least 1, not {chunksize!r}")
+        raise UsageError(
+            f"chunksize must be 'auto' or a whole number of at least 1, not {chunksize!r}"
+        )
     if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
         raise UsageError(f"timeout must be a positive number of seconds, not {timeout!r}")
     if type(retries) is not int or retries < 0:
@@ -174,7 +178,9 @@ def _check_strategy(strategy: Any, timeout: Any) -> None:
 
     if strategy == "auto":
         return
-    if not isinstance(strategy, str) or (strategy not in REGISTRY and strategy not in backends.BACKENDS):
+    if not isinstance(strategy, str) or (
+        strategy not in REGISTRY and strategy not in backends.BACKENDS
+    ):
         raise UnknownNameError("strategy", str(strategy), [*REGISTRY, *backends.BACKENDS, "auto"])
     if timeout is not None and strategy in ("sequential", "threads", "thread-pool"):
         raise UsageError(
@@ -183,11 +189,17 @@ def _check_strategy(strategy: Any, timeout: Any) -> None:
 
 
 def _backend(
-    name: str, fn: Callable[[Any], Any], workers: int | None, start_method: str | None, timeout: float | None
+    name: str,
+    fn: Callable[[Any], Any],
+    workers: int | None,
+    start_method: str | None,
+    timeout: float | None,
 ) -> Backend:
     """The backend that runs strategy ``name``."""
     if name in backends.BACKENDS:
-        return backends.BACKENDS[name](fn, workers, {"start_method": start_method, "timeout": timeout})
+        return backends.BACKENDS[name](
+            fn, workers, {"start_method": start_method, "timeout": timeout}
+        )
     if name == "sequential":
         return InlineBackend(fn)
     if name in ("threads", "thread-pool"):

@@ -194,7 +194,9 @@ class StrategyBackend(Backend):
             chunk = self._chunks.pop(done.chunk.seq)
             values, errors, _ = done.outcome or ([None], None, 0)
             if errors:
-                out.append(Done(chunk, status="crashed", error=errors[0][1], where=self.strategy.name))
+                out.append(
+                    Done(chunk, status="crashed", error=errors[0][1], where=self.strategy.name)
+                )
             else:
                 out.append(Done(chunk, values[0], where=self.strategy.name))
         return out

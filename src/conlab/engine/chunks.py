@@ -8,6 +8,7 @@ calls and little else.
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import time
 import traceback
@@ -106,10 +107,10 @@ def pack_outcome(outcome: ChunkOutcome) -> bytes:
 def _portable(error: tuple[int, BaseException, str]) -> tuple[int, bytes | None, str, str, str]:
     pos, exc, tb = error
     try:
-        data: bytes | None = shipping.dumps(exc)
+        data = shipping.dumps(exc)
         pickle.loads(data)  # an exception whose __init__ takes other arguments fails here
     except Exception:
-        data = None
+        return pos, None, type(exc).__name__, str(exc), tb
     return pos, data, type(exc).__name__, str(exc), tb
 
 
@@ -135,10 +136,8 @@ def label(exc: BaseException, index: int, where: str) -> BaseException:
     add_note = getattr(exc, "add_note", None)
     if add_note is not None:
         add_note(text)
-    try:
+    with contextlib.suppress(AttributeError):  # exceptions with __slots__
         exc.conlab_index = index  # type: ignore[attr-defined]
-    except AttributeError:  # pragma: no cover - exceptions with __slots__
-        pass
     return exc
 
 

@@ -31,7 +31,7 @@ def load_callable(spec: str) -> Callable[[Any], Any]:
             raise UserCodeError(f"{module_name!r} has no attribute {attr!r}")
     if not callable(obj):
         raise UserCodeError(f"{spec} is a {type(obj).__name__}, not a function")
-    return obj  # type: ignore[no-any-return]
+    return obj
 
 
 def read_items(stream: IO[str]) -> Iterator[Any]:
@@ -42,7 +42,9 @@ def read_items(stream: IO[str]) -> Iterator[Any]:
         try:
             yield json.loads(line)
         except ValueError as exc:
-            raise UsageError(f"line {number} of the input is not JSON ({exc}): {line.strip()[:60]!r}") from None
+            raise UsageError(
+                f"line {number} of the input is not JSON ({exc}): {line.strip()[:60]!r}"
+            ) from None
 
 
 def write_results(results: Iterator[Any], out: IO[str]) -> int:
@@ -50,7 +52,11 @@ def write_results(results: Iterator[Any], out: IO[str]) -> int:
     count = 0
     for result in results:
         if isinstance(result, ItemFailure):
-            value = {"index": result.index, "status": result.status, "error": _one_line(result.error)}
+            value = {
+                "index": result.index,
+                "status": result.status,
+                "error": _one_line(result.error),
+            }
         else:
             value = result
         try:

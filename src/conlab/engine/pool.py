@@ -56,7 +56,9 @@ def worker_main(conn: Any, fn_bytes: bytes) -> None:
         try:
             items = loads(msg)
         except Exception as exc:
-            reply = _LOAD_FAILED + pickle.dumps(f"the items could not be loaded in the worker: {exc!r}")
+            reply = _LOAD_FAILED + pickle.dumps(
+                f"the items could not be loaded in the worker: {exc!r}"
+            )
         else:
             reply = pack_outcome(run_chunk(fn, items))
         # Read what the parent is sending before replying: neither side then waits on the other.
@@ -100,7 +102,7 @@ class ProcessBackend(Backend):
             self.fn_bytes = shipping.dumps(fn)
         except Exception as exc:
             raise UsageError(shipping.unpicklable_hint("the function", fn, exc)) from None
-        self.ctx = multiprocessing.get_context(resolve_start_method(start_method))
+        self.ctx: Any = multiprocessing.get_context(resolve_start_method(start_method))
         self.n_workers = workers
         self.timeout_s = timeout_s
         # With a timeout each worker holds one chunk, so its start time is known.
@@ -252,4 +254,3 @@ def default_workers() -> int:
     from conlab.measure.environment import usable_cpus
 
     return usable_cpus()
-

@@ -72,7 +72,9 @@ def probe(fn: Callable[[Any], Any], source: Iterator[Any], budget_s: float = 0.0
     return result
 
 
-def _probe_threads(fn: Callable[[Any], Any], source: Iterator[Any], result: Probe, budget_s: float) -> None:
+def _probe_threads(
+    fn: Callable[[Any], Any], source: Iterator[Any], result: Probe, budget_s: float
+) -> None:
     """Two batches on two threads at once: does the pair finish faster than one after the other?"""
     per_batch = max(1, int(budget_s / 2 / max(result.per_item_s, 1e-9)))
     batches = [list(itertools.islice(source, per_batch)) for _ in range(2)]
@@ -109,7 +111,10 @@ def choose(measured: Probe) -> tuple[str, str]:
         return "thread-pool", f"the function mostly waits ({cpu}, {per_item} per item)"
     speedup = measured.thread_speedup
     if speedup is None:
-        return "sequential", f"the input had only {measured.items} items ({cpu}, {per_item} per item)"
+        return (
+            "sequential",
+            f"the input had only {measured.items} items ({cpu}, {per_item} per item)",
+        )
     if speedup >= PARALLEL_SPEEDUP:
         return (
             "thread-pool",

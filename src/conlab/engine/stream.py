@@ -13,7 +13,7 @@ import itertools
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from conlab.engine.backends import Backend, Chunk, Done
@@ -59,7 +59,7 @@ class Stream:
         self.advice: Advice | None = None
         self.failure: BaseException | None = None  # raised once the results before it are out
 
-    def chunks(self) -> Iterator[list[Any]]:
+    def chunks(self) -> Generator[list[Any], None, None]:
         """The results, one list per chunk; the backend is released however iteration ends."""
         backend = None
         abort = True

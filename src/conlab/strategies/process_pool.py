@@ -13,8 +13,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from conlab.measure.probe import pid_cpu_s, self_cpu_s
 from conlab.errors import UsageError
+from conlab.measure.probe import pid_cpu_s, self_cpu_s
 from conlab.model import ERROR, LOST, Task, TaskRecord
 from conlab.strategies import shipping, worker
 from conlab.strategies.base import Execution, Strategy
