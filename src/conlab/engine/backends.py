@@ -49,9 +49,11 @@ class Backend(abc.ABC):
     """Runs chunks of items through ``fn`` somewhere; at most ``slots`` chunks at a time."""
 
     slots: int = 1
-    # Chunk size target: each chunk is worth about target_s of work, and no more than max_items.
+    # Chunk size target: each chunk is worth about target_s of work, and holds no more than
+    # max_items, nor more than max_inflight_items / slots (memory stays flat for tiny items).
     target_s: float = 0.002
-    max_items: int = 8192
+    max_items: int = 16384
+    max_inflight_items: int = 65536
     timeout_s: float | None = None
 
     @abc.abstractmethod
@@ -104,6 +106,7 @@ class ThreadBackend(Backend):
     """
 
     target_s = 0.001
+    max_inflight_items = 16384  # threads share the GIL: bigger chunks buy nothing, cost memory
 
     def __init__(self, fn: Callable[[Any], Any], workers: int, per_chunk: bool = False) -> None:
         self.fn = fn

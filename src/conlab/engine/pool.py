@@ -26,6 +26,8 @@ from conlab.engine.chunks import (
     TIMEOUT,
     ItemTimeoutError,
     WorkerCrashedError,
+    dumps_fast,
+    loads_fast,
     pack_outcome,
     run_chunk,
 )
@@ -33,7 +35,6 @@ from conlab.errors import UsageError
 from conlab.strategies import shipping
 from conlab.strategies.crashes import describe_exit, resolve_start_method
 
-_PROTOCOL = pickle.HIGHEST_PROTOCOL
 _LOAD_FAILED = b"!"  # prefix of a reply saying the chunk's items could not be loaded
 
 
@@ -44,7 +45,7 @@ def worker_main(conn: Any, fn_bytes: bytes) -> None:
         fn = shipping.loads(fn_bytes)
     except Exception as exc:
         fn = _Unloadable(f"the function could not be loaded in the worker: {exc!r}")
-    recv, send, poll, loads = conn.recv_bytes, conn.send_bytes, conn.poll, pickle.loads
+    recv, send, poll, loads = conn.recv_bytes, conn.send_bytes, conn.poll, loads_fast
     pending: deque[bytes] = deque()
     while True:
         try:
@@ -89,7 +90,6 @@ class ProcessBackend(Backend):
     """Chunks through ``workers`` worker processes, ``depth`` chunks queued on each."""
 
     target_s = 0.002
-    max_items = 16384
 
     def __init__(
         self,
@@ -125,8 +125,9 @@ class ProcessBackend(Backend):
             chunk.payload = self._pack_items(chunk)
             if chunk.payload is None:
                 return
-        if not self.workers:
-            self.workers = [self._start_worker() for _ in range(self.n_workers)]
+        # Workers start as the first chunks come, so the first one is at work while the next forks.
+        if len(self.workers) < self.n_workers and all(w.inflight for w in self.workers):
+            self.workers.append(self._start_worker())
         w = min(self.workers, key=lambda w: len(w.inflight))
         if not w.inflight:
             w.since_ns = time.perf_counter_ns()
@@ -137,7 +138,7 @@ class ProcessBackend(Backend):
     def _pack_items(self, chunk: Chunk) -> bytes | None:
         items, chunk.items = chunk.items, None
         try:
-            return pickle.dumps(items, protocol=_PROTOCOL)
+            return dumps_fast(items)
         except Exception:
             pass
         try:

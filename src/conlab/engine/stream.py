@@ -82,7 +82,8 @@ class Stream:
                 backend.close(abort)
 
     def _run(self, backend: Backend) -> Iterator[list[Any]]:
-        sizer = ChunkSizer(backend.target_s, backend.max_items, self.sizer_fixed)
+        cap = min(backend.max_items, max(1, backend.max_inflight_items // backend.slots))
+        sizer = ChunkSizer(backend.target_s, cap, self.sizer_fixed)
         finished: dict[int, Done] = {}  # ordered: finished chunks waiting for their turn
         inflight = 0  # chunks submitted and not yet handed back
         next_seq = seq = 0
