@@ -161,7 +161,8 @@ def test_closing_early_stops_every_worker_at_once():
     me = psutil.Process()
     results = conlab.map(pid_of, [0.0, 0.0] + [30] * 10, strategy="processes", workers=2)
     assert next(results) in {p.pid for p in me.children()}
-    assert len(me.children()) == 2
+    next(results)
+    assert len(me.children()) == 2  # the second worker starts once the first result is out
     t0 = time.monotonic()
     results.close()
     assert time.monotonic() - t0 < 5
@@ -284,3 +285,24 @@ def test_cli_bad_input_is_one_line(tmp_path):
         ["map", "jobs:fragile", "--strategy", "sequential"], cwd=str(tmp_path), input="3\n"
     )
     assert proc.returncode == 1 and "item 0 failed: ValueError: three" in proc.stderr
+
+
+def test_a_strategy_plugs_in_with_a_backend_or_through_the_adapter(monkeypatch):
+    from conlab.engine import backends
+    from conlab.strategies import REGISTRY, ProcessPoolStrategy
+
+    # A registry strategy without a backend of its own: each chunk runs as one of its tasks.
+    monkeypatch.setitem(REGISTRY, "adapted-pool", ProcessPoolStrategy)
+    assert list(conlab.map(inc, range(50), strategy="adapted-pool", workers=2)) == list(
+        range(1, 51)
+    )
+    # A registered backend is used for its name.
+    made = []
+
+    def factory(fn, workers, options):
+        made.append((workers, options["timeout"]))
+        return backends.InlineBackend(fn)
+
+    monkeypatch.setitem(backends.BACKENDS, "inline-test", factory)
+    assert list(conlab.map(inc, range(5), strategy="inline-test", workers=3)) == [1, 2, 3, 4, 5]
+    assert made == [(3, None)]

@@ -107,9 +107,10 @@ class ProcessBackend(Backend):
         self.timeout_s = timeout_s
         # With a timeout each worker holds one chunk, so its start time is known.
         self.depth = 1 if timeout_s is not None else 2
-        self.slots = workers * self.depth
+        self.slots = self.depth
         self.workers: list[_Worker] = []
         self.ready: list[Done] = []
+        self.delivered = False  # whether a result has been handed back yet
 
     def _start_worker(self) -> _Worker:
         parent, child = self.ctx.Pipe(duplex=True)
@@ -125,9 +126,8 @@ class ProcessBackend(Backend):
             chunk.payload = self._pack_items(chunk)
             if chunk.payload is None:
                 return
-        # Workers start as the first chunks come, so the first one is at work while the next forks.
-        if len(self.workers) < self.n_workers and all(w.inflight for w in self.workers):
-            self.workers.append(self._start_worker())
+        if not self.workers:
+            self._add_worker()
         w = min(self.workers, key=lambda w: len(w.inflight))
         if not w.inflight:
             w.since_ns = time.perf_counter_ns()
@@ -149,7 +149,15 @@ class ProcessBackend(Backend):
             self.ready.append(Done(chunk, status="error", error=error))
             return None
 
+    def _add_worker(self) -> None:
+        self.workers.append(self._start_worker())
+        self.slots = self.depth * len(self.workers)
+
     def wait(self) -> list[Done]:
+        # One worker starts with the first chunk; the others one per wait, once the
+        # first result is out, so that the first result does not wait for every fork.
+        if self.delivered and len(self.workers) < self.n_workers and not self.ready:
+            self._add_worker()
         while not self.ready:
             busy = [w for w in self.workers if w.inflight]
             assert busy, "wait() with nothing in flight"
@@ -164,6 +172,7 @@ class ProcessBackend(Backend):
                     self._crashed(by_sentinel[obj])
             self._check_deadlines()
         done, self.ready = self.ready, []
+        self.delivered = True
         return done
 
     def _receive(self, w: _Worker) -> bool:

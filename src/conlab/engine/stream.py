@@ -82,14 +82,17 @@ class Stream:
                 backend.close(abort)
 
     def _run(self, backend: Backend) -> Iterator[list[Any]]:
-        cap = min(backend.max_items, max(1, backend.max_inflight_items // backend.slots))
-        sizer = ChunkSizer(backend.target_s, cap, self.sizer_fixed)
+        sizer = ChunkSizer(backend.target_s, backend.max_items, self.sizer_fixed)
         finished: dict[int, Done] = {}  # ordered: finished chunks waiting for their turn
         inflight = 0  # chunks submitted and not yet handed back
         next_seq = seq = 0
         exhausted = False
         shown_s = time.monotonic()
         while True:
+            # Slots can grow as workers start: the cap on items in flight is shared among them.
+            sizer.max_items = min(
+                backend.max_items, backend.max_inflight_items // backend.slots or 1
+            )
             while not exhausted and inflight < backend.slots:
                 size = sizer.next_size()
                 items = list(itertools.islice(self.source, size))
@@ -101,6 +104,8 @@ class Stream:
                 seq += 1
                 inflight += 1
             if inflight == 0:
+                if self.progress:
+                    sys.stderr.write(f"\rconlab.map: {self.yielded} items done\n")
                 return
             for done in backend.wait():
                 if done.status == CRASHED and done.chunk.attempts < self.retries:
