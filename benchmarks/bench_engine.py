@@ -55,7 +55,7 @@ def _import_conlab() -> Any:
     """conlab with the engine's modules loaded, as the peers' modules are, before the clock starts."""
     import conlab
     import conlab.engine.pool
-    import conlab.measure.environment  # noqa: F401
+    import conlab.measure.environment
 
     return conlab
 

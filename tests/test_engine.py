@@ -196,16 +196,15 @@ def test_ctrl_c_stops_the_workers(tmp_path):
         env=env,
     )
     assert proc.stdout is not None
-    pids = {int(proc.stdout.readline()), int(proc.stdout.readline())}
+    for _ in range(2):
+        proc.stdout.readline()
+    workers = psutil.Process(proc.pid).children()
+    assert len(workers) == 2
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=20)
     assert "KeyboardInterrupt" in err
-    time.sleep(0.2)
-    assert not [
-        pid
-        for pid in pids
-        if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    ]
+    _, alive = psutil.wait_procs(workers, timeout=5)
+    assert not alive, "a worker outlived Ctrl-C"
 
 
 def test_auto_picks_threads_for_waiting_and_processes_for_computing(caplog):
