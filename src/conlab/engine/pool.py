@@ -36,6 +36,7 @@ from conlab.strategies import shipping
 from conlab.strategies.crashes import describe_exit, resolve_start_method
 
 _LOAD_FAILED = b"!"  # prefix of a reply saying the chunk's items could not be loaded
+GROW_AFTER_S = 0.002  # no result yet after this: start the next worker anyway
 
 
 def worker_main(conn: Any, fn_bytes: bytes) -> None:
@@ -110,6 +111,7 @@ class ProcessBackend(Backend):
         self.slots = self.depth
         self.workers: list[_Worker] = []
         self.ready: list[Done] = []
+        self.pending: deque[Chunk] = deque()  # submitted, not yet sent to a worker
         self.delivered = False  # whether a result has been handed back yet
 
     def _start_worker(self) -> _Worker:
@@ -128,12 +130,28 @@ class ProcessBackend(Backend):
                 return
         if not self.workers:
             self._add_worker()
-        w = min(self.workers, key=lambda w: len(w.inflight))
-        if not w.inflight:
-            w.since_ns = time.perf_counter_ns()
-        w.inflight.append(chunk)
-        with contextlib.suppress(OSError):  # a dead worker: its sentinel tells wait()
-            w.conn.send_bytes(chunk.payload)
+        self.pending.append(chunk)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Send pending chunks to the least busy workers.
+
+        A chunk of several items may queue behind another on a busy worker (it
+        then never waits for a round trip); a chunk of one item (a slow item, or
+        one not measured yet) waits here for an idle worker, so that it is never
+        stuck behind a long one while another worker has nothing to do.
+        """
+        while self.pending:
+            chunk = self.pending[0]
+            w = min(self.workers, key=lambda w: len(w.inflight))
+            if len(w.inflight) >= (1 if chunk.size == 1 else self.depth):
+                return
+            self.pending.popleft()
+            if not w.inflight:
+                w.since_ns = time.perf_counter_ns()
+            w.inflight.append(chunk)
+            with contextlib.suppress(OSError):  # a dead worker: its sentinel tells wait()
+                w.conn.send_bytes(chunk.payload or b"")
 
     def _pack_items(self, chunk: Chunk) -> bytes | None:
         items, chunk.items = chunk.items, None
@@ -152,18 +170,27 @@ class ProcessBackend(Backend):
     def _add_worker(self) -> None:
         self.workers.append(self._start_worker())
         self.slots = self.depth * len(self.workers)
+        self._dispatch()
 
     def wait(self) -> list[Done]:
-        # One worker starts with the first chunk; the others one per wait, once the
-        # first result is out, so that the first result does not wait for every fork.
-        if self.delivered and len(self.workers) < self.n_workers and not self.ready:
+        # The first worker starts with the first chunk, the others once a result is out or
+        # GROW_AFTER_S has passed without one: a quick first result does not wait for every
+        # fork, and slow items soon have every worker. wait() then returns early (maybe
+        # empty), so that the engine fills the new worker's slots.
+        if self.delivered and len(self.workers) < self.n_workers:
             self._add_worker()
+            return self._take()
         while not self.ready:
             busy = [w for w in self.workers if w.inflight]
             assert busy, "wait() with nothing in flight"
             by_conn = {w.conn: w for w in busy}
             by_sentinel = {w.proc.sentinel: w for w in busy}
-            for obj in wait_ready([*by_conn, *by_sentinel], self._wait_s(busy)):
+            growing = len(self.workers) < self.n_workers
+            wait_s = self._wait_s(busy)
+            if growing:
+                wait_s = GROW_AFTER_S if wait_s is None else min(wait_s, GROW_AFTER_S)
+            ready = wait_ready([*by_conn, *by_sentinel], wait_s)
+            for obj in ready:
                 if obj in by_conn:
                     w = by_conn[obj]
                     if w in self.workers and not self._receive(w):
@@ -171,8 +198,15 @@ class ProcessBackend(Backend):
                 elif by_sentinel[obj] in self.workers:
                     self._crashed(by_sentinel[obj])
             self._check_deadlines()
+            self._dispatch()
+            if growing and not ready:
+                self._add_worker()
+                break
+        return self._take()
+
+    def _take(self) -> list[Done]:
         done, self.ready = self.ready, []
-        self.delivered = True
+        self.delivered = self.delivered or bool(done)
         return done
 
     def _receive(self, w: _Worker) -> bool:
@@ -212,6 +246,7 @@ class ProcessBackend(Backend):
     def _replace(self, w: _Worker) -> None:
         w.conn.close()
         self.workers[self.workers.index(w)] = self._start_worker()
+        self._dispatch()
 
     def _wait_s(self, busy: list[_Worker]) -> float | None:
         if self.timeout_s is None:
