@@ -17,6 +17,7 @@ import pytest
 import conlab
 from conlab.engine import ItemFailure, ItemTimeoutError, RemoteTraceback, WorkerCrashedError
 from conlab.errors import ConlabError, UnknownNameError, UsageError
+from tests.conftest import START_METHODS
 from tests.helpers import SRC, assert_one_line_error, run_cli
 
 STRATEGIES = ["sequential", "threads", "thread-pool", "processes", "process-pool"]
@@ -305,3 +306,13 @@ def test_a_strategy_plugs_in_with_a_backend_or_through_the_adapter(monkeypatch):
     monkeypatch.setitem(backends.BACKENDS, "inline-test", factory)
     assert list(conlab.map(inc, range(5), strategy="inline-test", workers=3)) == [1, 2, 3, 4, 5]
     assert made == [(3, None)]
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+def test_every_start_method(method):
+    out = conlab.map(
+        fail_on_7, range(10), strategy="processes", workers=2, start_method=method, errors="collect"
+    )
+    values = list(out)
+    assert values[:7] == [0, 2, 4, 6, 8, 10, 12] and values[8:] == [16, 18]
+    assert isinstance(values[7], ItemFailure)
