@@ -160,14 +160,17 @@ def test_a_timeout_stops_the_item_and_its_worker():
 
 def test_closing_early_stops_every_worker_at_once():
     me = psutil.Process()
-    results = conlab.map(pid_of, [0.0, 0.0] + [30] * 10, strategy="processes", workers=2)
-    assert next(results) in {p.pid for p in me.children()}
-    next(results)
-    assert len(me.children()) == 2  # the second worker starts once the first result is out
-    t0 = time.monotonic()
-    results.close()
-    assert time.monotonic() - t0 < 5
-    assert not [p for p in me.children() if p.status() != psutil.STATUS_ZOMBIE]
+    before = {p.pid for p in me.children()}
+    with conlab.map(pid_of, [0.0, 0.0] + [30] * 10, strategy="processes", workers=2) as results:
+        next(results)
+        next(results)  # the second worker starts once the first result is out
+        workers = [p for p in me.children() if p.pid not in before]
+        assert len(workers) == 2
+        t0 = time.monotonic()
+        results.close()
+        assert time.monotonic() - t0 < 5
+        _, alive = psutil.wait_procs(workers, timeout=1)
+        assert not alive
 
 
 def test_ctrl_c_stops_the_workers(tmp_path):
@@ -175,8 +178,11 @@ def test_ctrl_c_stops_the_workers(tmp_path):
     script.write_text(
         textwrap.dedent(
             """
-            import os, sys, time
+            import os, signal, sys, time
             import conlab
+
+            # As in a terminal, even when the test runs where SIGINT is ignored (a background job).
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
             def pid_of(x):
                 time.sleep(x)
