@@ -227,11 +227,15 @@ def main() -> int:
     speedup = cpu["sequential_s"] / cpu["processes_s"]
     print(f"\n### {CPU_TASKS} x {CPU_TASK_S} s of pure Python on {WORKERS} processes\n")
     print("| run | wall (s) | speed-up |\n| --- | ---: | ---: |")
-    for key in ("sequential_s", "processes_s", "auto_s"):
-        print(f"| {key[:-2]} | {cpu[key]:.3f} | {cpu['sequential_s'] / cpu[key]:.2f}x |")
+    labels = {"processes_s": "conlab.map processes", "auto_s": "conlab.map auto"}
+    for key in ("sequential_s", "processes_s", "auto_s", "Pool.map_s"):
+        label = labels.get(key, key[:-2])
+        print(f"| {label} | {cpu[key]:.3f} | {cpu['sequential_s'] / cpu[key]:.2f}x |")
     over_ms = (seed["wall_s"] - seed["floor_s"]) * 1e3
+    peer_ms = (seed["executor_s"] - seed["floor_s"]) * 1e3
     print(
-        f"\n### seed workload via thread-pool: {seed['wall_s']:.4f} s, floor 0.8 s: +{over_ms:.2f} ms\n"
+        f"\n### seed workload (floor 0.8 s): conlab.map thread-pool +{over_ms:.2f} ms, "
+        f"ThreadPoolExecutor.map +{peer_ms:.2f} ms\n"
     )
 
     targets = [
