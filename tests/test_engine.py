@@ -322,3 +322,10 @@ def test_every_start_method(method):
     values = list(out)
     assert values[:7] == [0, 2, 4, 6, 8, 10, 12] and values[8:] == [16, 18]
     assert isinstance(values[7], ItemFailure)
+
+
+def test_auto_with_a_timeout_runs_nothing_here():
+    results = conlab.map(sleep_then, [30, 0.0], timeout=0.3, errors="collect")
+    out = list(results)
+    assert results.strategy == "processes" and out[1] == 0.0
+    assert out[0].status == "timeout"

@@ -132,10 +132,12 @@ def map(
 
 def _auto(fn: Callable[[Any], Any], source: Iterator[Any], timeout: float | None) -> Advice:
     """Probe the first items and choose; the probed items' outcomes ride along on the advice."""
-    measured = probe(fn, source)
-    name, reason = choose(measured)
-    if timeout is not None and name != "processes":
-        name, reason = "processes", f"a timeout needs workers that can be stopped ({reason})"
+    if timeout is not None:  # probing runs items here, where nothing could stop them
+        measured = Probe()
+        name, reason = "processes", "a timeout needs workers that can be stopped"
+    else:
+        measured = probe(fn, source)
+        name, reason = choose(measured)
     log.info("conlab.map: strategy %s: %s", name, reason)
     return Advice(name, reason, measured)
 
