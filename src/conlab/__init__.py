@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Comparison",
     "ConlabError",
+    "ItemFailure",
     "Results",
     "Run",
     "Task",
@@ -20,6 +21,7 @@ __all__ = [
     "Workload",
     "__version__",
     "compare",
+    "map",
     "sweep",
 ]
 
@@ -28,6 +30,7 @@ from conlab.model import Comparison, Results, Run, Task, TaskRecord, Workload
 
 if TYPE_CHECKING:
     from conlab.api import compare, sweep
+    from conlab.engine import ItemFailure, map
 
 
 def __getattr__(name: str) -> Any:
@@ -40,4 +43,8 @@ def __getattr__(name: str) -> Any:
         from conlab.api import sweep
 
         return sweep
+    if name in ("map", "ItemFailure"):
+        import conlab.engine
+
+        return getattr(conlab.engine, name)
     raise AttributeError(f"module 'conlab' has no attribute {name!r}")

@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff.set_defaults(func=_cmd_diff)
 
     _add_compare_commands(sub)
+    _add_map(sub)
     return parser
 
 
@@ -717,6 +718,66 @@ def _percent(text: str) -> float:
     if not 0 <= value < 1000:
         raise argparse.ArgumentTypeError(f"must be a percentage from 0, not {value}")
     return value
+
+
+def _add_map(sub: argparse._SubParsersAction[_Parser]) -> None:
+    p = sub.add_parser(
+        "map",
+        help="run module:function over JSON lines on stdin, JSON lines on stdout",
+        description="Each line of stdin is one JSON item; each line of stdout is fn(item), "
+        "in input order. What the function prints goes to stderr.",
+    )
+    p.add_argument(
+        "function", metavar="MODULE:FUNCTION", help="the function, e.g. mypkg.tasks:resize"
+    )
+    p.add_argument("--strategy", default="auto", help="a strategy name, or auto (default)")
+    p.add_argument("--workers", type=_count(1), metavar="N", help="worker threads or processes")
+    p.add_argument(
+        "--chunksize", type=_count(1), metavar="N", help="items per chunk (default: auto)"
+    )
+    p.add_argument("--unordered", action="store_true", help="results as they finish")
+    p.add_argument("--timeout", type=float, metavar="S", help="seconds an item may run")
+    p.add_argument(
+        "--retries", type=_count(0), default=0, metavar="N", help="re-runs after a crash"
+    )
+    p.add_argument(
+        "--errors",
+        choices=("raise", "collect"),
+        default="raise",
+        help="raise: stop at the first failed item; collect: write {index, status, error} in its place",
+    )
+    p.set_defaults(func=_cmd_map)
+
+
+def _cmd_map(args: argparse.Namespace) -> int:
+    import conlab.engine as engine
+    from conlab.engine import jsonlines
+
+    fn = jsonlines.load_callable(args.function)
+    out = jsonlines.private_stdout()
+    results = engine.map(
+        fn,
+        jsonlines.read_items(sys.stdin),
+        strategy=args.strategy,
+        workers=args.workers,
+        chunksize=args.chunksize or "auto",
+        ordered=not args.unordered,
+        timeout=args.timeout,
+        retries=args.retries,
+        errors=args.errors,
+    )
+    with results:
+        try:
+            jsonlines.write_results(iter(results), out)
+        except ConlabError:
+            raise
+        except Exception as exc:
+            index = getattr(exc, "conlab_index", "?")
+            text = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            raise ConlabError(
+                f"item {index} failed: {text} (use --errors collect to go on)"
+            ) from None
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,6 +24,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from conlab.errors import UsageError
 from conlab.measure.probe import children_cpu_s, pid_cpu_s, self_cpu_s
 from conlab.model import ERROR, LOST, Task, TaskRecord
 from conlab.strategies import shipping, worker
@@ -47,10 +48,19 @@ class ProcessPoolStrategy(Strategy):
     description = "concurrent.futures.ProcessPoolExecutor(max_workers=N), start method fork, forkserver or spawn"
     uses_processes = True
 
-    def __init__(self, workers: int | None = None, start_method: str | None = None) -> None:
+    def __init__(
+        self,
+        workers: int | None = None,
+        start_method: str | None = None,
+        chunksize: int | str = 1,
+    ) -> None:
         super().__init__(workers)
         self.start_method = resolve_start_method(start_method)
+        self.chunksize = _check_chunksize(chunksize)
         self.options = {"start_method": self.start_method}
+        if chunksize != 1:
+            # Tasks go to the workers in batches; records are still one per task.
+            self.options["chunksize"] = chunksize
 
     def _pool(self, ctx: Any, log_dir: str) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -85,10 +95,15 @@ class ProcessPoolStrategy(Strategy):
             t0 = time.perf_counter_ns()
             records: list[TaskRecord | None] = [None] * len(tasks)
             notes: list[str] = []
+            size = _batch_size(self.chunksize, len(tasks), workers)
+            if size > 1 and self.timeout_s is not None:
+                # A worker is stopped for the task it runs: a batch would take others with it.
+                notes.append("chunksize ignored with a timeout: each task is submitted alone")
+                size = 1
             pending = list(range(len(tasks)))
             while pending:
                 fresh = len(pools) > 1
-                late = self._round(pool, tasks, pending, records, procs, log_dir, fresh)
+                late = self._round(pool, tasks, pending, records, procs, log_dir, fresh, size)
                 if all(records[i] is not None for i in pending):
                     break
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -133,6 +148,7 @@ class ProcessPoolStrategy(Strategy):
         procs: dict[int, Any],
         log_dir: str,
         fresh: bool,
+        size: int = 1,
     ) -> dict[int, int]:
         """Submit the pending tasks and collect their records until done or the pool breaks.
 
@@ -140,6 +156,17 @@ class ProcessPoolStrategy(Strategy):
         A fresh pool's workers start during the submissions, with their output caught in BOOT.
         """
         catching = stdio_redirected(os.path.join(log_dir, BOOT), self.start_method)
+        if size > 1:
+            with catching if fresh else contextlib.nullcontext():
+                batches = [
+                    _submit_batch(pool, tasks, pending[k : k + size])
+                    for k in range(0, len(pending), size)
+                ]
+            procs.update(getattr(pool, "_processes", None) or {})
+            for batch in batches:
+                for i, record in batch_outcome(batch):
+                    records[i] = record
+            return {}
         with catching if fresh else contextlib.nullcontext():
             futures = {i: _submit(pool, tasks[i], i) for i in pending}
         live: dict[Future[bytes], int] = {}
@@ -192,6 +219,59 @@ class ProcessPoolStrategy(Strategy):
                         os.kill(pid, signal.SIGKILL)
                     late[i] = pid
         return late
+
+
+def _check_chunksize(chunksize: int | str) -> int | str:
+    if chunksize == "auto" or (type(chunksize) is int and chunksize >= 1):
+        return chunksize
+    raise UsageError(f"chunksize must be 'auto' or a whole number of at least 1, not {chunksize!r}")
+
+
+def _batch_size(chunksize: int | str, n_tasks: int, workers: int) -> int:
+    """Tasks per submission; ``auto`` is multiprocessing.Pool.map's rule: four batches per worker."""
+    if chunksize == "auto":
+        return max(1, -(-n_tasks // (4 * workers)))
+    return int(chunksize)
+
+
+Batch = list[tuple[int, "Future[list[bytes]] | None", int] | TaskRecord]
+
+
+def _submit_batch(pool: ProcessPoolExecutor, tasks: Sequence[Task], indices: list[int]) -> Batch:
+    """The tasks at ``indices`` in one submission: per task, (index, future, position) or its record."""
+    entries: Batch = []
+    payloads: list[bytes] = []
+    sent: list[int] = []
+    for i in indices:
+        try:
+            payloads.append(shipping.dumps(tasks[i]))
+        except Exception as exc:
+            entries.append(unstarted(tasks[i], i, ERROR, shipping.task_hint(tasks[i], exc)))
+            continue
+        sent.append(i)
+        entries.append((i, None, len(payloads) - 1))
+    future: Future[list[bytes]] | None = None
+    if payloads:
+        try:
+            future = pool.submit(worker.pool_tasks, payloads, sent)
+        except BrokenProcessPool:
+            future = None
+    return [e if isinstance(e, TaskRecord) else (e[0], future, e[2]) for e in entries]
+
+
+def batch_outcome(batch: Batch) -> list[tuple[int, TaskRecord | None]]:
+    """Each task's record; None for every task of a batch whose worker died (accounted for later)."""
+    out: list[tuple[int, TaskRecord | None]] = []
+    for entry in batch:
+        if isinstance(entry, TaskRecord):
+            out.append((entry.index, entry))
+            continue
+        i, future, pos = entry
+        try:
+            out.append((i, None if future is None else worker.unpack(future.result()[pos])))
+        except BrokenProcessPool:
+            out.append((i, None))
+    return out
 
 
 def _callables(tasks: Sequence[Task]) -> bytes:

@@ -214,6 +214,11 @@ def pool_task(payload: bytes, index: int) -> bytes:
     return pack(execute(task, index, sink=_log.sink(index)))
 
 
+def pool_tasks(payloads: list[bytes], indices: list[int]) -> list[bytes]:
+    """A batch of tasks in one submission (``chunksize``); one packed record per task."""
+    return [pool_task(payload, index) for payload, index in zip(payloads, indices, strict=True)]
+
+
 # --- the parent's side -------------------------------------------------------------------
 
 

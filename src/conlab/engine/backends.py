@@ -1,0 +1,208 @@
+"""How chunks of items get executed: the backend contract, and the in-process backends.
+
+A backend takes chunks (``submit``) and hands back finished ones (``wait``),
+at most ``slots`` at a time; the engine does the rest (reading the input,
+sizing chunks, ordering, failures, retries). A strategy of the registry plugs
+into ``conlab.map`` by registering a backend factory under its name
+(``register``); a strategy without one runs through ``StrategyBackend``, which
+hands each chunk to the strategy as one task.
+"""
+
+from __future__ import annotations
+
+import abc
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from conlab.engine.chunks import ChunkOutcome, run_chunk
+
+
+@dataclass
+class Chunk:
+    """Consecutive items of the input: ``seq`` orders chunks, ``start`` is the first item's index."""
+
+    seq: int
+    start: int
+    size: int
+    items: list[Any] | None = None
+    payload: bytes | None = None  # the items pickled, kept by process backends for retries
+    attempts: int = 0
+
+
+@dataclass
+class Done:
+    """A finished chunk: its outcome (or its packed bytes, unpacked when its turn comes),
+    or a failure of the whole chunk (``status`` crashed or timeout) with the error."""
+
+    chunk: Chunk
+    outcome: ChunkOutcome | None = None
+    packed: bytes | None = None
+    status: str | None = None
+    error: BaseException | None = None
+    where: str = "this process"
+
+
+class Backend(abc.ABC):
+    """Runs chunks of items through ``fn`` somewhere; at most ``slots`` chunks at a time."""
+
+    slots: int = 1
+    # Chunk size target: each chunk is worth about target_s of work, and holds no more than
+    # max_items, nor more than max_inflight_items / slots (memory stays flat for tiny items).
+    target_s: float = 0.002
+    max_items: int = 16384
+    max_inflight_items: int = 65536
+    timeout_s: float | None = None
+
+    @abc.abstractmethod
+    def submit(self, chunk: Chunk) -> None:
+        """Start running ``chunk`` (its ``items`` are set)."""
+
+    @abc.abstractmethod
+    def wait(self) -> list[Done]:
+        """Block until at least one submitted chunk is finished, and return the finished ones."""
+
+    @abc.abstractmethod
+    def close(self, abort: bool) -> None:
+        """Release the workers; ``abort``: stop them now, whatever they are running."""
+
+
+Factory = Callable[[Callable[[Any], Any], int | None, dict[str, Any]], Backend]
+BACKENDS: dict[str, Factory] = {}
+
+
+def register(name: str, factory: Factory) -> None:
+    """Make strategy ``name`` run ``conlab.map`` through the backend ``factory(fn, workers, options)``."""
+    BACKENDS[name] = factory
+
+
+class InlineBackend(Backend):
+    """The calling thread, one chunk at a time (strategy ``sequential``)."""
+
+    target_s = 0.001
+
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        self.fn = fn
+        self.pending: list[Chunk] = []
+
+    def submit(self, chunk: Chunk) -> None:
+        self.pending.append(chunk)
+
+    def wait(self) -> list[Done]:
+        chunk = self.pending.pop(0)
+        assert chunk.items is not None
+        return [Done(chunk, run_chunk(self.fn, chunk.items), where="the calling thread")]
+
+    def close(self, abort: bool) -> None:
+        self.pending.clear()
+
+
+class ThreadBackend(Backend):
+    """Worker threads fed through a queue (``thread-pool``), or one thread per chunk (``threads``).
+
+    Threads cannot be stopped from outside, so a timeout needs a process strategy.
+    """
+
+    target_s = 0.001
+    max_inflight_items = 16384  # threads share the GIL: bigger chunks buy nothing, cost memory
+
+    def __init__(self, fn: Callable[[Any], Any], workers: int, per_chunk: bool = False) -> None:
+        self.fn = fn
+        self.workers = workers
+        self.per_chunk = per_chunk
+        self.slots = 2 * workers
+        self.inbox: queue.SimpleQueue[Chunk | None] = queue.SimpleQueue()
+        self.outbox: queue.SimpleQueue[Done] = queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
+
+    def _run(self, chunk: Chunk) -> None:
+        assert chunk.items is not None
+        outcome = run_chunk(self.fn, chunk.items)
+        self.outbox.put(Done(chunk, outcome, where=f"thread {threading.current_thread().name}"))
+
+    def _loop(self) -> None:
+        while (chunk := self.inbox.get()) is not None:
+            self._run(chunk)
+
+    def submit(self, chunk: Chunk) -> None:
+        if self.per_chunk:
+            thread = threading.Thread(target=self._run, args=(chunk,), daemon=True)
+            thread.start()
+            return
+        if len(self.threads) < self.workers:
+            thread = threading.Thread(
+                target=self._loop, name=f"conlab-map-{len(self.threads)}", daemon=True
+            )
+            thread.start()
+            self.threads.append(thread)
+        self.inbox.put(chunk)
+
+    def wait(self) -> list[Done]:
+        done = [self.outbox.get()]
+        while True:
+            try:
+                done.append(self.outbox.get_nowait())
+            except queue.Empty:
+                return done
+
+    def close(self, abort: bool) -> None:
+        # A thread running user code cannot be stopped: on abort, the threads finish their
+        # current chunk in the background and find no more work.
+        if abort:
+            while True:
+                try:
+                    self.inbox.get_nowait()
+                except queue.Empty:
+                    break
+        for _ in self.threads:
+            self.inbox.put(None)
+        if not abort:
+            for thread in self.threads:
+                thread.join()
+
+
+class StrategyBackend(Backend):
+    """Any strategy of the registry: each chunk runs as one task of ``strategy.run``.
+
+    Slower than a native backend (the strategy starts its workers for each
+    chunk), but it makes every strategy name work until it registers its own.
+    """
+
+    target_s = 0.05
+
+    def __init__(self, fn: Callable[[Any], Any], strategy: Any) -> None:
+        self.fn = fn
+        self.strategy = strategy
+        self.threads = ThreadBackend(self._through_strategy, strategy.workers or 1)
+        self.slots = self.threads.slots
+
+    def _through_strategy(self, items: list[Any]) -> Any:
+        from conlab.model import Task
+
+        (record,) = self.strategy.run([Task(run_chunk, (self.fn, items), name="chunk")]).records
+        if not record.ok:
+            raise RuntimeError(f"{self.strategy.name}: {record.error}")
+        return record.result
+
+    def submit(self, chunk: Chunk) -> None:
+        self.threads.submit(Chunk(chunk.seq, chunk.start, 1, [chunk.items], attempts=-1))
+        self._chunks = getattr(self, "_chunks", {})
+        self._chunks[chunk.seq] = chunk
+
+    def wait(self) -> list[Done]:
+        out = []
+        for done in self.threads.wait():
+            chunk = self._chunks.pop(done.chunk.seq)
+            values, errors, _ = done.outcome or ([None], None, 0)
+            if errors:
+                out.append(
+                    Done(chunk, status="crashed", error=errors[0][1], where=self.strategy.name)
+                )
+            else:
+                out.append(Done(chunk, values[0], where=self.strategy.name))
+        return out
+
+    def close(self, abort: bool) -> None:
+        self.threads.close(abort)

@@ -1,0 +1,189 @@
+"""Running one chunk of items, and what comes back from it: values, failures, time.
+
+The same runner serves every backend: in the calling thread, in a worker thread
+and in a worker process. It calls the function through ``list.extend(map(...))``,
+a loop in C, and keeps going after an item fails, so a chunk costs the function
+calls and little else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import pickle
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from conlab.errors import ConlabError
+from conlab.strategies import shipping
+
+# What failed in a chunk: (position in the chunk, the exception, its traceback as text).
+Errors = list[tuple[int, BaseException, str]]
+ChunkOutcome = tuple[list[Any], Errors | None, int]  # values, failures or None, compute ns
+
+ERROR, CRASHED, TIMEOUT = "error", "crashed", "timeout"
+
+
+def run_chunk(fn: Callable[[Any], Any], items: Sequence[Any]) -> ChunkOutcome:
+    """``fn`` over ``items``: the values (None where an item failed), the failures, the time."""
+    values: list[Any] = []
+    errors: Errors | None = None
+    it = iter(items)
+    t0 = time.perf_counter_ns()
+    while True:
+        try:
+            values.extend(map(fn, it))  # partial values are kept when an item raises
+            break
+        except Exception as exc:
+            if errors is None:
+                errors = []
+            tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            errors.append((len(values), exc, tb))
+            values.append(None)
+    return values, errors, time.perf_counter_ns() - t0
+
+
+class RemoteTraceback(Exception):
+    """The traceback of an exception raised in a worker process, as its ``__cause__``."""
+
+    def __init__(self, tb: str) -> None:
+        super().__init__(tb)
+        self.tb = tb
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.tb}"""'
+
+
+class WorkerCrashedError(ConlabError):
+    """An item's worker process died under it (os._exit, a segfault, the OOM killer)."""
+
+
+class ItemTimeoutError(ConlabError, TimeoutError):
+    """An item ran longer than ``timeout``; its worker was stopped."""
+
+
+@dataclass
+class ItemFailure:
+    """What ``conlab.map(..., errors="collect")`` yields in place of a failed item's result.
+
+    ``status`` is ``error`` (the function raised), ``crashed`` (its worker died)
+    or ``timeout``; ``error`` is the exception, ``traceback`` its text.
+    """
+
+    index: int
+    status: str
+    error: BaseException
+    traceback: str
+
+    def __bool__(self) -> bool:
+        return False
+
+
+# --- across a process boundary -------------------------------------------------------------
+
+
+def dumps_fast(obj: Any) -> bytes:
+    """``marshal`` for plain data (ints, floats, strings, lists...: a third faster), else pickle."""
+    try:
+        return marshal.dumps(obj)
+    except ValueError:
+        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def loads_fast(data: bytes) -> Any:
+    # Pickle (protocol 2 and up) starts with 0x80, which no marshal type code does.
+    return pickle.loads(data) if data[:1] == b"\x80" else marshal.loads(data)
+
+
+def pack_outcome(outcome: ChunkOutcome) -> bytes:
+    """The outcome as bytes for the parent; a value or exception that cannot travel becomes an error."""
+    values, errors, ns = outcome
+    if errors is None:
+        with contextlib.suppress(ValueError):
+            return marshal.dumps((values, None, ns))
+    portable = None if errors is None else [_portable(e) for e in errors]
+    try:
+        return pickle.dumps((values, portable, ns), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        pass
+    portable = portable or []
+    for pos, value in enumerate(values):
+        try:
+            pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            values[pos] = None
+            hint = shipping.unpicklable_hint("the result", value, exc)
+            portable.append((pos, None, "PicklingError", hint, traceback.format_exc()))
+    portable.sort(key=lambda e: e[0])
+    return pickle.dumps((values, portable, ns), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _portable(error: tuple[int, BaseException, str]) -> tuple[int, bytes | None, str, str, str]:
+    pos, exc, tb = error
+    try:
+        data = shipping.dumps(exc)
+        pickle.loads(data)  # an exception whose __init__ takes other arguments fails here
+    except Exception:
+        return pos, None, type(exc).__name__, str(exc), tb
+    return pos, data, type(exc).__name__, str(exc), tb
+
+
+def unpack_outcome(data: bytes) -> ChunkOutcome:
+    values, portable, ns = loads_fast(data)
+    if not portable:
+        return values, None, ns
+    errors: Errors = []
+    for pos, exc_bytes, type_name, text, tb in portable:
+        exc: BaseException
+        if exc_bytes is not None:
+            exc = pickle.loads(exc_bytes)
+        else:
+            exc = RuntimeError(f"{type_name}: {text}")
+        exc.__cause__ = RemoteTraceback(tb)
+        errors.append((pos, exc, tb))
+    return values, errors, ns
+
+
+def label(exc: BaseException, index: int, where: str) -> BaseException:
+    """Say on the exception which item raised it and where, as a note (3.11+) and attributes."""
+    text = f"raised by item {index} of conlab.map ({where})"
+    add_note = getattr(exc, "add_note", None)
+    if add_note is not None:
+        add_note(text)
+    with contextlib.suppress(AttributeError):  # exceptions with __slots__
+        exc.conlab_index = index  # type: ignore[attr-defined]
+    return exc
+
+
+class ChunkSizer:
+    """Chunk sizes from the measured time per item, so that each chunk is worth ``target_s``.
+
+    The first chunks hold one item each, until a measurement comes back: a slow
+    item is never stuck behind others in a chunk, and a fast one soon gets big chunks.
+    """
+
+    def __init__(self, target_s: float, max_items: int, fixed: int | None = None) -> None:
+        self.target_ns = target_s * 1e9
+        self.max_items = max_items
+        self.fixed = fixed
+        self.items = 0
+        self.ns = 0
+
+    def observe(self, n_items: int, compute_ns: int) -> None:
+        self.items += n_items
+        self.ns += compute_ns
+
+    @property
+    def per_item_s(self) -> float | None:
+        return self.ns / self.items / 1e9 if self.items else None
+
+    def next_size(self) -> int:
+        if self.fixed is not None:
+            return self.fixed
+        if not self.items:
+            return 1
+        per_item_ns = max(self.ns / self.items, 1.0)
+        return max(1, min(self.max_items, int(self.target_ns / per_item_ns)))

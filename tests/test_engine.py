@@ -1,0 +1,331 @@
+"""conlab.map: order, laziness, failures, retries, timeouts, stopping, auto, and the CLI."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import psutil
+import pytest
+
+import conlab
+from conlab.engine import ItemFailure, ItemTimeoutError, RemoteTraceback, WorkerCrashedError
+from conlab.errors import ConlabError, UnknownNameError, UsageError
+from tests.conftest import START_METHODS
+from tests.helpers import SRC, assert_one_line_error, run_cli
+
+STRATEGIES = ["sequential", "threads", "thread-pool", "processes", "process-pool"]
+
+
+# Functions at module level, so that worker processes load them by reference.
+def inc(x):
+    return x + 1
+
+
+def sleep_then(x):
+    time.sleep(x)
+    return x
+
+
+def fail_on_7(x):
+    if x == 7:
+        raise ValueError(f"seven is bad ({x})")
+    return x * 2
+
+
+def die_once(args):
+    """Kill this worker (SIGKILL, mid-chunk) the first time item 5 runs."""
+    x, marker = args
+    if x == 5:
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            pass
+        else:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return x
+
+
+def spin(x):
+    """Pure-Python computing, about 2 ms: holds the GIL."""
+    total = 0
+    for i in range(60_000):
+        total += i % 7
+    return total + x
+
+
+def pid_of(x):
+    time.sleep(x)
+    return os.getpid()
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_strategy_gives_every_result_in_order(strategy):
+    assert list(conlab.map(inc, range(500), strategy=strategy, workers=2)) == list(range(1, 501))
+
+
+def test_results_in_order_or_as_completed():
+    delays = [0.3, 0.0, 0.0, 0.0]
+    assert list(conlab.map(sleep_then, delays, strategy="processes", workers=2)) == delays
+    unordered = list(
+        conlab.map(sleep_then, delays, strategy="thread-pool", workers=2, ordered=False)
+    )
+    assert sorted(unordered) == sorted(delays)
+    assert unordered[-1] == 0.3, "a slow first item came first although ordered=False"
+
+
+@pytest.mark.parametrize("strategy", ["thread-pool", "processes"])
+def test_an_endless_input_is_read_lazily_within_the_bound(strategy):
+    pulled = itertools.count()
+
+    def endless():
+        while True:
+            yield next(pulled)
+
+    with conlab.map(inc, endless(), strategy=strategy, workers=2, chunksize=3) as results:
+        first = list(itertools.islice(results, 10))
+        assert first == list(range(1, 11))
+        # two chunks in flight per worker, not yet handed back: 2 workers x 2 x 3 items
+        assert results.pulled - 10 <= 2 * 2 * 3
+        assert next(pulled) == results.pulled
+
+
+def test_auto_chunks_keep_the_input_bounded():
+    pulled = itertools.count()
+    gen = (next(pulled) for _ in itertools.count())
+    with conlab.map(inc, gen, strategy="processes", workers=2) as results:
+        total = sum(itertools.islice(results, 200_000))
+        assert total == sum(range(1, 200_001))
+        assert results.pulled - 200_000 <= 4 * 16384
+
+
+@pytest.mark.parametrize("strategy", ["sequential", "thread-pool", "processes"])
+def test_an_exception_is_raised_at_its_item_with_index_and_traceback(strategy):
+    got = []
+    with pytest.raises(ValueError, match="seven is bad") as info:
+        for value in conlab.map(fail_on_7, range(20), strategy=strategy, chunksize=3):
+            got.append(value)
+    assert got == [0, 2, 4, 6, 8, 10, 12]
+    assert "item 7" in " ".join(info.value.__notes__)
+    assert info.value.conlab_index == 7
+    if strategy == "processes":
+        assert isinstance(info.value.__cause__, RemoteTraceback)
+        assert "fail_on_7" in str(info.value.__cause__)
+
+
+def test_errors_collect_puts_a_failure_in_place():
+    out = list(conlab.map(fail_on_7, range(10), strategy="processes", errors="collect"))
+    assert out[:7] == [0, 2, 4, 6, 8, 10, 12] and out[8:] == [16, 18]
+    failure = out[7]
+    assert isinstance(failure, ItemFailure) and not failure
+    assert (failure.index, failure.status) == (7, "error")
+    assert isinstance(failure.error, ValueError) and "fail_on_7" in failure.traceback
+
+
+def test_a_worker_killed_mid_chunk_is_replaced_and_its_items_run_again(tmp_path):
+    marker = str(tmp_path / "died")
+    items = [(x, marker) for x in range(20)]
+    out = list(conlab.map(die_once, items, strategy="processes", workers=2, chunksize=4, retries=1))
+    assert out == list(range(20))
+    assert os.path.exists(marker), "the worker was not killed: the test proved nothing"
+
+
+def test_a_crash_without_retries_is_reported_for_its_items(tmp_path):
+    items = [(x, str(tmp_path / "died")) for x in range(8)]
+    out = list(conlab.map(die_once, items, strategy="processes", chunksize=4, errors="collect"))
+    assert out[:4] == [0, 1, 2, 3]
+    assert all(isinstance(f, ItemFailure) and f.status == "crashed" for f in out[4:])
+    assert "SIGKILL" in str(out[4].error)
+    with pytest.raises(WorkerCrashedError, match="SIGKILL"):
+        list(conlab.map(die_once, [(5, str(tmp_path / "again"))], strategy="processes"))
+
+
+def test_a_timeout_stops_the_item_and_its_worker():
+    t0 = time.monotonic()
+    out = list(
+        conlab.map(sleep_then, [0.0, 30, 0.01], strategy="processes", timeout=0.5, errors="collect")
+    )
+    assert time.monotonic() - t0 < 10
+    assert out[0] == 0.0 and out[2] == 0.01
+    assert out[1].status == "timeout" and isinstance(out[1].error, ItemTimeoutError)
+    with pytest.raises(TimeoutError):
+        list(conlab.map(sleep_then, [30], strategy="processes", timeout=0.2))
+
+
+def test_closing_early_stops_every_worker_at_once():
+    me = psutil.Process()
+    before = {p.pid for p in me.children()}
+    with conlab.map(pid_of, [0.0, 0.0] + [30] * 10, strategy="processes", workers=2) as results:
+        next(results)
+        next(results)  # the second worker starts once the first result is out
+        workers = [p for p in me.children() if p.pid not in before]
+        assert len(workers) == 2
+        t0 = time.monotonic()
+        results.close()
+        assert time.monotonic() - t0 < 5
+        _, alive = psutil.wait_procs(workers, timeout=1)
+        assert not alive
+
+
+def test_ctrl_c_stops_the_workers(tmp_path):
+    script = tmp_path / "interrupted.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import os, signal, sys, time
+            import conlab
+
+            # As in a terminal, even when the test runs where SIGINT is ignored (a background job).
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+            def pid_of(x):
+                time.sleep(x)
+                return os.getpid()
+
+            if __name__ == "__main__":
+                for pid in conlab.map(pid_of, [0.0, 0.0] + [60] * 4, strategy="processes", workers=2):
+                    print(pid, flush=True)
+            """
+        )
+    )
+    env = {**os.environ, "PYTHONPATH": SRC}
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    for _ in range(2):
+        proc.stdout.readline()
+    workers = psutil.Process(proc.pid).children()
+    assert len(workers) == 2
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert "KeyboardInterrupt" in err
+    _, alive = psutil.wait_procs(workers, timeout=5)
+    assert not alive, "a worker outlived Ctrl-C"
+
+
+def test_auto_picks_threads_for_waiting_and_processes_for_computing(caplog):
+    caplog.set_level("INFO", logger="conlab")
+    waiting = conlab.map(sleep_then, [0.005] * 12)
+    assert list(waiting) == [0.005] * 12
+    assert waiting.advice is not None and waiting.advice.strategy == "thread-pool"
+    assert "waits" in waiting.advice.reason
+    computing = conlab.map(spin, range(40))
+    assert list(computing) == [spin(x) for x in range(40)]
+    assert computing.advice is not None and computing.strategy == "processes", computing.advice
+    assert "holds the GIL" in computing.advice.reason
+    assert any("strategy processes" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"workers": 0}, "workers must be"),
+        ({"chunksize": -1}, "chunksize must be"),
+        ({"errors": "ignore"}, "errors must be"),
+        ({"retries": -1}, "retries must be"),
+        ({"timeout": 1, "strategy": "thread-pool"}, "timeout needs a process strategy"),
+    ],
+)
+def test_bad_arguments_raise_one_clear_error(kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        conlab.map(inc, [1], **kwargs)
+
+
+def test_a_non_iterable_or_unknown_strategy_is_a_usage_error():
+    with pytest.raises(UsageError, match="needs an iterable of items, not a int"):
+        conlab.map(inc, 42)
+    with pytest.raises(UnknownNameError, match="did you mean 'processes'"):
+        conlab.map(inc, [1], strategy="procesess")
+    assert issubclass(UsageError, ConlabError)
+
+
+MODULE = """
+def double(x):
+    return x * 2
+
+def fragile(x):
+    if x == 3:
+        raise ValueError("three")
+    print("noise from the function")
+    return x
+"""
+
+
+def test_cli_maps_json_lines(tmp_path):
+    (tmp_path / "jobs.py").write_text(MODULE)
+    lines = "\n".join(json.dumps(x) for x in [1, 2.5, [3]]) + "\n"
+    proc = run_cli(
+        ["map", "jobs:double", "--strategy", "processes"], cwd=str(tmp_path), input=lines
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert [json.loads(line) for line in proc.stdout.splitlines()] == [2, 5.0, [3, 3]]
+
+    proc = run_cli(
+        ["map", "jobs:fragile", "--errors", "collect"], cwd=str(tmp_path), input="1\n3\n4\n"
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert out[0] == 1 and out[2] == 4
+    assert out[1] == {"index": 1, "status": "error", "error": "ValueError: three"}
+    assert "noise from the function" in proc.stderr
+
+
+def test_cli_bad_input_is_one_line(tmp_path):
+    (tmp_path / "jobs.py").write_text(MODULE)
+    proc = run_cli(["map", "jobs:double"], cwd=str(tmp_path), input='1\n{"a": \n')
+    assert_one_line_error(proc, 2, "line 2 of the input is not JSON")
+    proc = run_cli(["map", "jobs:nothing"], cwd=str(tmp_path), input="1\n")
+    assert_one_line_error(proc, 2, "has no attribute 'nothing'")
+    proc = run_cli(
+        ["map", "jobs:fragile", "--strategy", "sequential"], cwd=str(tmp_path), input="3\n"
+    )
+    assert proc.returncode == 1 and "item 0 failed: ValueError: three" in proc.stderr
+
+
+def test_a_strategy_plugs_in_with_a_backend_or_through_the_adapter(monkeypatch):
+    from conlab.engine import backends
+    from conlab.strategies import REGISTRY, ProcessPoolStrategy
+
+    # A registry strategy without a backend of its own: each chunk runs as one of its tasks.
+    monkeypatch.setitem(REGISTRY, "adapted-pool", ProcessPoolStrategy)
+    assert list(conlab.map(inc, range(50), strategy="adapted-pool", workers=2)) == list(
+        range(1, 51)
+    )
+    # A registered backend is used for its name.
+    made = []
+
+    def factory(fn, workers, options):
+        made.append((workers, options["timeout"]))
+        return backends.InlineBackend(fn)
+
+    monkeypatch.setitem(backends.BACKENDS, "inline-test", factory)
+    assert list(conlab.map(inc, range(5), strategy="inline-test", workers=3)) == [1, 2, 3, 4, 5]
+    assert made == [(3, None)]
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+def test_every_start_method(method):
+    out = conlab.map(
+        fail_on_7, range(10), strategy="processes", workers=2, start_method=method, errors="collect"
+    )
+    values = list(out)
+    assert values[:7] == [0, 2, 4, 6, 8, 10, 12] and values[8:] == [16, 18]
+    assert isinstance(values[7], ItemFailure)
+
+
+def test_auto_with_a_timeout_runs_nothing_here():
+    results = conlab.map(sleep_then, [30, 0.0], timeout=0.3, errors="collect")
+    out = list(results)
+    assert results.strategy == "processes" and out[1] == 0.0
+    assert out[0].status == "timeout"
