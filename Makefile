@@ -8,7 +8,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 RUN := $(UV) run --locked --no-sync
 
-.PHONY: demo test lint bench setup clean
+.PHONY: demo test test-deps lint bench setup clean
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -18,8 +18,12 @@ demo: setup
 	$(RUN) conlab demo $(ARGS)
 
 # pytest exits 5 when it collects no test: make fails then, as on any other failure.
-test: setup
+test: setup test-deps
 	$(RUN) pytest $(ARGS)
+
+# Debian's chromium, for the browser tests of the HTML report; skipped at once when present.
+test-deps:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium)
 
 lint: setup
 	$(RUN) ruff check src tests benchmarks

@@ -20,13 +20,14 @@ __all__ = [
     "Workload",
     "__version__",
     "compare",
+    "sweep",
 ]
 
 from conlab.errors import ConlabError
 from conlab.model import Comparison, Results, Run, Task, TaskRecord, Workload
 
 if TYPE_CHECKING:
-    from conlab.api import compare
+    from conlab.api import compare, sweep
 
 
 def __getattr__(name: str) -> Any:
@@ -35,4 +36,8 @@ def __getattr__(name: str) -> Any:
         from conlab.api import compare
 
         return compare
+    if name == "sweep":
+        from conlab.api import sweep
+
+        return sweep
     raise AttributeError(f"module 'conlab' has no attribute {name!r}")

@@ -14,7 +14,8 @@ from conlab.errors import ConlabError, UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from conlab.model import Comparison, Results
+    from conlab.model import Comparison, Results, Workload
+    from conlab.strategies import Strategy
 
 EXIT_INTERRUPTED = 130
 
@@ -101,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _export_options(show)
     show.set_defaults(func=_cmd_show)
+    _add_sweep(sub)
+    _add_report(sub)
 
     diff = sub.add_parser(
         "diff",
@@ -122,7 +125,99 @@ def build_parser() -> argparse.ArgumentParser:
         "--alpha", type=_fraction, default=0.05, metavar="P", help="significance level (0.05)"
     )
     diff.set_defaults(func=_cmd_diff)
+
+    _add_compare_commands(sub)
     return parser
+
+
+def _add_compare_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """``compare``, and ``workloads`` and ``strategies`` that list what it can run."""
+    compare = sub.add_parser(
+        "compare",
+        help="run a workload, or your module:function, under every strategy and compare",
+        description="Run WORKLOAD (a catalogue name, see 'conlab workloads', or your own "
+        "module:function) under each strategy, repeated, check every run, and compare.",
+    )
+    compare.add_argument("workload", metavar="WORKLOAD", help="a catalogue name or module:function")
+    compare.add_argument(
+        "--strategies",
+        metavar="LIST",
+        help="comma-separated, each name or name:workers (default: every strategy, "
+        "see 'conlab strategies')",
+    )
+    compare.add_argument(
+        "--workers",
+        type=_count(1),
+        metavar="N",
+        help="workers of pooled strategies named without a count (default: usable cores)",
+    )
+    compare.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter of the workload (repeatable); see 'conlab workloads'",
+    )
+    inputs = compare.add_mutually_exclusive_group()
+    inputs.add_argument(
+        "--inputs",
+        metavar="FILE",
+        help='for module:function, a JSON list: one argument per call, or {"args": [...], '
+        '"kwargs": {...}}',
+    )
+    inputs.add_argument(
+        "--range", type=_count(1), metavar="N", help="for module:function, call it on 0 .. N-1"
+    )
+    _measure_options(compare)
+    _output_options(compare)
+    compare.set_defaults(func=_cmd_compare, measure=_measure_compare)
+
+    workloads = sub.add_parser("workloads", help="list the workload catalogue")
+    workloads.set_defaults(func=_cmd_workloads)
+    strategies = sub.add_parser("strategies", help="list the strategies and whether they run here")
+    strategies.set_defaults(func=_cmd_strategies)
+
+
+def _counts(text: str) -> list[int]:
+    """``1,2,4,8``: whole numbers of at least 1."""
+    parse = _count(1)
+    values = [parse(part) for part in text.split(",") if part.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, not {text!r}")
+    return values
+
+
+def _add_sweep(sub: argparse._SubParsersAction) -> None:
+    sweep = sub.add_parser(
+        "sweep",
+        help="speed-up and efficiency of one strategy against workers, with Amdahl's fit",
+        description="Run WORKLOAD under one pooled strategy with each worker count (and "
+        "each amount of work with --tasks), beside a sequential reference.",
+    )
+    sweep.add_argument("workload", metavar="WORKLOAD", help="a workload name, e.g. cpu or seed")
+    sweep.add_argument(
+        "--strategy", required=True, metavar="NAME", help="a pooled strategy: thread-pool, ..."
+    )
+    sweep.add_argument(
+        "--workers", type=_counts, default=None, metavar="N,N,...", help="default 1,2,4,8"
+    )
+    sweep.add_argument(
+        "--tasks", type=_counts, metavar="N,N,...", help="amounts of work (number of tasks)"
+    )
+    _measure_options(sweep, "(default 3)")
+    _output_options(sweep)
+    sweep.set_defaults(func=_cmd_sweep)
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    report = sub.add_parser(
+        "report",
+        help="draw a saved result file: HTML report, plot, or trace",
+        description="Read a file written with --json and write an HTML report, a plot or a trace.",
+    )
+    report.add_argument("file", metavar="FILE", help="a file written with --json")
+    _picture_options(report)
+    report.set_defaults(func=_cmd_report)
 
 
 def _measure_options(p: argparse.ArgumentParser, repeats_help: str = "(default 5)") -> None:
@@ -197,6 +292,50 @@ def _output_options(p: argparse.ArgumentParser) -> None:
         help="show the tasks' output interleaved as it was written, not grouped by task",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _picture_options(p)
+
+
+def _picture_options(p: argparse.ArgumentParser) -> None:
+    """Where to draw the results: an HTML report, a plot, a Chrome trace."""
+    p.add_argument(
+        "--html", metavar="PATH", help="write a self-contained HTML report (tables, timelines)"
+    )
+    p.add_argument(
+        "--plot", metavar="PATH", help="draw speed-ups and timelines to PATH (.png or .svg)"
+    )
+    p.add_argument(
+        "--trace",
+        metavar="PATH",
+        help="write the timelines as Chrome trace-event JSON (opens in Perfetto)",
+    )
+
+
+def _check_pictures(args: argparse.Namespace) -> None:
+    """Fail before measuring when a picture could not be written."""
+    for name in ("html", "plot", "trace"):
+        _check_writable(getattr(args, name, None))
+    if getattr(args, "plot", None):
+        from conlab.report import plot
+
+        plot.check(args.plot)
+
+
+def _write_pictures(args: argparse.Namespace, results: Results, console: Console) -> None:
+    from conlab.report import html, plot, trace
+
+    writers = (("html", html.write), ("plot", plot.plot), ("trace", trace.write))
+    for name, write in writers:
+        path = getattr(args, name, None)
+        if path:
+            write(results, path)
+            console.print(
+                f"{'HTML report' if name == 'html' else name.capitalize()} written to {path}"
+            )
+
+
+def _wants_progress(console: Console, args: argparse.Namespace) -> bool:
+    """A progress bar only on a terminal, and never with --quiet."""
+    return console.is_terminal and not getattr(args, "quiet", False)
 
 
 def _export_options(p: argparse.ArgumentParser) -> None:
@@ -213,6 +352,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
     """Fail before measuring, not after, when an output file cannot be written."""
     for path in _output_paths(args):
         _check_writable(path)
+    _check_pictures(args)
 
 
 def _write_outputs(args: argparse.Namespace, results: Results) -> None:
@@ -287,20 +427,21 @@ def _measure_demo(args: argparse.Namespace) -> Results:
 def _cmd_elsewhere(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """Any measuring command with --python: run its measurement under each interpreter, merge, show."""
     from conlab import pythons
-    from conlab.report import resultfile, terminal
+    from conlab.report import terminal
 
     if getattr(args, "measure", None) is None:
         raise UsageError(f"--python is not supported by 'conlab {args.command}'")
-    _check_writable(args.json)
+    _check_outputs(args)
     interpreters = [pythons.inspect_python(path) for path in args.python]
     console = _console()
     if console.is_terminal and not args.quiet:
         console.print(f"Measuring under {', '.join(i.label for i in interpreters)}, one at a time")
     results = pythons.measure_under(interpreters, pythons.strip_python_options(argv))
     terminal.render_results(console, results, raw_output=args.raw_output)
-    if args.json:
-        resultfile.write(results, args.json)
-        console.print(f"\nResults written to {args.json}")
+    _write_outputs(args, results)
+    for path in _output_paths(args):
+        console.print(f"\nResults written to {path}")
+    _write_pictures(args, results, console)
     return 0
 
 
@@ -327,7 +468,7 @@ def _run_demo(args: argparse.Namespace, results: Results) -> int:
     console = _console()
     results.environment = environment.collect()
     terminal.render_environment(console, results.environment)
-    show_progress = console.is_terminal and not args.quiet
+    show_progress = _wants_progress(console, args)
     done: list[Comparison] = []
 
     # Results are written after each round, marked incomplete, because an interrupted
@@ -349,6 +490,132 @@ def _run_demo(args: argparse.Namespace, results: Results) -> int:
     _write_outputs(args, results)
     for path in _output_paths(args):
         console.print(f"\nResults written to {path}")
+    _write_pictures(args, results, console)
+    return 0
+
+
+def _compare_plan(args: argparse.Namespace) -> tuple[Workload, list[Strategy]]:
+    """The workload and strategies ``conlab compare`` was asked for, checked before measuring."""
+    from conlab.api import strategy_list
+    from conlab.workloads import build, factory, params
+    from conlab.workloads.user import is_target, load
+
+    chosen = strategy_list(
+        args.strategies.split(",") if args.strategies else None,
+        args.workers,
+        args.start_method,
+        scheduler=args.scheduler,
+        ray_address=args.ray_address,
+        timeout_s=getattr(args, "timeout", None),
+        isolate=getattr(args, "isolate", False),
+    )
+    if is_target(args.workload):
+        return load(args.workload, args.inputs, args.range, args.param), chosen
+    if args.inputs is not None or args.range is not None:
+        raise UsageError("--inputs and --range are for module:function, not catalogue workloads")
+    make = factory(args.workload)
+    workload = build(
+        args.workload, **params.parse(f"the {args.workload} workload", make, args.param)
+    )
+    return workload, chosen
+
+
+def _measure_compare(args: argparse.Namespace) -> Results:
+    """compare's measurement alone, no report: what a --python child runs."""
+    from conlab.measure import environment
+    from conlab.measure.lab import compare
+    from conlab.model import Results
+
+    workload, chosen = _compare_plan(args)
+    results = Results(environment.collect())
+    results.comparisons.append(compare(workload, chosen, *_repeats_warmup(args)))
+    return results
+
+
+def _repeats_warmup(args: argparse.Namespace) -> tuple[int, int]:
+    return (
+        args.repeats if args.repeats is not None else 5,
+        args.warmup if args.warmup is not None else 1,
+    )
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from conlab.measure import environment
+    from conlab.measure.lab import compare
+    from conlab.model import Results
+    from conlab.report import terminal
+
+    _check_outputs(args)
+    workload, chosen = _compare_plan(args)
+    console = _console()
+    results = Results(environment.collect(), complete=False)
+    terminal.render_environment(console, results.environment)
+
+    # Written after each round, marked incomplete, so an interrupted run keeps what completed.
+    def on_update(partial: Comparison) -> None:
+        results.comparisons = [partial]
+        _write_outputs(args, results)
+
+    try:
+        with _progress(console.is_terminal and not args.quiet) as progress:
+            comparison = compare(
+                workload,
+                chosen,
+                *_repeats_warmup(args),
+                progress=progress,  # type: ignore[arg-type]
+                on_update=on_update if _output_paths(args) else None,
+            )
+    except KeyboardInterrupt as exc:
+        _save_interrupted(results, exc, args)
+        raise
+    results.comparisons = [comparison]
+    results.complete = True
+    _write_outputs(args, results)
+    console.print()
+    terminal.render(
+        console,
+        comparison,
+        raw_output=args.raw_output,
+        cores=results.environment.get("usable_cpus"),
+    )
+    for path in _output_paths(args):
+        console.print(f"\nResults written to {path}")
+    _write_pictures(args, results, console)
+    return 0
+
+
+def _cmd_workloads(args: argparse.Namespace) -> int:
+    from conlab.workloads import CATALOGUE, params, unavailable_reason
+
+    for name, make in CATALOGUE.items():
+        doc = (make.__doc__ or "").strip().splitlines()[0].replace("``", "") if make.__doc__ else ""
+        keys = " ".join(
+            f"{k}={'auto' if v is None else v}" for k, v in params.defaults(make).items()
+        )
+        reason = unavailable_reason(name)
+        kind = _workload_kind(name)
+        line = f"{name:<7} {kind:<9} {doc}"
+        print(line)
+        print(f"{'':<17} params: {keys}" + (f"; NOT AVAILABLE here: {reason}" if reason else ""))
+    print("\nYour own code: conlab compare mypkg.mod:func --inputs items.json (or --range N)")
+    return 0
+
+
+def _workload_kind(name: str) -> str:
+    from conlab.workloads import KINDS
+
+    return KINDS.get(name, "?")
+
+
+def _cmd_strategies(args: argparse.Namespace) -> int:
+    from conlab.strategies import REGISTRY
+
+    for name, cls in REGISTRY.items():
+        reason = cls().unavailable_reason()
+        note = f"  NOT AVAILABLE here: {reason}" if reason else ""
+        if getattr(cls, "wants_async", False):
+            note += "  (runs workloads with an async variant)"
+        print(f"{name:<13} {cls.description}{note}")
     return 0
 
 
@@ -378,6 +645,48 @@ def _cmd_show(args: argparse.Namespace) -> int:
     args.json = None
     _write_outputs(args, results)
     terminal.render_results(_console(), results, raw_output=args.raw_output)
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from conlab.measure import environment
+    from conlab.measure.sweep import sweep
+    from conlab.model import Results
+    from conlab.report.text import fit_sentence, sweep_table
+
+    _check_outputs(args)
+    console = _console()
+    results = Results(environment.collect())
+    with _progress(_wants_progress(console, args)) as progress:
+        result = sweep(
+            args.workload,
+            args.strategy,
+            args.workers or [1, 2, 4, 8],
+            tasks=args.tasks,
+            repeats=args.repeats or 3,
+            warmup=1 if args.warmup is None else args.warmup,
+            start_method=args.start_method,
+            progress=progress,  # type: ignore[arg-type]
+        )
+    results.comparisons = list(result.comparisons)
+    console.print(sweep_table(result))
+    for tasks in result.task_counts:
+        console.print(f"{tasks} tasks: {fit_sentence(result, tasks)}")
+    _write_outputs(args, results)
+    for path in _output_paths(args):
+        console.print(f"Results written to {path}")
+    _write_pictures(args, results, console)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from conlab.report import resultfile
+
+    if not (args.html or args.plot or args.trace):
+        raise UsageError("say what to write: --html PATH, --plot PATH or --trace PATH")
+    _check_pictures(args)
+    results = resultfile.load(args.file)
+    _write_pictures(args, results, _console())
     return 0
 
 

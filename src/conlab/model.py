@@ -8,9 +8,11 @@ measures or prints.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import statistics
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +58,9 @@ class Workload:
     ``task_durations_s`` is the ideal duration of each task when it is known
     (sleep-based work); it gives the floor for any number of workers.
     ``async_tasks`` is the variant run by the asyncio strategy, if any.
+    ``setup``, when given, returns a context manager entered once around all
+    the runs of a comparison: it starts what the tasks need (a server, a
+    temporary directory) and removes it afterwards.
     """
 
     name: str
@@ -67,6 +72,7 @@ class Workload:
     async_tasks: list[Task] | None = None
     check: Callable[[Any, Any], bool] = _equal
     expected: list[Any] | None = None
+    setup: Callable[[], AbstractContextManager[Any]] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -79,6 +85,10 @@ class Workload:
         if self.task_durations_s is None:
             return None
         return schedule_floor_s(self.task_durations_s, workers)
+
+    def prepared(self) -> AbstractContextManager[Any]:
+        """The workload's setup, entered around its runs (nothing when it has none)."""
+        return self.setup() if self.setup is not None else contextlib.nullcontext()
 
 
 def schedule_floor_s(durations_s: Sequence[float], workers: int) -> float:
@@ -231,6 +241,8 @@ class Comparison:
     advice: dict[str, Any] | None = None
     # Which of Results.environments it was measured in, when it holds several (--python).
     environment: int | None = None
+    # Set when the comparison is one point of a sweep: {"id", "strategy", "workers", "tasks"}.
+    sweep: dict[str, Any] | None = None
 
     def run(self, strategy: str, workers: int | None = None) -> Run:
         """The run of ``strategy`` (with ``workers``, when several were run)."""
@@ -245,6 +257,18 @@ class Comparison:
             if run.strategy == "sequential":
                 return run
         return None
+
+    def __repr__(self) -> str:
+        # The table a terminal shows, not a wall of dataclass fields (report/ renders it).
+        from conlab.report.text import comparison_text
+
+        return comparison_text(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows the table, the timelines and each task's output."""
+        from conlab.report.html import comparison_fragment
+
+        return comparison_fragment(self, notebook=True)
 
 
 @dataclass

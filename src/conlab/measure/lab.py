@@ -77,8 +77,25 @@ def compare(
     on_update: Update | None = None,
     title: str = "",
 ) -> Comparison:
-    """Run ``workload`` under each strategy, ``warmup`` + ``repeats`` times, and compare."""
+    """Run ``workload`` under each strategy, ``warmup`` + ``repeats`` times, and compare.
+
+    The workload's setup (a server, a temporary directory) is entered once around all of it.
+    """
     check_counts(repeats, warmup)
+    with workload.prepared():
+        return _compare(workload, strategies, repeats, warmup, seed, progress, on_update, title)
+
+
+def _compare(
+    workload: Workload,
+    strategies: Sequence[Strategy],
+    repeats: int,
+    warmup: int,
+    seed: int | None,
+    progress: Progress | None,
+    on_update: Update | None,
+    title: str,
+) -> Comparison:
     if not any(isinstance(s, SequentialStrategy) for s in strategies):
         strategies = [_reference_strategy(strategies), *strategies]
     entries = [_entry(workload, s) for s in strategies]

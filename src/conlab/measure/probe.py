@@ -20,7 +20,13 @@ import contextlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - Windows
+    resource = None  # type: ignore[assignment]
 
 try:
     import psutil
@@ -31,19 +37,26 @@ except ImportError:  # pragma: no cover - bare interpreters
 SAMPLE_INTERVAL_S = 0.009
 # USS is read at one sample in this many (about 7 Hz).
 USS_EVERY = 16
+USS_REGROW = 1.1
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _HAS_PROC = os.path.exists(f"/proc/{os.getpid()}/statm")
 
 
 def self_cpu_s() -> float:
-    """User + system CPU seconds of this process so far (all its threads)."""
-    t = os.times()
-    return t.user + t.system
+    """User + system CPU seconds of this process so far (all its threads).
+
+    time.process_time has nanosecond resolution; os.times counts 10 ms clock
+    ticks, which would make a 50 ms waiting run look 20 % busy.
+    """
+    return time.process_time()
 
 
 def children_cpu_s() -> float:
-    """User + system CPU seconds of every child this process has waited for."""
-    t = os.times()
+    """User + system CPU seconds of every child this process has waited for (µs resolution)."""
+    if resource is not None:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+    t = os.times()  # pragma: no cover - Windows
     return t.children_user + t.children_system
 
 
@@ -216,6 +229,33 @@ def _descendants_linux(root: int) -> list[int]:
     return pids
 
 
+class _Budgeted:
+    """A costly step of the sampler, run every ``every`` samples at most, within a CPU budget.
+
+    Reading smaps_rollup costs more the larger the process (it walks the page
+    tables), and listing descendants more the more threads there are: after a
+    step that cost ``c`` CPU seconds, the next waits ``c / BUDGET`` seconds.
+    """
+
+    BUDGET = 0.003  # of one core, for each costly step
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self.not_before = 0.0
+
+    def due(self, n: int) -> bool:
+        return n % self.every == 0 and time.perf_counter() >= self.not_before
+
+    @contextlib.contextmanager
+    def timed(self) -> Iterator[None]:
+        cpu0 = time.thread_time()
+        try:
+            yield
+        finally:
+            cost = time.thread_time() - cpu0
+            self.not_before = time.perf_counter() + cost / self.BUDGET
+
+
 class TreeProbe:
     """Measures CPU time and peak memory of this process tree between start() and stop()."""
 
@@ -279,16 +319,32 @@ class TreeProbe:
     def _loop_proc(self) -> None:
         root, reader, n = os.getpid(), _StatmReader(), 0
         pids: list[int] = []
+        rescan, uss = _Budgeted(self.RESCAN_EVERY), _Budgeted(USS_EVERY)
+        uss_rss = 0
         try:
             while not self._stopping:
                 time.sleep(self.interval_s)
-                if n % self.RESCAN_EVERY == 0:
-                    pids = _descendants_linux(root)
-                    reader.track(pids)
+                if rescan.due(n):
+                    with rescan.timed():
+                        pids = _descendants_linux(root)
+                        reader.track(pids)
+                rss = reader.rss_bytes()
+                self._samples += 1
+                self._peak = max(self._peak, rss)
+                # USS is read within its budget, and whenever RSS has grown by a tenth since
+                # the last reading, so that a fast-growing process is not missed.
+                if uss.due(n) or rss > USS_REGROW * uss_rss:
+                    uss_rss = rss
+                    with uss.timed():
+                        self._record_uss(pids)
                 n += 1
-                self._record(reader.rss_bytes(), pids, n % USS_EVERY == 0)
         finally:
             reader.close()
+
+    def _record_uss(self, pids: list[int]) -> None:
+        value = tree_uss_bytes(pids)
+        if value is not None:
+            self._peak_uss = max(self._peak_uss or 0, value)
 
     def stop(self) -> ProbeResult:
         if self._thread is not None:

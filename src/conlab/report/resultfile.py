@@ -124,6 +124,7 @@ def comparison_to_dict(c: Comparison, cores: int | None = None) -> dict[str, Any
         ],
         "advice": c.advice,
         **({} if c.environment is None else {"environment": c.environment}),
+        **({"sweep": c.sweep} if c.sweep is not None else {}),
     }
 
 
@@ -315,6 +316,7 @@ def _comparison(r: _Reader, c: Any, where: str) -> Comparison:
         title=r.get(c, "title", where, str, optional=True) or "",
         notes=[str(n) for n in r.get(c, "notes", where, list, optional=True) or []],
         advice=r.get(c, "advice", where, dict, optional=True),
+        sweep=r.get(c, "sweep", where, dict, optional=True),
     )
     for k, run in enumerate(r.get(c, "runs", where, list)):
         comparison.runs.append(_run(r, run, f"{where}.runs[{k}]"))

@@ -10,6 +10,7 @@ import inspect
 from typing import Any
 
 from conlab.errors import UnknownNameError, UsageError
+from conlab.strategies.asyncio_strategy import AsyncioStrategy
 from conlab.strategies.base import Execution, Strategy
 from conlab.strategies.dask_strategy import DaskStrategy
 from conlab.strategies.interpreters import InterpretersStrategy
@@ -21,6 +22,7 @@ from conlab.strategies.threads import ThreadPoolStrategy, ThreadsStrategy
 
 __all__ = [
     "REGISTRY",
+    "AsyncioStrategy",
     "DaskStrategy",
     "Execution",
     "InterpretersStrategy",
@@ -43,6 +45,7 @@ REGISTRY: dict[str, type[Strategy]] = {
         ThreadPoolStrategy,
         ProcessesStrategy,
         ProcessPoolStrategy,
+        AsyncioStrategy,
         InterpretersStrategy,
         DaskStrategy,
         RayStrategy,

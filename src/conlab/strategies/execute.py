@@ -59,15 +59,26 @@ def format_error(exc: BaseException) -> str:
     return " ".join(text.split("\n")[:1]) if text else type(exc).__name__
 
 
-def execute(task: Task, index: int, sink: capture.BoundedSink | None = None) -> TaskRecord:
+# What execute_fields returns: the fields of a TaskRecord after its index and name.
+Fields = tuple[
+    str, int, int, int, Worker, list[tuple[int, str]], int, Any, "str | None", "str | None"
+]
+
+
+def execute_fields(
+    task: Task, sink: capture.BoundedSink | None = None, index: int | None = None
+) -> Fields:
     """Run ``task`` here, capturing its output, timing it and catching its error.
 
-    The output is kept in memory, bounded; a process worker passes a sink that
+    Returns the record's fields as a tuple, so that a pool can build the
+    TaskRecords after the timed part: at 100,000 tiny tasks, building them
+    among contending threads would cost more than the tasks themselves. The
+    output is kept in memory, bounded; a process worker passes a sink that
     also writes through to its log file, so that what a task printed survives
-    the worker's crash. Written for a small per-task cost (a few microseconds):
-    the probes must not change what they measure, even for 100,000 tiny tasks.
+    the worker's crash.
     """
-    if journal is not None:
+    if journal is not None and index is not None:
+        # In a sandbox (sandbox.py): note the start, and write the output through.
         journal.start(index)
         if sink is None:
             sink = journal.sink(index)
@@ -88,23 +99,20 @@ def execute(task: Task, index: int, sink: capture.BoundedSink | None = None) -> 
         cpu_ns = _thread_time_ns() - cpu0
         _reset_sink(token)
     chunks, dropped = sink.finish()
-    record = TaskRecord(
-        index,
-        task.name,
-        status,
-        start_ns,
-        end_ns,
-        cpu_ns,
-        worker,
-        chunks,
-        dropped,
-        result,
-        error,
-        tb,
-    )
-    if journal is not None:
-        journal.end(record)
-    return record
+    fields = (status, start_ns, end_ns, cpu_ns, worker, chunks, dropped, result, error, tb)
+    if journal is not None and index is not None:
+        journal.end(TaskRecord(index, task.name, *fields))
+    return fields
+
+
+def record(task: Task, index: int, fields: Fields) -> TaskRecord:
+    """The TaskRecord of ``task`` from what execute_fields returned."""
+    return TaskRecord(index, task.name, *fields)
+
+
+def execute(task: Task, index: int, sink: capture.BoundedSink | None = None) -> TaskRecord:
+    """Run ``task`` here and return its record (see execute_fields)."""
+    return TaskRecord(index, task.name, *execute_fields(task, sink, index))
 
 
 def unstarted(task: Task, index: int, status: str, error: str) -> TaskRecord:

@@ -17,7 +17,7 @@ from conlab.measure.probe import self_cpu_s
 from conlab.model import LOST, Task, TaskRecord
 from conlab.strategies import capture
 from conlab.strategies.base import Execution, Strategy
-from conlab.strategies.execute import execute, timed_out, unstarted
+from conlab.strategies.execute import execute, execute_fields, record, timed_out, unstarted
 
 ABANDONED = (
     "its thread was abandoned (a thread cannot be stopped) and ran on until its process ended"
@@ -89,13 +89,22 @@ class ThreadPoolStrategy(Strategy):
                 cpu0 = self_cpu_s()
                 t0 = time.perf_counter_ns()
                 if self.timeout_s is None:
-                    futures = [pool.submit(execute, task, i) for i, task in enumerate(tasks)]
-                    records = [f.result() for f in futures]
+                    futures = [
+                        pool.submit(execute_fields, task, None, i) for i, task in enumerate(tasks)
+                    ]
+                    fields = [f.result() for f in futures]
+                    t1 = time.perf_counter_ns()
+                    cpu = self_cpu_s() - cpu0
+                    # Built after the timed part, outside the contention of the pool's threads.
+                    records = [
+                        record(task, i, f)
+                        for i, (task, f) in enumerate(zip(tasks, fields, strict=True))
+                    ]
                 else:
-                    futures = [pool.submit(work, task, i) for i, task in enumerate(tasks)]
-                    records = self._collect(tasks, futures, started, workers)
-                t1 = time.perf_counter_ns()
-                cpu = self_cpu_s() - cpu0
+                    futures_r = [pool.submit(work, task, i) for i, task in enumerate(tasks)]
+                    records = self._collect(tasks, futures_r, started, workers)
+                    t1 = time.perf_counter_ns()
+                    cpu = self_cpu_s() - cpu0
             finally:
                 # An abandoned thread is not waited for; the sandbox's end stops it.
                 pool.shutdown(wait=self.timeout_s is None, cancel_futures=True)

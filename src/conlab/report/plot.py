@@ -1,0 +1,164 @@
+"""Plots with matplotlib (the ``conlab[plot]`` extra), to PNG or SVG for ``--plot PATH``.
+
+One row per comparison (speed-up bars beside the timelines of every run) and
+one per sweep (speed-up against workers with the ideal line and Amdahl's fit,
+and efficiency). No pyplot: a bare Figure, so no GUI backend is ever touched.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from conlab.errors import UsageError
+from conlab.model import RUN_OK, Comparison, Results
+from conlab.report.terminal import strategy_label
+from conlab.report.timeline import lanes, span_s
+
+if TYPE_CHECKING:
+    from conlab.measure.sweep import Sweep
+
+FORMATS = ("png", "svg")
+WIDTH_IN = 12.0
+DPI = 100
+SWEEP_ROW_IN = 3.6
+MIN_ROW_IN = 3.0
+LANE_IN = 0.24
+COLOURS = {"ok": "#4c78a8", "error": "#e45756", "crashed": "#b22222"}
+
+
+def check(path: str) -> None:
+    """Fail before measuring: an unknown format or matplotlib missing."""
+    fmt = os.path.splitext(path)[1].lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise UsageError(f"--plot {path}: the file name must end in .png or .svg")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UsageError(
+            "--plot needs matplotlib: pip install 'conlab[plot]' (or pip install matplotlib)"
+        ) from None
+
+
+def _rows(results: Results) -> list[tuple[str, Any, float]]:
+    """What each row shows and its height in inches."""
+    from conlab.measure.sweep import sweeps_in
+
+    cores = results.environment.get("usable_cpus")
+    sweeps = sweeps_in(results.comparisons, cores if isinstance(cores, int) else None)
+    swept = {id(c) for s in sweeps for c in s.comparisons}
+    rows: list[tuple[str, Any, float]] = [("sweep", s, SWEEP_ROW_IN) for s in sweeps]
+    for c in results.comparisons:
+        if id(c) not in swept:
+            n = sum(len(lanes(r)) for r in c.runs if r.records)
+            rows.append(("comparison", c, max(MIN_ROW_IN, 0.9 + LANE_IN * n)))
+    return rows
+
+
+def size_px(results: Results) -> tuple[int, int]:
+    """The picture's size in pixels (PNG); an SVG has the same size in points × 0.72."""
+    height_in = sum(h for _, _, h in _rows(results)) or MIN_ROW_IN
+    return round(WIDTH_IN * DPI), round(height_in * DPI)
+
+
+def plot(results: Results, path: str) -> None:
+    """Draw every comparison and sweep of ``results`` to ``path`` (.png or .svg)."""
+    check(path)
+    from matplotlib.figure import Figure
+
+    rows = _rows(results)
+    heights = [h for _, _, h in rows] or [MIN_ROW_IN]
+    # Constrained layout fits the labels inside a figure of exactly the size asked for.
+    fig = Figure(figsize=(WIDTH_IN, sum(heights)), dpi=DPI, layout="constrained")
+    rows_figs = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
+    for sub, (what, item, _) in zip(rows_figs, rows, strict=False):
+        left, right = sub.subplots(1, 2, width_ratios=[1, 1] if what == "sweep" else [1, 2.4])
+        if what == "sweep":
+            sub.suptitle(f"{item.workload}: {item.strategy} sweep", x=0.01, ha="left", fontsize=9)
+            _sweep(item, left, right)
+        else:
+            sub.suptitle(item.title or item.workload, x=0.01, ha="left", fontsize=9)
+            _speedups(item, left)
+            _timelines(item, right)
+    fig.savefig(path, dpi=DPI, format=os.path.splitext(path)[1].lstrip(".").lower())
+
+
+def _speedups(c: Comparison, ax: Any) -> None:
+    runs = [r for r in c.runs if r.status == RUN_OK and r.speedup is not None]
+    labels = [f"{strategy_label(r)}:{r.workers}" for r in runs]
+    values = [r.speedup or 0.0 for r in runs]
+    ax.barh(range(len(runs)), values, color="#72b7b2")
+    ax.set_yticks(range(len(runs)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.axvline(1.0, color="#999", linestyle="--", linewidth=1)
+    for y, v in enumerate(values):
+        ax.text(v, y, f" {v:.2f}×", va="center", fontsize=7)
+    ax.set_xlabel("speed-up over sequential", fontsize=8)
+    ax.tick_params(labelsize=7)
+
+
+def _timelines(c: Comparison, ax: Any) -> None:
+    y, ticks, labels = 0, [], []
+    span = max([span_s(r) for r in c.runs if r.records] or [1.0])
+    for run in c.runs:
+        if not run.records:
+            continue
+        first = y
+        for lane in lanes(run):
+            for bar in lane.bars:
+                ax.broken_barh(
+                    [(bar.start_s, bar.end_s - bar.start_s)],
+                    (y - 0.4, 0.8),
+                    color=COLOURS.get(bar.status, "#f58518"),
+                )
+                ax.text(
+                    bar.start_s + span * 0.005,
+                    y,
+                    bar.name,
+                    va="center",
+                    fontsize=6,
+                    color="white",
+                    clip_on=True,
+                )
+            ticks.append(y)
+            labels.append(f"{strategy_label(run)}:{run.workers} · {lane.label}")
+            y += 1
+        if run.floor_s is not None:
+            ax.vlines(run.floor_s, first - 0.5, y - 0.5, colors="#2a2", linestyles="dashed")
+        ax.axhline(y - 0.5, color="#ddd", linewidth=0.8)
+    ax.set_yticks(ticks, labels, fontsize=6)
+    ax.set_ylim(y - 0.5, -0.5)
+    ax.set_xlim(0, span * 1.02)
+    ax.set_xlabel("seconds from the start of the run (floor dashed green)", fontsize=8)
+    ax.tick_params(labelsize=7)
+
+
+def _sweep(sweep: Sweep, speed_ax: Any, eff_ax: Any) -> None:
+    top = 1
+    for tasks in sweep.task_counts:
+        points = [p for p in sweep.points(tasks) if p.speedup is not None]
+        ns = [p.workers for p in points]
+        top = max([top, *ns])
+        (line,) = speed_ax.plot(ns, [p.speedup for p in points], "o-", label=f"{tasks} tasks")
+        eff_ax.plot(ns, [p.efficiency for p in points], "o-", label=f"{tasks} tasks")
+        fit = sweep.fit(tasks)
+        if fit is not None:
+            xs = [1 + (max(ns) - 1) * k / 40 for k in range(41)]
+            speed_ax.plot(
+                xs,
+                [fit.speedup(x) for x in xs],
+                ":",
+                color=line.get_color(),
+                label=f"Amdahl f={fit.serial_fraction:.3f} [{fit.low:.3f}, {fit.high:.3f}]",
+            )
+    speed_ax.plot([1, top], [1, top], "--", color="#999", label="ideal")
+    if sweep.cores is not None and sweep.cores < top:
+        for ax in (speed_ax, eff_ax):
+            ax.axvline(sweep.cores, color="#2a2", linewidth=1, label=f"{sweep.cores} usable cores")
+    eff_ax.axhline(1.0, color="#999", linestyle="--", label="ideal")
+    for ax, name in ((speed_ax, "speed-up ×"), (eff_ax, "efficiency (speed-up / workers)")):
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlabel("workers", fontsize=8)
+        ax.set_ylabel(name, fontsize=8)
+        ax.legend(fontsize=7)
+        ax.tick_params(labelsize=7)

@@ -1,0 +1,78 @@
+"""Plain-text renderings of results, for ``repr()`` in a terminal or a notebook's text view."""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+from conlab.model import Comparison
+from conlab.report import terminal
+
+if TYPE_CHECKING:
+    from conlab.measure.sweep import Sweep
+
+WIDTH = 100
+
+
+def _console() -> tuple[Console, io.StringIO]:
+    buffer = io.StringIO()
+    # force_jupyter=False: inside a kernel rich would otherwise display instead of writing.
+    console = Console(
+        file=buffer, width=WIDTH, color_system=None, highlight=False, force_jupyter=False
+    )
+    return console, buffer
+
+
+def comparison_text(c: Comparison) -> str:
+    """The terminal report of one comparison: its table, failures and each task's output."""
+    console, buffer = _console()
+    terminal.render(console, c)
+    return buffer.getvalue().rstrip("\n")
+
+
+def sweep_table(sweep: Sweep) -> Table:
+    table = Table(title=f"{sweep.workload}: {sweep.strategy} sweep", title_justify="left")
+    for name in ("tasks", "workers", "wall s", "speed-up", "efficiency", "status"):
+        table.add_column(name, justify="left" if name == "status" else "right")
+    for p in sweep.points():
+        table.add_row(
+            str(p.tasks),
+            str(p.workers),
+            "—" if p.run.median_wall_s is None else f"{p.run.median_wall_s:.3f}",
+            "—" if p.speedup is None else f"{p.speedup:.2f}×",
+            "—" if p.efficiency is None else f"{p.efficiency:.0%}",
+            p.run.status if p.run.reason is None else f"{p.run.status}: {p.run.reason}",
+        )
+    return table
+
+
+def fit_sentence(sweep: Sweep, tasks: int | None = None) -> str:
+    """Amdahl's fit in words, or why there is none."""
+    fit = sweep.fit(tasks)
+    if fit is None:
+        return "No Amdahl fit: it needs a valid point with more than one worker."
+    ceiling = "none" if fit.max_speedup is None else f"{fit.max_speedup:.1f}×"
+    used = sweep.fitted_workers(tasks)
+    every = [p.workers for p in sweep.points(tasks if tasks is not None else sweep.task_counts[-1])]
+    over = (
+        f" over 1–{max(used)} workers (more than the {sweep.cores} usable cores only queue)"
+        if len(used) < len(every)
+        else ""
+    )
+    return (
+        f"Amdahl fit{over}: serial fraction {fit.serial_fraction:.3f} "
+        f"(95% interval {fit.low:.3f}–{fit.high:.3f}, {fit.points} points, "
+        f"rms error {fit.rms_error:.2f}×); ceiling with unlimited workers: {ceiling}."
+    )
+
+
+def sweep_text(sweep: Sweep) -> str:
+    console, buffer = _console()
+    console.print(sweep_table(sweep))
+    for tasks in sweep.task_counts:
+        prefix = f"{tasks} tasks: " if len(sweep.task_counts) > 1 else ""
+        console.print(prefix + fit_sentence(sweep, tasks))
+    return buffer.getvalue().rstrip("\n")
