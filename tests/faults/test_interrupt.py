@@ -96,3 +96,21 @@ def test_ctrl_c_stops_sandboxes_and_workers(name, options):
     code, err, took_s, mark = _interrupt([sys.executable, "-c", script], 1.5)
     assert code != 0 and took_s < 5, err
     _assert_nothing_left(mark)
+
+
+@pytest.mark.parametrize(
+    "isolate", [[], ["--isolate", "--timeout", "5"]], ids=["plain", "isolated"]
+)
+def test_ctrl_c_during_compare(tmp_path, isolate):
+    path = tmp_path / "compare.json"
+    argv = [
+        sys.executable, "-m", "conlab", "compare", "sleep", "--param", "sleep_s=0.1",
+        "--strategies", "threads,processes,process-pool:2", "--repeats", "20", "--quiet",
+        "--json", str(path), *isolate,
+    ]  # fmt: skip
+    code, err, took_s, mark = _interrupt(argv, 2.5)
+    assert code == 130, err
+    assert took_s < 5 and "Traceback" not in err
+    results = resultfile.load(str(path))
+    assert results.complete is False and results.comparisons
+    _assert_nothing_left(mark)
