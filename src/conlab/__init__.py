@@ -19,6 +19,7 @@ __all__ = [
     "TaskRecord",
     "Workload",
     "__version__",
+    "advise",
     "compare",
 ]
 
@@ -26,7 +27,7 @@ from conlab.errors import ConlabError
 from conlab.model import Comparison, Results, Run, Task, TaskRecord, Workload
 
 if TYPE_CHECKING:
-    from conlab.api import compare
+    from conlab.api import advise, compare
 
 
 def __getattr__(name: str) -> Any:
@@ -35,4 +36,8 @@ def __getattr__(name: str) -> Any:
         from conlab.api import compare
 
         return compare
+    if name == "advise":
+        from conlab.api import advise
+
+        return advise
     raise AttributeError(f"module 'conlab' has no attribute {name!r}")

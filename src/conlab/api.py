@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from conlab.measure.lab import compare as _compare
 from conlab.model import Comparison, Workload
 from conlab.strategies import Strategy, parse_spec
 from conlab.workloads import build
+
+if TYPE_CHECKING:
+    from conlab.advice import Advice
 
 DEFAULT_STRATEGIES = ("threads", "thread-pool", "processes", "process-pool")
 
@@ -40,3 +44,33 @@ def compare(
             strategy.workers = n
         chosen.append(strategy)
     return _compare(workload, chosen, repeats, warmup)
+
+
+def advise(
+    workload: Workload | str,
+    *,
+    workers: int | None = None,
+    strategies: Sequence[str] | None = None,
+    start_method: str | None = None,
+    verify: bool = True,
+    repeats: int = 3,
+    warmup: int = 1,
+) -> Advice:
+    """Probe ``workload``, predict every strategy here, recommend one and, with ``verify``, check it.
+
+    The returned Advice holds the probe, every prediction, the choice and why in
+    plain words, and (verified) the comparison whose ``advice`` is ``to_dict()``.
+    """
+    from conlab.advice import advise as _advise
+
+    if isinstance(workload, str):
+        workload = build(workload)
+    return _advise(
+        workload,
+        workers=workers,
+        strategies=strategies,
+        start_method=start_method,
+        verify=verify,
+        repeats=repeats,
+        warmup=warmup,
+    )

@@ -14,6 +14,8 @@ from conlab.errors import ConlabError, UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from conlab.model import Workload
+
 EXIT_INTERRUPTED = 130
 
 
@@ -60,8 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo",
         help="the threads-vs-processes lesson, measured on this machine",
-        description="The classic lesson in three parts: waiting work, computing "
-        "work, and what the lesson's notebook hit, measured on this machine.",
+        description="The classic lesson in four parts: waiting work, computing "
+        "work, what the lesson's notebook hit, and the lesson's table, measured on this machine.",
     )
     demo.add_argument(
         "--quick",
@@ -92,7 +94,54 @@ def build_parser() -> argparse.ArgumentParser:
         "--raw-output", action="store_true", help="show output interleaved, as written"
     )
     show.set_defaults(func=_cmd_show)
+    _add_advise(sub)
+    _add_explain(sub)
     return parser
+
+
+def _add_advise(sub: argparse._SubParsersAction[_Parser]) -> None:
+    advise = sub.add_parser(
+        "advise",
+        help="probe a workload, predict every strategy here, recommend one and check it",
+        description="Probe a small sample of WORKLOAD (task duration, waiting, GIL, pickling), "
+        "predict the wall time of every strategy and worker count on this machine, recommend "
+        "one, then run the recommendation and the runner-up to show predicted against measured.",
+    )
+    advise.add_argument("workload", metavar="WORKLOAD", help="a catalogue name (seed, cpu, ...)")
+    advise.add_argument(
+        "--workers", type=_count(1), metavar="N", help="predict pools with N workers only"
+    )
+    advise.add_argument(
+        "--strategies", metavar="A,B", help="consider only these strategies (default: all)"
+    )
+    advise.add_argument(
+        "--no-verify", action="store_true", help="predict only; do not run the workload"
+    )
+    advise.add_argument(
+        "--explain-model", action="store_true", help="print the prediction model in one paragraph"
+    )
+    _measure_options(advise, "when verifying (default 3)")
+    _output_options(advise)
+    advise.set_defaults(func=_cmd_advise)
+
+
+def _add_explain(sub: argparse._SubParsersAction[_Parser]) -> None:
+    explain = sub.add_parser(
+        "explain",
+        help="the lesson's threads-vs-processes table, every cell measured now",
+        description="The lesson's table (runs truly parallel? shares memory? best for? risk? "
+        "speed for CPU tasks?) and the rows it lacks, each cell backed by a measurement "
+        "made now on this machine, and the rule of thumb as measured here.",
+    )
+    explain.add_argument("--quick", action="store_true", help="smaller measurements: a few seconds")
+    explain.add_argument(
+        "--start-method",
+        choices=_start_methods(),
+        metavar="METHOD",
+        help=f"how process strategies start children: {', '.join(_start_methods())}",
+    )
+    _output_options(explain)
+    explain.set_defaults(func=_cmd_explain)
 
 
 def _measure_options(p: argparse.ArgumentParser, repeats_help: str = "(default 5)") -> None:
@@ -168,7 +217,8 @@ def _check_writable(path: str | None) -> None:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from conlab.demo import DemoSettings, parts
     from conlab.measure import environment
-    from conlab.model import Results
+    from conlab.model import Comparison, Results
+    from conlab.report import explain as explain_report
     from conlab.report import resultfile, terminal
 
     _check_writable(args.json)
@@ -181,16 +231,117 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     show_progress = console.is_terminal and not args.quiet
     with _progress(show_progress) as progress:
         for part in parts(settings, progress):  # type: ignore[arg-type]
-            comparison = part()
-            results.comparisons.append(comparison)
+            outcome = part()
+            if isinstance(outcome, Comparison):
+                results.comparisons.append(outcome)
+            else:
+                results.comparisons.extend(outcome.comparisons())
             # Written after each part, marked incomplete, so an interrupted demo keeps what completed.
             if args.json:
                 resultfile.write(results, args.json)
             console.print()
-            terminal.render(console, comparison, raw_output=args.raw_output)
+            if isinstance(outcome, Comparison):
+                terminal.render(console, outcome, raw_output=args.raw_output)
+            else:
+                explain_report.render(console, outcome)
     results.complete = True
     if args.json:
         resultfile.write(results, args.json)
+        console.print(f"\nResults written to {args.json}")
+    return 0
+
+
+def _advise_workload(name: str) -> Workload:
+    """A catalogue name, or ``module:function`` where conlab.workloads.user can load it."""
+    from conlab.workloads import build
+
+    if ":" not in name:
+        return build(name)
+    import importlib
+
+    try:
+        user = importlib.import_module("conlab.workloads.user")
+    except ModuleNotFoundError:
+        raise UsageError(
+            f"cannot load {name!r}: this conlab advises catalogue workloads only "
+            "(module:function needs conlab.workloads.user)"
+        ) from None
+    workload: Workload = user.load(name)
+    return workload
+
+
+def _cmd_advise(args: argparse.Namespace) -> int:
+    from conlab.advice import advise
+    from conlab.measure import environment
+    from conlab.model import Comparison, Results
+    from conlab.report import advice as advice_report
+    from conlab.report import resultfile, terminal
+
+    _check_writable(args.json)
+    workload = _advise_workload(args.workload)
+    strategies = None
+    if args.strategies is not None:
+        strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+        if not strategies:
+            raise UsageError("--strategies needs at least one name, e.g. thread-pool,process-pool")
+    console = _console()
+    env = environment.collect()
+    terminal.render_environment(console, env)
+    with _progress(console.is_terminal and not args.quiet) as progress:
+        result = advise(
+            workload,
+            workers=args.workers,
+            strategies=strategies,
+            start_method=args.start_method,
+            verify=not args.no_verify,
+            repeats=args.repeats or 3,
+            warmup=1 if args.warmup is None else args.warmup,
+            progress=progress,  # type: ignore[arg-type]
+        )
+    comparison = result.comparison
+    if comparison is None:
+        comparison = Comparison(
+            workload=workload.name,
+            kind=workload.kind,
+            tasks=len(workload.tasks),
+            params=dict(workload.params),
+            repeats=0,
+            warmup=0,
+            title=f"Advice for {workload.name} (not verified)",
+            advice=result.to_dict(),
+        )
+    else:
+        console.print()
+        terminal.render(console, comparison, raw_output=args.raw_output)
+    console.print()
+    advice_report.render(console, result.to_dict(), model=args.explain_model)
+    if args.json:
+        resultfile.write(Results(env, [comparison]), args.json)
+        console.print(f"\nResults written to {args.json}")
+    return 0
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from conlab import explain
+    from conlab.measure import environment
+    from conlab.model import Results
+    from conlab.report import explain as explain_report
+    from conlab.report import resultfile, terminal
+
+    _check_writable(args.json)
+    console = _console()
+    env = environment.collect()
+    terminal.render_environment(console, env)
+    with _progress(console.is_terminal and not args.quiet) as progress:
+        lesson = explain.measure(
+            quick=args.quick,
+            start_method=args.start_method,
+            progress=progress,  # type: ignore[arg-type]
+        )
+    console.print()
+    explain_report.render(console, lesson)
+    if args.json:
+        resultfile.write(Results(env, lesson.comparisons()), args.json)
         console.print(f"\nResults written to {args.json}")
     return 0
 

@@ -1,0 +1,266 @@
+"""Probing a workload on a small sample: how long a task takes, how much of it computes, and
+whether two of its tasks overlap in two threads (waiting, C code that releases the GIL, or a
+free-threaded build), and what shipping a task to another process costs.
+
+The sample is two batches of tasks from the start of the workload, each worth
+about ``BATCH_S`` (one task when tasks are longer): batch A, then batch B, one
+after the other in this thread, then A and B at once in two threads.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from conlab.errors import UserCodeError
+from conlab.measure.environment import gil_enabled, usable_cpus
+from conlab.model import Task, TaskRecord, Workload
+from conlab.strategies import capture, shipping
+from conlab.strategies.execute import execute
+
+BATCH_S = 0.05
+# Beyond this, batch B is not timed alone: it is taken to last as long as batch A.
+LONG_BATCH_S = 0.3
+_SCHEDSTAT = "/proc/thread-self/schedstat"
+
+
+@dataclass
+class Shipping:
+    """What sending one task to another process and its result back costs, per task."""
+
+    args_bytes: int = 0
+    result_bytes: int = 0
+    dumps_args_s: float = 0.0
+    loads_args_s: float = 0.0
+    dumps_result_s: float = 0.0
+    loads_result_s: float = 0.0
+    error: str | None = None  # why a task or its result cannot be sent to another process
+
+
+@dataclass
+class TaskProbe:
+    """What the sample showed, per task (means over the sample)."""
+
+    tasks: int
+    sampled: int
+    duration_s: float
+    cpu_s: float  # CPU time of the task's thread
+    runqueue_s: float  # time the task was ready to run but waited for a CPU (Linux)
+    pair_s: float | None  # batches A and B in two threads at once
+    alone_s: float | None  # batches A and B one after the other
+    cores: int
+    gil_enabled: bool
+    shipping: Shipping = field(default_factory=Shipping)
+    durations_s: list[float] = field(default_factory=list)  # each task's estimated duration
+    probe_s: float = 0.0
+
+    @property
+    def cpu_demand_s(self) -> float:
+        """CPU time plus time spent waiting for a CPU: what more workers cannot overlap on one core."""
+        return min(self.duration_s, self.cpu_s + self.runqueue_s)
+
+    @property
+    def cpu_fraction(self) -> float:
+        return self.cpu_demand_s / self.duration_s if self.duration_s > 0 else 1.0
+
+    @property
+    def wait_fraction(self) -> float:
+        return 1.0 - self.cpu_fraction
+
+    @property
+    def thread_speedup(self) -> float | None:
+        """How much faster two batches ran in two threads than one after the other."""
+        if not self.pair_s or self.alone_s is None:
+            return None
+        return self.alone_s / self.pair_s
+
+    @property
+    def overlap(self) -> float:
+        """p: the fraction of a task's time that overlapped in two threads (0 to 1).
+
+        Two threads take (2 - p) x the time of one batch when a fraction p of
+        each overlaps, so p = 2 - 2 / speed-up. Without a pair, waiting is
+        taken to overlap and computing not.
+        """
+        s = self.thread_speedup
+        if s is None:
+            return self.wait_fraction
+        return min(1.0, max(0.0, 2.0 - 2.0 / s))
+
+    @property
+    def kind(self) -> str:
+        """The workload's kind as measured: io, cpu, cpu-nogil or mixed."""
+        if self.wait_fraction >= 0.8:
+            return "io"
+        if self.wait_fraction > 0.2:
+            return "mixed"
+        if self.cores >= 2 and self.overlap >= 0.5:
+            return "cpu-nogil"
+        return "cpu"
+
+    @property
+    def label(self) -> str:
+        kind = self.kind
+        if kind == "io":
+            return "waiting"
+        if kind == "mixed":
+            return "part waiting, part computing"
+        if kind == "cpu-nogil":
+            if not self.gil_enabled:
+                return "computing, in parallel in threads (free-threaded build, no GIL)"
+            return "computing in code that releases the GIL"
+        if self.cores < 2:
+            return "computing (one core: whether it releases the GIL cannot show)"
+        return "computing while holding the GIL"
+
+
+def _runqueue_ns() -> int:
+    """Time this thread has spent ready to run but waiting for a CPU (0 where unknown)."""
+    try:
+        with open(_SCHEDSTAT, "rb") as f:
+            return int(f.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+@dataclass
+class _Batch:
+    records: list[TaskRecord]
+    wall_s: float
+    runqueue_s: float
+
+
+def _run_batch(tasks: Sequence[tuple[int, Task]]) -> _Batch:
+    q0, t0 = _runqueue_ns(), time.perf_counter()
+    records = [execute(task, i) for i, task in tasks]
+    wall = time.perf_counter() - t0
+    return _Batch(records, wall, (_runqueue_ns() - q0) / 1e9)
+
+
+def _run_pair(a: Sequence[tuple[int, Task]], b: Sequence[tuple[int, Task]]) -> float:
+    """Wall time of batches a and b run at once in two threads, started together."""
+    go = threading.Barrier(3)
+    done: list[_Batch] = []
+
+    def work(batch: Sequence[tuple[int, Task]]) -> None:
+        go.wait()
+        done.append(_run_batch(batch))
+
+    threads = [threading.Thread(target=work, args=(x,), daemon=True) for x in (a, b)]
+    for t in threads:
+        t.start()
+    go.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    _check([r for batch in done for r in batch.records])
+    return wall
+
+
+def _check(records: Sequence[TaskRecord]) -> None:
+    for record in records:
+        if not record.ok:
+            raise UserCodeError(
+                f"task {record.name!r} failed while conlab probed it: {record.error}; "
+                "fix the task (conlab compare shows its traceback)"
+            )
+
+
+def _timed(fn: object, *args: object) -> tuple[object, float]:
+    t0 = time.perf_counter()
+    out = fn(*args)  # type: ignore[operator]
+    return out, time.perf_counter() - t0
+
+
+def probe_shipping(tasks: Sequence[Task], results: Sequence[object]) -> Shipping:
+    """Pickle each sampled task and result as the process strategies do, and time it."""
+    ship = Shipping()
+    n = len(tasks)
+    try:
+        for task, result in zip(tasks, results, strict=True):
+            data, dumps_s = _timed(shipping.dumps, task)
+            _, loads_s = _timed(shipping.loads, data)
+            ship.args_bytes += len(data)  # type: ignore[arg-type]
+            ship.dumps_args_s += dumps_s
+            ship.loads_args_s += loads_s
+            del data
+            data, dumps_s = _timed(shipping.dumps, result)
+            _, loads_s = _timed(shipping.loads, data)
+            ship.result_bytes += len(data)  # type: ignore[arg-type]
+            ship.dumps_result_s += dumps_s
+            ship.loads_result_s += loads_s
+            del data
+    except Exception as exc:
+        ship.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        return ship
+    ship.args_bytes //= n
+    ship.result_bytes //= n
+    for name in ("dumps_args_s", "loads_args_s", "dumps_result_s", "loads_result_s"):
+        setattr(ship, name, getattr(ship, name) / n)
+    return ship
+
+
+def _batch_size(first_s: float, n_tasks: int) -> int:
+    if n_tasks < 2:
+        return 1
+    return max(1, min(n_tasks // 2, math.ceil(BATCH_S / max(first_s, 1e-6))))
+
+
+def probe(workload: Workload) -> TaskProbe:
+    """Run a small sample of ``workload`` and say what its tasks are like."""
+    started = time.perf_counter()
+    tasks = list(enumerate(workload.tasks))
+    if not tasks:
+        raise UserCodeError(f"workload {workload.name!r} has no tasks to probe")
+    with capture.routed():
+        first = _run_batch(tasks[:1])
+        _check(first.records)
+        k = _batch_size(first.wall_s, len(tasks))
+        a, b = tasks[:k], tasks[k : 2 * k]
+        batch_a = first if k == 1 else _run_batch(a)
+        _check(batch_a.records)
+        records, runqueue = list(batch_a.records), batch_a.runqueue_s
+        pair_s = alone_s = None
+        if b:
+            if batch_a.wall_s < LONG_BATCH_S:
+                batch_b = _run_batch(b)
+                _check(batch_b.records)
+                records += batch_b.records
+                runqueue += batch_b.runqueue_s
+                alone_s = batch_a.wall_s + batch_b.wall_s
+            else:
+                alone_s = batch_a.wall_s * (1 + len(b) / len(a))
+            pair_s = _run_pair(a, b)
+    durations = [(r.duration_ns or 0) / 1e9 for r in records]
+    sampled = len(records)
+    mean_s = sum(durations) / sampled
+    result = TaskProbe(
+        tasks=len(tasks),
+        sampled=sampled,
+        duration_s=mean_s,
+        cpu_s=sum((r.cpu_ns or 0) for r in records) / 1e9 / sampled,
+        runqueue_s=runqueue / sampled,
+        pair_s=pair_s,
+        alone_s=alone_s,
+        cores=usable_cpus(),
+        gil_enabled=gil_enabled(),
+        durations_s=_all_durations(workload, mean_s, sampled),
+    )
+    sample = [t for _, t in tasks[:sampled]]
+    result.shipping = probe_shipping(sample, [r.result for r in records])
+    result.probe_s = time.perf_counter() - started
+    return result
+
+
+def _all_durations(workload: Workload, mean_s: float, sampled: int) -> list[float]:
+    """Every task's duration: the sample's mean, shaped by the workload's known durations if any."""
+    n = len(workload.tasks)
+    known = workload.task_durations_s
+    if known and len(known) == n and sum(known[:sampled]) > 0:
+        scale = mean_s * sampled / sum(known[:sampled])
+        return [d * scale for d in known]
+    return [mean_s] * n
