@@ -45,8 +45,8 @@ class Sizes:
     warmup: int
 
 
-FULL = Sizes(cpu_size=0.3, sleep_s=0.05, hash_mb=4, hash_rounds=4, repeats=3, warmup=1)
-QUICK = Sizes(cpu_size=0.08, sleep_s=0.01, hash_mb=2, hash_rounds=2, repeats=1, warmup=1)
+FULL = Sizes(cpu_size=0.3, sleep_s=0.05, hash_mb=8, hash_rounds=4, repeats=3, warmup=1)
+QUICK = Sizes(cpu_size=0.15, sleep_s=0.01, hash_mb=4, hash_rounds=3, repeats=1, warmup=1)
 RACE_THREADS, RACE_INCREMENTS = 4, 25
 
 

@@ -65,9 +65,14 @@ def threads_sentence(probe: TaskProbe) -> str:
         why = "they do not overlap"
         if probe.cpu_fraction > 0.5:
             why += ": the code holds the GIL" if probe.cores >= 2 else " on one core"
+    busy = (
+        " (not counting time spent waiting for a busy CPU)"
+        if probe.runqueue_s > 0.05 * probe.duration_s
+        else ""
+    )
     return (
         f"Two batches in two threads took {seconds(probe.pair_s)} against "
-        f"{seconds(probe.alone_s)} one after the other ({s:.2f}x): {why}."
+        f"{seconds(probe.alone_s)} one after the other{busy} ({s:.2f}x): {why}."
     )
 
 

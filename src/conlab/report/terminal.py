@@ -182,4 +182,10 @@ def render_results(console: Console, results: Results, raw_output: bool = False)
         )
     for c in results.comparisons:
         console.print()
-        render(console, c, raw_output)
+        if c.runs:
+            render(console, c, raw_output)
+        if c.advice is not None:
+            from conlab.report import advice
+
+            console.print()
+            advice.render(console, c.advice)
