@@ -213,7 +213,7 @@ def predict_all(
     """Every available strategy, start method and worker count, fastest first."""
     out = []
     for name in strategies if strategies is not None else list(REGISTRY):
-        methods = start_methods(name) if family(name) != "other" else [None]
+        methods: list[str | None] = start_methods(name) if family(name) != "other" else [None]
         if start_method is not None and methods != [None]:
             methods = [start_method]
         for method in methods:
