@@ -111,6 +111,7 @@ class Advice:
                 "runqueue_s": pr.runqueue_s,
                 "cpu_fraction": pr.cpu_fraction,
                 "thread_speedup": pr.thread_speedup,
+                "pair_cpu_concurrency": pr.pair_cpu_concurrency,
                 "overlap": pr.overlap,
                 "cores": pr.cores,
                 "gil_enabled": pr.gil_enabled,

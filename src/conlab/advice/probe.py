@@ -24,6 +24,9 @@ from conlab.strategies.execute import execute
 BATCH_S = 0.05
 # Beyond this, batch B is not timed alone: it is taken to last as long as batch A.
 LONG_BATCH_S = 0.3
+# Two threads whose CPU time adds up to less than this much of the wall time did not compute at
+# the same moment (the GIL is a hard bound: their CPU time cannot exceed the wall time).
+CONCURRENT_CPU = 1.15
 # Below this, the sample is timed twice.
 SHORT_BATCH_S = 0.15
 _SCHEDSTAT = "/proc/thread-self/schedstat"
@@ -55,6 +58,9 @@ class TaskProbe:
     # time spent waiting for a CPU that other programs kept busy.
     pair_s: float | None
     alone_s: float | None
+    # CPU time of the two threads together over the pair's wall time: 2 when both computed
+    # all the time at once, at most 1 when the GIL (or a single free CPU) let one at a time.
+    pair_cpu_concurrency: float | None
     cores: int
     gil_enabled: bool
     shipping: Shipping = field(default_factory=Shipping)
@@ -87,12 +93,17 @@ class TaskProbe:
 
         Two threads take (2 - p) x the time of one batch when a fraction p of
         each overlaps, so p = 2 - 2 / speed-up. Without a pair, waiting is
-        taken to overlap and computing not.
+        taken to overlap and computing not; when the pair's CPU time shows the
+        threads never computed at once, only the waiting part can overlap.
         """
         s = self.thread_speedup
         if s is None:
             return self.wait_fraction
-        return min(1.0, max(0.0, 2.0 - 2.0 / s))
+        p = min(1.0, max(0.0, 2.0 - 2.0 / s))
+        if self.pair_cpu_concurrency is not None and self.pair_cpu_concurrency < CONCURRENT_CPU:
+            # The two threads never computed at the same moment: only their waiting overlapped.
+            p = min(p, self.wait_fraction)
+        return p
 
     @property
     def kind(self) -> str:
@@ -144,11 +155,13 @@ def _run_batch(tasks: Sequence[tuple[int, Task]]) -> _Batch:
     return _Batch(records, wall, (_runqueue_ns() - q0) / 1e9)
 
 
-def _run_pair(a: Sequence[tuple[int, Task]], b: Sequence[tuple[int, Task]]) -> float:
+def _run_pair(a: Sequence[tuple[int, Task]], b: Sequence[tuple[int, Task]]) -> tuple[float, float]:
     """Wall time of batches a and b run at once in two threads, started together.
 
     Time both threads spent waiting for a busy CPU (the lesser of the two) is
-    left out: it belongs to the machine, not to the GIL.
+    left out: it belongs to the machine, not to the GIL. Also returns the CPU
+    time the two threads used together, over the raw wall time: above 1, their
+    computing ran at the same moment.
     """
     go = threading.Barrier(3)
     done: list[_Batch] = []
@@ -165,8 +178,10 @@ def _run_pair(a: Sequence[tuple[int, Task]], b: Sequence[tuple[int, Task]]) -> f
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
-    _check([r for batch in done for r in batch.records])
-    return wall - min(batch.runqueue_s for batch in done)
+    records = [r for batch in done for r in batch.records]
+    _check(records)
+    cpu_s = sum(r.cpu_ns or 0 for r in records) / 1e9
+    return wall - min(batch.runqueue_s for batch in done), cpu_s / max(wall, 1e-9)
 
 
 def _check(records: Sequence[TaskRecord]) -> None:
@@ -233,9 +248,10 @@ def probe(workload: Workload) -> TaskProbe:
         _check(batch_a.records)
         records, runqueue = list(batch_a.records), batch_a.runqueue_s
         pair_s = alone_s = None
+        concurrency = 0.0
         if b and batch_a.wall_s >= LONG_BATCH_S:
             alone_s = (batch_a.wall_s - batch_a.runqueue_s) * (1 + len(b) / len(a))
-            pair_s = _run_pair(a, b)
+            pair_s, concurrency = _run_pair(a, b)
         elif b:
             # Short batches are timed twice and the faster kept: a busy machine only slows things.
             rounds = 2 if batch_a.wall_s < SHORT_BATCH_S else 1
@@ -248,8 +264,9 @@ def probe(workload: Workload) -> TaskProbe:
                 took = a_run.wall_s + b_run.wall_s - waited
                 if best is None or took < best[0]:
                     best = (took, a_run.records + b_run.records, waited)
-                pair = _run_pair(a, b)
+                pair, cpu_at_once = _run_pair(a, b)
                 pair_s = pair if pair_s is None else min(pair_s, pair)
+                concurrency = max(concurrency, cpu_at_once)
             assert best is not None
             alone_s, records, runqueue = best
     durations = [(r.duration_ns or 0) / 1e9 for r in records]
@@ -263,6 +280,7 @@ def probe(workload: Workload) -> TaskProbe:
         runqueue_s=runqueue / sampled,
         pair_s=pair_s,
         alone_s=alone_s,
+        pair_cpu_concurrency=concurrency if pair_s is not None else None,
         cores=usable_cpus(),
         gil_enabled=gil_enabled(),
         durations_s=_all_durations(workload, mean_s, sampled),

@@ -43,9 +43,15 @@ def task_sentence(probe: TaskProbe) -> str:
         if probe.runqueue_s > 0.05 * probe.duration_s
         else ""
     )
+    busy = ""
+    if probe.runqueue_s > 0.2 * probe.duration_s:
+        busy = (
+            " The machine was busy (other programs kept the CPUs), so these figures are "
+            "uncertain: run again when it is quieter."
+        )
     return (
         f"Each task took {seconds(probe.duration_s)} ({probe.sampled} of {probe.tasks} tasks "
-        f"sampled), {probe.cpu_fraction:.0%} of it computing{runq}: it is {probe.label}."
+        f"sampled), {probe.cpu_fraction:.0%} of it computing{runq}: it is {probe.label}.{busy}"
     )
 
 
@@ -65,6 +71,8 @@ def threads_sentence(probe: TaskProbe) -> str:
         why = "they do not overlap"
         if probe.cpu_fraction > 0.5:
             why += ": the code holds the GIL" if probe.cores >= 2 else " on one core"
+    cpu = probe.pair_cpu_concurrency
+    at_once = f", their CPU time {cpu:.2f}x the wall time" if cpu is not None else ""
     busy = (
         " (not counting time spent waiting for a busy CPU)"
         if probe.runqueue_s > 0.05 * probe.duration_s
@@ -72,7 +80,7 @@ def threads_sentence(probe: TaskProbe) -> str:
     )
     return (
         f"Two batches in two threads took {seconds(probe.pair_s)} against "
-        f"{seconds(probe.alone_s)} one after the other{busy} ({s:.2f}x): {why}."
+        f"{seconds(probe.alone_s)} one after the other{busy} ({s:.2f}x{at_once}): {why}."
     )
 
 
