@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conlab import explain
+from conlab import explain_probes
 from conlab.demo import DemoSettings, parts
 from conlab.report import resultfile
 from tests.helpers import run_cli
@@ -16,17 +16,17 @@ from tests.helpers import run_cli
 @pytest.mark.parametrize("attempt", range(5))
 def test_the_race_loses_updates_without_the_lock_and_none_with_it(attempt):
     threads, increments = 4, 25
-    assert explain.race(threads, increments) == increments  # (threads - 1) * increments lost
-    assert explain.race(threads, increments, lock=True) == threads * increments
+    assert explain_probes.race(threads, increments) == increments  # (threads - 1) * increments lost
+    assert explain_probes.race(threads, increments, lock=True) == threads * increments
 
 
 @pytest.mark.parametrize("method", multiprocessing.get_all_start_methods())
 def test_threads_share_the_parents_list_and_processes_do_not(method):
-    assert explain.shared_list(3, method) == (3, 0)
+    assert explain_probes.shared_list(3, method) == (3, 0)
 
 
 def test_memory_per_worker_is_measured():
-    rss, uss = explain.process_memory(2, "fork")
+    rss, uss = explain_probes.process_memory(2, "fork")
     assert rss > 1 << 20
     assert uss is None or 0 < uss <= rss
 
