@@ -335,4 +335,11 @@ def rule_of_thumb(f: dict[str, Any]) -> str:
         parts.append(
             f"nothing speeds up pure-Python computing on {f['cores']} core(s) here ({_x(c['processes'])} in processes)"
         )
-    return "; ".join(parts) + "."
+    text = "; ".join(parts) + "."
+    par = f["cpu_parallelism"]["processes"]
+    if f["cores"] >= 2 and par is not None and par < 1.3:
+        text += (
+            f" With {f['cores']} usable cores, a CPU/wall of {par:.2f} in processes means other "
+            "programs kept the CPUs busy: run again when the machine is quieter."
+        )
+    return text
