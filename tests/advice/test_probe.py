@@ -38,6 +38,11 @@ def test_pure_python_holds_the_gil(workload):
 @two_cores
 def test_hashlib_releases_the_gil():
     result = probe(tasks.hashing(tasks=4, size_mb=12))
+    if result.runqueue_s > 0.2 * result.duration_s:
+        # Parallel C code needs a second free core; other programs held them all.
+        pytest.skip(
+            f"machine busy: {result.runqueue_s / result.duration_s:.0%} of a task waiting for a CPU"
+        )
     assert result.kind == "cpu-nogil", result
     assert result.thread_speedup is not None and result.thread_speedup > 1.3
 
