@@ -37,7 +37,7 @@ class quiet_stdout:
     def __enter__(self):
         import os
 
-        self.saved, sys.stdout = sys.stdout, open(os.devnull, "w")  # noqa: SIM115
+        self.saved, sys.stdout = sys.stdout, open(os.devnull, "w")
 
     def __exit__(self, *exc):
         sys.stdout.close()

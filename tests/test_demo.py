@@ -77,7 +77,7 @@ def test_quick_demo_result_file_loads_and_matches_the_schema(quick_demo):
         assert [t.name for t in run.records] == ["calc_square", "calc_cube"]
         assert all(t.status == "ok" for t in run.records)
     first_run = raw["comparisons"][0]["runs"][0]
-    assert set(first_run["wall_s"]) == {"median", "min", "max", "samples"}
+    assert set(first_run["wall_s"]) >= {"median", "min", "max", "samples"}
     assert set(first_run["tasks"][0]) >= {
         "name",
         "status",

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
+from conlab.errors import UsageError
 from conlab.measure.lab import compare as _compare
 from conlab.model import Comparison, Workload
-from conlab.strategies import Strategy, parse_spec
+from conlab.strategies import REGISTRY, Strategy, parse_spec
 from conlab.workloads import build
+from conlab.workloads.user import function_workload, is_target, load_factory
 
 if TYPE_CHECKING:
     from conlab.advice import Advice
@@ -17,33 +19,88 @@ DEFAULT_STRATEGIES = ("threads", "thread-pool", "processes", "process-pool")
 
 
 def compare(
-    workload: Workload | str,
+    target: Workload | str | Callable[..., Any],
+    items: Iterable[Any] | None = None,
     strategies: Sequence[Strategy | str] | None = None,
     *,
     workers: int | None = None,
     repeats: int = 5,
     warmup: int = 1,
     start_method: str | None = None,
+    params: dict[str, Any] | None = None,
+    scheduler: str | None = None,
+    ray_address: str | None = None,
 ) -> Comparison:
-    """Run ``workload`` under each strategy (``"thread-pool:4"`` or a Strategy) and compare.
+    """Run a workload under each strategy (``"thread-pool:4"`` or a Strategy) and compare.
 
-    A strategy named without a worker count gets ``workers`` (default: the usable cores).
+    ``target`` is a Workload, a catalogue name (``"hash"``, with ``params``),
+    ``"module:factory"``, or a function with ``items``: one task per item,
+    ``func(item)``, or ``func(*args, **kwargs)`` for an item
+    ``{"args": [...], "kwargs": {...}}``; an ``async def`` function runs under
+    asyncio too. For a Workload or a name, the second positional argument is
+    the strategies, as before. A strategy named without a worker count gets
+    ``workers`` (default: the usable cores). ``scheduler`` (tcp://HOST:PORT)
+    and ``ray_address`` point dask and ray at existing clusters.
+    """
+    if callable(target) and not isinstance(target, (Workload, str)):
+        if items is None:
+            raise UsageError("compare(func, items): give the inputs to call the function on")
+        workload = function_workload(target, items, fixed=params)
+    else:
+        if items is not None:
+            if strategies is not None:
+                raise UsageError("items are inputs for a function; this target is a workload")
+            strategies = list(items)
+        workload = _workload(target, params or {})
+    chosen = strategy_list(
+        strategies if strategies is not None else DEFAULT_STRATEGIES,
+        workers,
+        start_method,
+        scheduler=scheduler,
+        ray_address=ray_address,
+    )
+    return _compare(workload, chosen, repeats, warmup)
+
+
+def _workload(target: Workload | str, params: dict[str, Any]) -> Workload:
+    if isinstance(target, Workload):
+        return target
+    if is_target(target):
+        return load_factory(target, params)
+    return build(target, **params)
+
+
+def strategy_list(
+    specs: Sequence[Strategy | str] | None,
+    workers: int | None = None,
+    start_method: str | None = None,
+    *,
+    scheduler: str | None = None,
+    ray_address: str | None = None,
+) -> list[Strategy]:
+    """The strategies ``specs`` name (default: every registered one), each built once.
+
+    A pooled strategy named without a worker count gets ``workers`` (default: the usable cores).
     """
     from conlab.measure.environment import usable_cpus
 
-    if isinstance(workload, str):
-        workload = build(workload)
     n = workers if workers is not None else usable_cpus()
     chosen: list[Strategy] = []
-    for spec in strategies if strategies is not None else DEFAULT_STRATEGIES:
+    for spec in specs if specs is not None else list(REGISTRY):
         if isinstance(spec, Strategy):
             chosen.append(spec)
             continue
-        strategy = parse_spec(spec, start_method=start_method)
+        if not spec.strip():
+            raise UsageError(
+                "an empty strategy name: give names separated by commas, e.g. threads,process-pool:2"
+            )
+        strategy = parse_spec(
+            spec, start_method=start_method, scheduler=scheduler, ray_address=ray_address
+        )
         if strategy.pooled and strategy.workers is None:
             strategy.workers = n
         chosen.append(strategy)
-    return _compare(workload, chosen, repeats, warmup)
+    return chosen
 
 
 def advise(
@@ -64,7 +121,7 @@ def advise(
     from conlab.advice import advise as _advise
 
     if isinstance(workload, str):
-        workload = build(workload)
+        workload = _workload(workload, {})
     return _advise(
         workload,
         workers=workers,

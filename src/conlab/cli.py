@@ -14,7 +14,8 @@ from conlab.errors import ConlabError, UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from conlab.model import Workload
+    from conlab.model import Comparison, Results, Workload
+    from conlab.strategies import Strategy
 
 EXIT_INTERRUPTED = 130
 
@@ -85,18 +86,91 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="METHOD",
         help=f"how process strategies start children: {', '.join(_start_methods())}",
     )
+    _python_option(demo)
     _output_options(demo)
-    demo.set_defaults(func=_cmd_demo)
+    demo.set_defaults(func=_cmd_demo, measure=_measure_demo)
 
     show = sub.add_parser("show", help="print the tables of a saved result file again")
     show.add_argument("file", metavar="FILE", help="a file written with --json")
     show.add_argument(
         "--raw-output", action="store_true", help="show output interleaved, as written"
     )
+    _export_options(show)
     show.set_defaults(func=_cmd_show)
+
+    diff = sub.add_parser(
+        "diff",
+        help="compare two saved result files: what got faster or slower, and why it may have",
+        description="Ratio B/A of each workload x strategy, significant only when a "
+        "Mann-Whitney U or Welch test says so and the ratio is at least --min-effect from 1; "
+        "then the environment differences that could explain it.",
+    )
+    diff.add_argument("a", metavar="A", help="the baseline result file (--json)")
+    diff.add_argument("b", metavar="B", help="the result file compared with it")
+    diff.add_argument(
+        "--min-effect",
+        type=_percent,
+        default=5.0,
+        metavar="PERCENT",
+        help="smallest change reported as significant (default 5)",
+    )
+    diff.add_argument(
+        "--alpha", type=_fraction, default=0.05, metavar="P", help="significance level (0.05)"
+    )
+    diff.set_defaults(func=_cmd_diff)
+
+    _add_compare_commands(sub)
     _add_advise(sub)
     _add_explain(sub)
     return parser
+
+
+def _add_compare_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """``compare``, and ``workloads`` and ``strategies`` that list what it can run."""
+    compare = sub.add_parser(
+        "compare",
+        help="run a workload, or your module:function, under every strategy and compare",
+        description="Run WORKLOAD (a catalogue name, see 'conlab workloads', or your own "
+        "module:function) under each strategy, repeated, check every run, and compare.",
+    )
+    compare.add_argument("workload", metavar="WORKLOAD", help="a catalogue name or module:function")
+    compare.add_argument(
+        "--strategies",
+        metavar="LIST",
+        help="comma-separated, each name or name:workers (default: every strategy, "
+        "see 'conlab strategies')",
+    )
+    compare.add_argument(
+        "--workers",
+        type=_count(1),
+        metavar="N",
+        help="workers of pooled strategies named without a count (default: usable cores)",
+    )
+    compare.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter of the workload (repeatable); see 'conlab workloads'",
+    )
+    inputs = compare.add_mutually_exclusive_group()
+    inputs.add_argument(
+        "--inputs",
+        metavar="FILE",
+        help='for module:function, a JSON list: one argument per call, or {"args": [...], '
+        '"kwargs": {...}}',
+    )
+    inputs.add_argument(
+        "--range", type=_count(1), metavar="N", help="for module:function, call it on 0 .. N-1"
+    )
+    _measure_options(compare)
+    _output_options(compare)
+    compare.set_defaults(func=_cmd_compare, measure=_measure_compare)
+
+    workloads = sub.add_parser("workloads", help="list the workload catalogue")
+    workloads.set_defaults(func=_cmd_workloads)
+    strategies = sub.add_parser("strategies", help="list the strategies and whether they run here")
+    strategies.set_defaults(func=_cmd_strategies)
 
 
 def _add_advise(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -107,7 +181,24 @@ def _add_advise(sub: argparse._SubParsersAction[_Parser]) -> None:
         "predict the wall time of every strategy and worker count on this machine, recommend "
         "one, then run the recommendation and the runner-up to show predicted against measured.",
     )
-    advise.add_argument("workload", metavar="WORKLOAD", help="a catalogue name (seed, cpu, ...)")
+    advise.add_argument("workload", metavar="WORKLOAD", help="a catalogue name or module:function")
+    advise.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter of the workload (repeatable); see 'conlab workloads'",
+    )
+    inputs = advise.add_mutually_exclusive_group()
+    inputs.add_argument(
+        "--inputs",
+        metavar="FILE",
+        help='for module:function, a JSON list: one argument per call, or {"args": [...], '
+        '"kwargs": {...}}',
+    )
+    inputs.add_argument(
+        "--range", type=_count(1), metavar="N", help="for module:function, call it on 0 .. N-1"
+    )
     advise.add_argument(
         "--workers", type=_count(1), metavar="N", help="predict pools with N workers only"
     )
@@ -156,6 +247,29 @@ def _measure_options(p: argparse.ArgumentParser, repeats_help: str = "(default 5
         metavar="METHOD",
         help=f"how process strategies start children: {', '.join(_start_methods())}",
     )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="the dask strategy uses the Dask scheduler at ADDRESS (tcp://HOST:PORT) "
+        "instead of starting a LocalCluster",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="the ray strategy joins the Ray cluster at ADDRESS instead of a local ray.init",
+    )
+    _python_option(p)
+
+
+def _python_option(p: argparse.ArgumentParser) -> None:
+    """--python: the command's measurement under other interpreters, side by side."""
+    p.add_argument(
+        "--python",
+        action="append",
+        metavar="PATH",
+        help="measure under the Python at PATH (repeat for several: shown side by side); "
+        "conlab runs there from this package's source, with the standard library only",
+    )
 
 
 def _output_options(p: argparse.ArgumentParser) -> None:
@@ -163,12 +277,41 @@ def _output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--json", metavar="PATH", help="write the results to PATH (schema conlab.results/1)"
     )
+    _export_options(p)
     p.add_argument(
         "--raw-output",
         action="store_true",
         help="show the tasks' output interleaved as it was written, not grouped by task",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _export_options(p: argparse.ArgumentParser) -> None:
+    """--markdown and --csv: the same results as tables for a README, an issue or a spreadsheet."""
+    p.add_argument("--markdown", metavar="PATH", help="write the results as Markdown tables")
+    p.add_argument("--csv", metavar="PATH", help="write the results as CSV, one row per strategy")
+
+
+def _output_paths(args: argparse.Namespace) -> list[str]:
+    return [p for p in (getattr(args, k, None) for k in ("json", "markdown", "csv")) if p]
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Fail before measuring, not after, when an output file cannot be written."""
+    for path in _output_paths(args):
+        _check_writable(path)
+
+
+def _write_outputs(args: argparse.Namespace, results: Results) -> None:
+    """Write every file asked for (--json, --markdown, --csv); called after each round."""
+    from conlab.report import csv, markdown, resultfile
+
+    if getattr(args, "json", None):
+        resultfile.write(results, args.json)
+    if getattr(args, "markdown", None):
+        resultfile.write_text(markdown.render(results), args.markdown)
+    if getattr(args, "csv", None):
+        resultfile.write_text(csv.render(results), args.csv)
 
 
 def _console() -> Console:
@@ -214,14 +357,53 @@ def _check_writable(path: str | None) -> None:
         raise UsageError(f"cannot write {path}: it is a directory")
 
 
+def _measure_demo(args: argparse.Namespace) -> Results:
+    """The demo's measurement alone, no report: what a --python child runs."""
+    from conlab.demo import DemoSettings, parts
+    from conlab.measure import environment
+    from conlab.model import Comparison, Results
+
+    settings = DemoSettings(
+        quick=args.quick, repeats=args.repeats, warmup=args.warmup, start_method=args.start_method
+    )
+    results = Results(environment.collect())
+    for part in parts(settings):
+        outcome = part()
+        if isinstance(outcome, Comparison):
+            results.comparisons.append(outcome)
+        else:
+            results.comparisons.extend(outcome.comparisons())
+    return results
+
+
+def _cmd_elsewhere(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """Any measuring command with --python: run its measurement under each interpreter, merge, show."""
+    from conlab import pythons
+    from conlab.report import resultfile, terminal
+
+    if getattr(args, "measure", None) is None:
+        raise UsageError(f"--python is not supported by 'conlab {args.command}'")
+    _check_writable(args.json)
+    interpreters = [pythons.inspect_python(path) for path in args.python]
+    console = _console()
+    if console.is_terminal and not args.quiet:
+        console.print(f"Measuring under {', '.join(i.label for i in interpreters)}, one at a time")
+    results = pythons.measure_under(interpreters, pythons.strip_python_options(argv))
+    terminal.render_results(console, results, raw_output=args.raw_output)
+    if args.json:
+        resultfile.write(results, args.json)
+        console.print(f"\nResults written to {args.json}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from conlab.demo import DemoSettings, parts
     from conlab.measure import environment
     from conlab.model import Comparison, Results
     from conlab.report import explain as explain_report
-    from conlab.report import resultfile, terminal
+    from conlab.report import terminal
 
-    _check_writable(args.json)
+    _check_outputs(args)
     settings = DemoSettings(
         quick=args.quick, repeats=args.repeats, warmup=args.warmup, start_method=args.start_method
     )
@@ -229,45 +411,165 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     results = Results(environment.collect(), complete=False)
     terminal.render_environment(console, results.environment)
     show_progress = console.is_terminal and not args.quiet
+    done: list[Comparison] = []
+
+    # Results are written after each round, marked incomplete, because an interrupted
+    # demo would otherwise lose every comparison that completed.
+    def on_update(partial: Comparison) -> None:
+        results.comparisons = [*done, partial]
+        _write_outputs(args, results)
+
+    cores = results.environment.get("usable_cpus")
     with _progress(show_progress) as progress:
-        for part in parts(settings, progress):  # type: ignore[arg-type]
+        for part in parts(settings, progress, on_update if _output_paths(args) else None):  # type: ignore[arg-type]
             outcome = part()
             if isinstance(outcome, Comparison):
-                results.comparisons.append(outcome)
+                done.append(outcome)
             else:
-                results.comparisons.extend(outcome.comparisons())
-            # Written after each part, marked incomplete, so an interrupted demo keeps what completed.
-            if args.json:
-                resultfile.write(results, args.json)
+                done.extend(outcome.comparisons())
+            results.comparisons = list(done)
+            _write_outputs(args, results)
             console.print()
             if isinstance(outcome, Comparison):
-                terminal.render(console, outcome, raw_output=args.raw_output)
+                terminal.render(console, outcome, raw_output=args.raw_output, cores=cores)
             else:
                 explain_report.render(console, outcome)
     results.complete = True
-    if args.json:
-        resultfile.write(results, args.json)
-        console.print(f"\nResults written to {args.json}")
+    _write_outputs(args, results)
+    for path in _output_paths(args):
+        console.print(f"\nResults written to {path}")
     return 0
 
 
-def _advise_workload(name: str) -> Workload:
-    """A catalogue name, or ``module:function`` where conlab.workloads.user can load it."""
-    from conlab.workloads import build
+def _compare_plan(args: argparse.Namespace) -> tuple[Workload, list[Strategy]]:
+    """The workload and strategies ``conlab compare`` was asked for, checked before measuring."""
+    from conlab.api import strategy_list
+    from conlab.workloads import build, factory, params
+    from conlab.workloads.user import is_target, load
 
-    if ":" not in name:
-        return build(name)
-    import importlib
+    chosen = strategy_list(
+        args.strategies.split(",") if args.strategies else None,
+        args.workers,
+        args.start_method,
+        scheduler=args.scheduler,
+        ray_address=args.ray_address,
+    )
+    if is_target(args.workload):
+        return load(args.workload, args.inputs, args.range, args.param), chosen
+    if args.inputs is not None or args.range is not None:
+        raise UsageError("--inputs and --range are for module:function, not catalogue workloads")
+    make = factory(args.workload)
+    workload = build(
+        args.workload, **params.parse(f"the {args.workload} workload", make, args.param)
+    )
+    return workload, chosen
 
-    try:
-        user = importlib.import_module("conlab.workloads.user")
-    except ModuleNotFoundError:
-        raise UsageError(
-            f"cannot load {name!r}: this conlab advises catalogue workloads only "
-            "(module:function needs conlab.workloads.user)"
-        ) from None
-    workload: Workload = user.load(name)
-    return workload
+
+def _measure_compare(args: argparse.Namespace) -> Results:
+    """compare's measurement alone, no report: what a --python child runs."""
+    from conlab.measure import environment
+    from conlab.measure.lab import compare
+    from conlab.model import Results
+
+    workload, chosen = _compare_plan(args)
+    results = Results(environment.collect())
+    results.comparisons.append(compare(workload, chosen, *_counts(args)))
+    return results
+
+
+def _counts(args: argparse.Namespace) -> tuple[int, int]:
+    return (
+        args.repeats if args.repeats is not None else 5,
+        args.warmup if args.warmup is not None else 1,
+    )
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from conlab.measure import environment
+    from conlab.measure.lab import compare
+    from conlab.model import Results
+    from conlab.report import terminal
+
+    _check_outputs(args)
+    workload, chosen = _compare_plan(args)
+    console = _console()
+    results = Results(environment.collect(), complete=False)
+    terminal.render_environment(console, results.environment)
+
+    # Written after each round, marked incomplete, so an interrupted run keeps what completed.
+    def on_update(partial: Comparison) -> None:
+        results.comparisons = [partial]
+        _write_outputs(args, results)
+
+    with _progress(console.is_terminal and not args.quiet) as progress:
+        comparison = compare(
+            workload,
+            chosen,
+            *_counts(args),
+            progress=progress,  # type: ignore[arg-type]
+            on_update=on_update if _output_paths(args) else None,
+        )
+    results.comparisons = [comparison]
+    results.complete = True
+    _write_outputs(args, results)
+    console.print()
+    terminal.render(
+        console,
+        comparison,
+        raw_output=args.raw_output,
+        cores=results.environment.get("usable_cpus"),
+    )
+    for path in _output_paths(args):
+        console.print(f"\nResults written to {path}")
+    return 0
+
+
+def _cmd_workloads(args: argparse.Namespace) -> int:
+    from conlab.workloads import CATALOGUE, params, unavailable_reason
+
+    for name, make in CATALOGUE.items():
+        doc = (make.__doc__ or "").strip().splitlines()[0].replace("``", "") if make.__doc__ else ""
+        keys = " ".join(
+            f"{k}={'auto' if v is None else v}" for k, v in params.defaults(make).items()
+        )
+        reason = unavailable_reason(name)
+        kind = _workload_kind(name)
+        line = f"{name:<7} {kind:<9} {doc}"
+        print(line)
+        print(f"{'':<17} params: {keys}" + (f"; NOT AVAILABLE here: {reason}" if reason else ""))
+    print("\nYour own code: conlab compare mypkg.mod:func --inputs items.json (or --range N)")
+    return 0
+
+
+def _workload_kind(name: str) -> str:
+    from conlab.workloads import KINDS
+
+    return KINDS.get(name, "?")
+
+
+def _cmd_strategies(args: argparse.Namespace) -> int:
+    from conlab.strategies import REGISTRY
+
+    for name, cls in REGISTRY.items():
+        reason = cls().unavailable_reason()
+        note = f"  NOT AVAILABLE here: {reason}" if reason else ""
+        if getattr(cls, "wants_async", False):
+            note += "  (runs workloads with an async variant)"
+        print(f"{name:<13} {cls.description}{note}")
+    return 0
+
+
+def _advise_workload(args: argparse.Namespace) -> Workload:
+    """A catalogue name with its --param, or module:function with --inputs or --range."""
+    from conlab.workloads import build, factory, params
+    from conlab.workloads.user import is_target, load
+
+    if is_target(args.workload):
+        return load(args.workload, args.inputs, args.range, args.param)
+    if args.inputs is not None or args.range is not None:
+        raise UsageError("--inputs and --range are for module:function, not catalogue workloads")
+    make = factory(args.workload)
+    return build(args.workload, **params.parse(f"the {args.workload} workload", make, args.param))
 
 
 def _cmd_advise(args: argparse.Namespace) -> int:
@@ -275,10 +577,10 @@ def _cmd_advise(args: argparse.Namespace) -> int:
     from conlab.measure import environment
     from conlab.model import Comparison, Results
     from conlab.report import advice as advice_report
-    from conlab.report import resultfile, terminal
+    from conlab.report import terminal
 
-    _check_writable(args.json)
-    workload = _advise_workload(args.workload)
+    _check_outputs(args)
+    workload = _advise_workload(args)
     strategies = None
     if args.strategies is not None:
         strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
@@ -312,12 +614,14 @@ def _cmd_advise(args: argparse.Namespace) -> int:
         )
     else:
         console.print()
-        terminal.render(console, comparison, raw_output=args.raw_output)
+        terminal.render(
+            console, comparison, raw_output=args.raw_output, cores=env.get("usable_cpus")
+        )
     console.print()
     advice_report.render(console, result.to_dict(), model=args.explain_model)
-    if args.json:
-        resultfile.write(Results(env, [comparison]), args.json)
-        console.print(f"\nResults written to {args.json}")
+    _write_outputs(args, Results(env, [comparison]))
+    for path in _output_paths(args):
+        console.print(f"\nResults written to {path}")
     return 0
 
 
@@ -326,9 +630,9 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from conlab.measure import environment
     from conlab.model import Results
     from conlab.report import explain as explain_report
-    from conlab.report import resultfile, terminal
+    from conlab.report import terminal
 
-    _check_writable(args.json)
+    _check_outputs(args)
     console = _console()
     env = environment.collect()
     terminal.render_environment(console, env)
@@ -340,24 +644,62 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         )
     console.print()
     explain_report.render(console, lesson)
-    if args.json:
-        resultfile.write(Results(env, lesson.comparisons()), args.json)
-        console.print(f"\nResults written to {args.json}")
+    _write_outputs(args, Results(env, lesson.comparisons()))
+    for path in _output_paths(args):
+        console.print(f"\nResults written to {path}")
     return 0
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
     from conlab.report import resultfile, terminal
 
+    for path in (args.markdown, args.csv):
+        _check_writable(path)
     results = resultfile.load(args.file)
+    # Files first: a reader that stops early (conlab show | head) must not cost them.
+    args.json = None
+    _write_outputs(args, results)
     terminal.render_results(_console(), results, raw_output=args.raw_output)
     return 0
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from conlab.measure.diff import diff
+    from conlab.report import diff as diff_report
+    from conlab.report import resultfile
+
+    a, b = resultfile.load(args.a), resultfile.load(args.b)
+    result = diff(a, b, min_effect=args.min_effect / 100, alpha=args.alpha)
+    diff_report.render(_console(), result, args.a, args.b)
+    return 0
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {value}")
+    return value
+
+
+def _percent(text: str) -> float:
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a percentage, not {text!r}") from None
+    if not 0 <= value < 1000:
+        raise argparse.ArgumentTypeError(f"must be a percentage from 0, not {value}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        if getattr(args, "python", None):
+            return _cmd_elsewhere(args, sys.argv[1:] if argv is None else argv)
         return int(args.func(args))
     except ConlabError as exc:
         sys.stderr.write(f"conlab: error: {exc}\n")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from conlab import explain, lesson
 from conlab.measure.environment import usable_cpus
-from conlab.measure.lab import Progress, check_counts, compare
+from conlab.measure.lab import Progress, Update, check_counts, compare
 from conlab.model import Comparison
 from conlab.strategies import make
 from conlab.workloads import build
@@ -32,7 +32,7 @@ class DemoSettings:
 
 
 def parts(
-    settings: DemoSettings, progress: Progress | None = None
+    settings: DemoSettings, progress: Progress | None = None, on_update: Update | None = None
 ) -> Iterator[Callable[[], Comparison | explain.Lesson]]:
     """Each part of the demo, to be measured when called (so results can be shown as they come)."""
     sleep_s = QUICK_SLEEP_S if settings.quick else 0.2
@@ -55,11 +55,17 @@ def parts(
             repeats,
             warmup,
             progress=progress,
+            on_update=on_update,
             title=f"1. Waiting work: calc_square and calc_cube, sleeping {sleep_s:g} s per number",
         )
 
     def computing() -> Comparison:
-        strategies = [make("thread-pool", cores), make("process-pool", cores, start_method=method)]
+        strategies = [
+            make("thread-pool", cores),
+            make("process-pool", cores, start_method=method),
+            # Subinterpreters (3.13+), each with its own GIL; elsewhere shown unavailable, with why.
+            make("interpreters", cores),
+        ]
         workload = build("cpu", size=size)
         return compare(
             workload,
@@ -67,6 +73,7 @@ def parts(
             repeats,
             warmup,
             progress=progress,
+            on_update=on_update,
             title=f"2. Computing work: {workload.params['tasks']} pure-Python tasks "
             f"(counting primes), {cores} workers",
         )

@@ -8,9 +8,11 @@ measures or prints.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import statistics
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +58,9 @@ class Workload:
     ``task_durations_s`` is the ideal duration of each task when it is known
     (sleep-based work); it gives the floor for any number of workers.
     ``async_tasks`` is the variant run by the asyncio strategy, if any.
+    ``setup``, when given, returns a context manager entered once around all
+    the runs of a comparison: it starts what the tasks need (a server, a
+    temporary directory) and removes it afterwards.
     """
 
     name: str
@@ -67,6 +72,7 @@ class Workload:
     async_tasks: list[Task] | None = None
     check: Callable[[Any, Any], bool] = _equal
     expected: list[Any] | None = None
+    setup: Callable[[], AbstractContextManager[Any]] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -79,6 +85,10 @@ class Workload:
         if self.task_durations_s is None:
             return None
         return schedule_floor_s(self.task_durations_s, workers)
+
+    def prepared(self) -> AbstractContextManager[Any]:
+        """The workload's setup, entered around its runs (nothing when it has none)."""
+        return self.setup() if self.setup is not None else contextlib.nullcontext()
 
 
 def schedule_floor_s(durations_s: Sequence[float], workers: int) -> float:
@@ -102,6 +112,8 @@ class Worker:
     host: str
     pid: int
     thread: int
+    # The engine's name for the worker (a Dask worker's address, a Ray node), when there is one.
+    address: str | None = None
 
     def label(self) -> str:
         return f"pid {self.pid} / thread {self.thread}"
@@ -130,6 +142,8 @@ class TaskRecord:
     error: str | None = None
     traceback: str | None = None
     exit_code: int | None = None
+    # How many times an engine started the task: above 1 when it re-ran it after losing a worker.
+    attempts: int = 1
 
     @property
     def ok(self) -> bool:
@@ -161,6 +175,12 @@ class Run:
     peak_rss_bytes: list[int] = field(default_factory=list)
     floor_s: float | None = None
     speedup: float | None = None
+    # Added by the measurement issue: private memory, the machine's load, the speed-up's interval.
+    peak_uss_bytes: list[int] = field(default_factory=list)
+    # Cores used by processes outside this tree during each timed repeat, on average.
+    other_cores: list[float] = field(default_factory=list)
+    load_avg: list[float] = field(default_factory=list)
+    speedup_ci: tuple[float, float] | None = None
     naive_wall_s: float | None = None
     t0_ns: int | None = None
     records: list[TaskRecord] = field(default_factory=list)
@@ -184,6 +204,10 @@ class Run:
     @property
     def max_peak_rss_bytes(self) -> int | None:
         return max(self.peak_rss_bytes) if self.peak_rss_bytes else None
+
+    @property
+    def max_peak_uss_bytes(self) -> int | None:
+        return max(self.peak_uss_bytes) if self.peak_uss_bytes else None
 
     @property
     def parallelism(self) -> float | None:
@@ -215,6 +239,8 @@ class Comparison:
     title: str = ""
     notes: list[str] = field(default_factory=list)
     advice: dict[str, Any] | None = None
+    # Which of Results.environments it was measured in, when it holds several (--python).
+    environment: int | None = None
 
     def run(self, strategy: str, workers: int | None = None) -> Run:
         """The run of ``strategy`` (with ``workers``, when several were run)."""
@@ -238,3 +264,11 @@ class Results:
     environment: dict[str, Any]
     comparisons: list[Comparison] = field(default_factory=list)
     complete: bool = True
+    # The interpreters measured side by side (--python); each comparison names its own.
+    environments: list[dict[str, Any]] = field(default_factory=list)
+
+    def environment_of(self, comparison: Comparison) -> dict[str, Any]:
+        """The environment ``comparison`` was measured in."""
+        if comparison.environment is None:
+            return self.environment
+        return self.environments[comparison.environment]

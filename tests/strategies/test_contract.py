@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import threading
@@ -12,7 +13,7 @@ import pytest
 from conlab.measure.lab import compare
 from conlab.model import CRASHED, ERROR, OK, Task
 from conlab.strategies import make
-from conlab.workloads import build
+from conlab.workloads import build, seed
 from tests.conftest import START_METHODS
 
 # One entry per strategy and start method: (strategy name, workers, options).
@@ -23,6 +24,7 @@ SPECS = [
     ("thread-pool", 3, {}),
     *[("processes", None, {"start_method": m}) for m in START_METHODS],
     *[("process-pool", 2, {"start_method": m}) for m in START_METHODS],
+    ("asyncio", None, {}),
 ]
 IDS = [f"{n}:{w or ''}{'/' + o['start_method'] if o else ''}" for n, w, o in SPECS]
 PROCESS_SPECS = [s for s in SPECS if s[0] in ("processes", "process-pool")]
@@ -32,7 +34,8 @@ PROCESS_IDS = [i for i, s in zip(IDS, SPECS, strict=True) if s in PROCESS_SPECS]
 @pytest.fixture(params=SPECS, ids=IDS)
 def strategy(request):
     name, workers, options = request.param
-    return make(name, workers, **options)
+    built = make(name, workers, **options)
+    return AsyncTwins(built) if getattr(built, "wants_async", False) else built
 
 
 @pytest.fixture(params=PROCESS_SPECS, ids=PROCESS_IDS)
@@ -83,6 +86,52 @@ def exit_in_child(numbers, sleep_s=0.0):
 
 def kill_self():
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+async def square_async(x):
+    await asyncio.sleep(0)
+    return x * x
+
+
+async def shout_async(tag, n, pause_s=0.002):
+    for k in range(n):
+        print(f"{tag} line {k}")
+        await asyncio.sleep(pause_s)
+    return tag
+
+
+async def ran_where_async(path):
+    return ran_where(path)
+
+
+async def boom_async():
+    await asyncio.sleep(0)
+    boom()
+
+
+# The async twin of each task function, for strategies that run async tasks.
+TWINS = {
+    square: square_async,
+    shout: shout_async,
+    ran_where: ran_where_async,
+    boom: boom_async,
+    seed.calc_square: seed.calc_square_async,
+    seed.calc_cube: seed.calc_cube_async,
+}
+
+
+class AsyncTwins:
+    """An async strategy given the same tasks as the others, each swapped for its async twin."""
+
+    def __init__(self, strategy):
+        self.strategy = strategy
+        self.name, self.uses_processes = strategy.name, strategy.uses_processes
+
+    def workers_for(self, n_tasks):
+        return self.strategy.workers_for(n_tasks)
+
+    def run(self, tasks):
+        return self.strategy.run([Task(TWINS[t.fn], t.args, t.kwargs, t.name) for t in tasks])
 
 
 def test_one_record_per_task_in_task_order(strategy):

@@ -168,7 +168,9 @@ def advise(
         from conlab.strategies.crashes import resolve_start_method
 
         resolve_start_method(start_method)
-    measured = probe(workload)
+    # The workload's setup (a server, a temporary directory) is what its tasks need to run.
+    with workload.prepared():
+        measured = probe(workload)
     module = getattr(workload.tasks[0].fn, "__module__", None)
     predictions = predict_all(
         measured, names, workers, start_method, module, workload.async_tasks is not None

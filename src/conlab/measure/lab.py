@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from conlab.errors import UsageError
+from conlab.measure import stats
 from conlab.measure.probe import ProbeResult, TreeProbe
 from conlab.model import (
     RUN_FAILED,
@@ -67,8 +68,25 @@ def compare(
     on_update: Update | None = None,
     title: str = "",
 ) -> Comparison:
-    """Run ``workload`` under each strategy, ``warmup`` + ``repeats`` times, and compare."""
+    """Run ``workload`` under each strategy, ``warmup`` + ``repeats`` times, and compare.
+
+    The workload's setup (a server, a temporary directory) is entered once around all of it.
+    """
     check_counts(repeats, warmup)
+    with workload.prepared():
+        return _compare(workload, strategies, repeats, warmup, seed, progress, on_update, title)
+
+
+def _compare(
+    workload: Workload,
+    strategies: Sequence[Strategy],
+    repeats: int,
+    warmup: int,
+    seed: int | None,
+    progress: Progress | None,
+    on_update: Update | None,
+    title: str,
+) -> Comparison:
     if not any(isinstance(s, SequentialStrategy) for s in strategies):
         strategies = [SequentialStrategy(), *strategies]
     entries = [_entry(workload, s) for s in strategies]
@@ -128,7 +146,7 @@ def _summarise(
     ref_run = entries[0].run if isinstance(entries[0].strategy, SequentialStrategy) else None
     for entry in entries:
         run = entry.run
-        run.speedup = None
+        run.speedup, run.speedup_ci = None, None
         if (
             run.status == RUN_OK
             and ref_run is not None
@@ -137,6 +155,7 @@ def _summarise(
             and run.wall_s
         ):
             run.speedup = statistics.median(ref_run.wall_s) / statistics.median(run.wall_s)
+            run.speedup_ci = stats.bootstrap_ratio_ci(ref_run.wall_s, run.wall_s)
     return Comparison(
         workload=workload.name,
         kind=workload.kind,
@@ -182,6 +201,15 @@ def _fill(entry: _Entry, workload: Workload, reference: _Reference) -> None:
     run.peak_rss_bytes = [
         s.probe.peak_rss_bytes for s in timed if s.probe.peak_rss_bytes is not None
     ]
+    run.peak_uss_bytes = [
+        s.probe.peak_uss_bytes for s in timed if s.probe.peak_uss_bytes is not None
+    ]
+    run.other_cores = [
+        s.probe.other_cpu_s / s.probe.wall_s
+        for s in timed
+        if s.probe.other_cpu_s is not None and s.probe.wall_s > 0
+    ]
+    run.load_avg = [s.probe.load_avg for s in timed if s.probe.load_avg is not None]
     naive = [
         s.execution.naive_wall_ns / 1e9 for s in timed if s.execution.naive_wall_ns is not None
     ]

@@ -12,11 +12,11 @@ import contextlib
 import json
 import math
 import os
-import statistics
 import tempfile
 from typing import Any
 
 from conlab.errors import ResultFileError
+from conlab.measure import noise, stats
 from conlab.model import (
     RUN_STATUSES,
     TASK_STATUSES,
@@ -36,10 +36,18 @@ SCHEMA = "conlab.results/1"
 def _stats(samples: list[float]) -> dict[str, Any] | None:
     if not samples:
         return None
+    s = stats.summarise(samples)
     return {
-        "median": statistics.median(samples),
-        "min": min(samples),
-        "max": max(samples),
+        "median": s.median,
+        "min": s.min,
+        "max": s.max,
+        "q1": s.q1,
+        "q3": s.q3,
+        "iqr": s.iqr,
+        "mean": s.mean,
+        "stdev": s.stdev,
+        "cv": s.cv,
+        "outliers": stats.outliers(samples),
         "samples": list(samples),
     }
 
@@ -56,7 +64,7 @@ def _task(record: TaskRecord, t0: int | None) -> dict[str, Any]:
         "start_s": _seconds(record.start_ns, t0),
         "end_s": _seconds(record.end_ns, t0),
         "cpu_s": None if record.cpu_ns is None else record.cpu_ns / 1e9,
-        "worker": None if w is None else {"host": w.host, "pid": w.pid, "thread": w.thread},
+        "worker": None if w is None else _worker(w),
         "output": record.output,
         # Each write's time and length, so output can be replayed as it interleaved.
         "output_writes": [[_seconds(t, t0), len(text)] for t, text in record.output_chunks],
@@ -64,7 +72,16 @@ def _task(record: TaskRecord, t0: int | None) -> dict[str, Any]:
         "error": record.error,
         "traceback": record.traceback,
         "exit_code": record.exit_code,
+        # Only when an engine re-ran the task after losing a worker.
+        **({"attempts": record.attempts} if record.attempts != 1 else {}),
     }
+
+
+def _worker(w: Worker) -> dict[str, Any]:
+    out: dict[str, Any] = {"host": w.host, "pid": w.pid, "thread": w.thread}
+    if w.address is not None:
+        out["address"] = w.address
+    return out
 
 
 def run_to_dict(run: Run) -> dict[str, Any]:
@@ -85,18 +102,28 @@ def run_to_dict(run: Run) -> dict[str, Any]:
         "parallelism": run.parallelism,
         "peak_rss_bytes": run.max_peak_rss_bytes,
         "peak_rss_samples_bytes": run.peak_rss_bytes,
+        "speedup_ci": None if run.speedup_ci is None else list(run.speedup_ci),
+        "peak_uss_bytes": run.max_peak_uss_bytes,
+        "peak_uss_samples_bytes": run.peak_uss_bytes,
+        "other_cores_samples": run.other_cores,
+        "load_avg_samples": run.load_avg,
         "tasks": [_task(r, run.t0_ns) for r in run.records],
     }
 
 
-def comparison_to_dict(c: Comparison) -> dict[str, Any]:
+def comparison_to_dict(c: Comparison, cores: int | None = None) -> dict[str, Any]:
     return {
         "workload": {"name": c.workload, "kind": c.kind, "tasks": c.tasks, "params": c.params},
         "title": c.title,
         "settings": {"repeats": c.repeats, "warmup": c.warmup},
         "runs": [run_to_dict(r) for r in c.runs],
         "notes": list(c.notes),
+        "warnings": [
+            {"kind": w.kind, "run": w.run, "message": w.message}
+            for w in noise.comparison_warnings(c, cores)
+        ],
         "advice": c.advice,
+        **({} if c.environment is None else {"environment": c.environment}),
     }
 
 
@@ -105,7 +132,11 @@ def to_dict(results: Results) -> dict[str, Any]:
         "schema": SCHEMA,
         "complete": results.complete,
         "environment": results.environment,
-        "comparisons": [comparison_to_dict(c) for c in results.comparisons],
+        "comparisons": [
+            comparison_to_dict(c, results.environment_of(c).get("usable_cpus"))
+            for c in results.comparisons
+        ],
+        **({"environments": results.environments} if results.environments else {}),
     }
 
 
@@ -124,7 +155,11 @@ def _jsonable(value: Any) -> Any:
 
 def write(results: Results, path: str) -> None:
     """Write atomically: a reader, or a crash mid-write, never sees half a file."""
-    data = json.dumps(_jsonable(to_dict(results)), indent=1, allow_nan=False)
+    write_text(json.dumps(_jsonable(to_dict(results)), indent=1, allow_nan=False), path)
+
+
+def write_text(data: str, path: str) -> None:
+    """Replace ``path`` with ``data`` atomically (a temporary file, then a rename)."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".conlab-", suffix=".json", dir=directory)
     try:
@@ -233,8 +268,21 @@ def from_dict(data: Any, path: str = "<results>") -> Results:
     comparisons = r.get(data, "comparisons", "file", list)
     complete = r.get(data, "complete", "file", bool, optional=True)
     out = Results(environment=env, complete=True if complete is None else complete)
+    environments = r.get(data, "environments", "file", list, optional=True) or []
+    for k, e in enumerate(environments):
+        if not isinstance(e, dict):
+            raise r.fail(f"environments[{k}]", f"expected an object, found {type(e).__name__}")
+        out.environments.append(e)
     for k, c in enumerate(comparisons):
-        out.comparisons.append(_comparison(r, c, f"comparisons[{k}]"))
+        comparison = _comparison(r, c, f"comparisons[{k}]")
+        which = r.get(c, "environment", f"comparisons[{k}]", int, optional=True)
+        if which is not None and not 0 <= which < len(out.environments):
+            raise r.fail(
+                f"comparisons[{k}].environment",
+                f"{which} names no entry of environments (it has {len(out.environments)})",
+            )
+        comparison.environment = which
+        out.comparisons.append(comparison)
     return out
 
 
@@ -297,10 +345,23 @@ def _run(r: _Reader, d: Any, where: str) -> Run:
         speedup=r.get(d, "speedup", where, number, optional=True),
         naive_wall_s=r.get(d, "naive_wall_s", where, number, optional=True),
         t0_ns=0,
+        speedup_ci=_interval(r, d, "speedup_ci", where),
+        peak_uss_bytes=[int(v) for v in r.numbers(d, "peak_uss_samples_bytes", where)],
+        other_cores=r.numbers(d, "other_cores_samples", where),
+        load_avg=r.numbers(d, "load_avg_samples", where),
     )
     for k, t in enumerate(r.get(d, "tasks", where, list)):
         run.records.append(_record(r, t, k, f"{where}.tasks[{k}]"))
     return run
+
+
+def _interval(r: _Reader, d: Any, key: str, where: str) -> tuple[float, float] | None:
+    values = r.numbers(d, key, where) if r.get(d, key, where, list, optional=True) else []
+    if not values:
+        return None
+    if len(values) != 2:
+        raise r.fail(f"{where}.{key}", "expected [low, high]")
+    return values[0], values[1]
 
 
 def _ns(seconds: float | None) -> int | None:
@@ -319,6 +380,7 @@ def _record(r: _Reader, t: Any, index: int, where: str) -> TaskRecord:
             host=r.get(w, "host", f"{where}.worker", str),
             pid=r.get(w, "pid", f"{where}.worker", int),
             thread=r.get(w, "thread", f"{where}.worker", int),
+            address=r.get(w, "address", f"{where}.worker", str, optional=True),
         )
     output = r.get(t, "output", where, str, optional=True) or ""
     chunks = _split_output(r, output, r.get(t, "output_writes", where, list, optional=True), where)
@@ -336,6 +398,7 @@ def _record(r: _Reader, t: Any, index: int, where: str) -> TaskRecord:
         error=r.get(t, "error", where, str, optional=True),
         traceback=r.get(t, "traceback", where, str, optional=True),
         exit_code=r.get(t, "exit_code", where, int, optional=True),
+        attempts=r.get(t, "attempts", where, int, optional=True) or 1,
     )
 
 
@@ -361,3 +424,12 @@ def _split_output(
     if pos != len(output):
         raise r.fail(f"{where}.output_writes", "lengths do not add up to the output")
     return chunks
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of this format, shipped in the package (conlab/schemas/)."""
+    from importlib import resources
+
+    text = resources.files("conlab.schemas").joinpath("conlab.results-1.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema

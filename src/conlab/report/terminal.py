@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from conlab.measure import noise, stats
 from conlab.model import RUN_FAILED, RUN_OK, RUN_UNAVAILABLE, Comparison, Results, Run
 
 # Whose output is shown: a run where tasks really ran side by side, as the lesson's did.
@@ -50,6 +51,7 @@ _COLUMNS = [
     ("workers", "right"),
     ("wall s", "right"),
     ("min–max s", "right"),
+    ("IQR s", "right"),
     ("floor s", "right"),
     ("over floor", "right"),
     ("start-up", "right"),
@@ -58,12 +60,22 @@ _COLUMNS = [
     ("status", "left"),
 ]
 # On a narrow terminal the least essential columns go first.
-_OPTIONAL = ("CPU/wall", "start-up")
-WIDE = 108
+_OPTIONAL = ("CPU/wall", "start-up", "IQR s")
+WIDE = 120
 
 
 def _num(value: float | None, fmt: str = "{:.3f}") -> str:
     return "—" if value is None else fmt.format(value)
+
+
+def _speedup(run: Run) -> str:
+    """``1.98× (1.95–2.01)``: the median ratio and its bootstrap 95 % interval."""
+    if run.speedup is None:
+        return "—"
+    if run.speedup_ci is None or len(run.wall_s) < 2:
+        return f"{run.speedup:.2f}×"
+    lo, hi = run.speedup_ci
+    return f"{run.speedup:.2f}× ({lo:.2f}–{hi:.2f})"
 
 
 def comparison_table(c: Comparison, width: int = WIDE) -> Table:
@@ -89,18 +101,21 @@ def comparison_table(c: Comparison, width: int = WIDE) -> Table:
             "workers": str(run.workers),
             "wall s": wall,
             "min–max s": spread,
+            "IQR s": _num(stats.summarise(run.wall_s).iqr) if ok and run.wall_s else "—",
             "floor s": _num(run.floor_s),
             "over floor": _ms(run.overhead_s, sign=True) if ok else "—",
             "start-up": _ms(run.median_startup_s),
             "CPU/wall": _num(run.parallelism, "{:.2f}"),
-            "speed-up": _num(run.speedup, "{:.2f}×"),
+            "speed-up": _speedup(run),
         }
         table.add_row(*[cells[n] for n, _ in columns if n != "status"], _status(run))
     return table
 
 
-def render(console: Console, c: Comparison, raw_output: bool = False) -> None:
+def render(console: Console, c: Comparison, raw_output: bool = False, cores: object = None) -> None:
     console.print(comparison_table(c, console.width))
+    for warning in noise.comparison_warnings(c, cores if isinstance(cores, int) else None):
+        console.print(Text(f"  ⚠ {warning.message}", style="yellow"))
     for run in c.runs:
         if run.status == RUN_FAILED:
             console.print(Text(f"  ✗ {strategy_label(run)}: {run.reason}", style="red"))
@@ -116,6 +131,16 @@ def render(console: Console, c: Comparison, raw_output: bool = False) -> None:
             console.print(
                 Text(f"  - {strategy_label(run)}: not available here: {run.reason}", style="dim")
             )
+    for run in c.runs:
+        for record in run.records:
+            if record.attempts > 1:
+                console.print(
+                    Text(
+                        f"  ! {strategy_label(run)}: {record.name} was started {record.attempts} "
+                        "times: its worker was lost and the engine re-ran it",
+                        style="yellow",
+                    )
+                )
     for note in c.notes:
         console.print(Text(f"  {note}", style="dim"))
     render_output(console, c, raw_output)
@@ -164,6 +189,8 @@ def _same_output(runs: Iterable[Run]) -> str | None:
 
 def render_environment(console: Console, env: dict[str, object]) -> None:
     gil = "GIL enabled" if env.get("gil_enabled", True) else "free-threaded, GIL disabled"
+    if env.get("free_threaded_build") and env.get("gil_enabled", True):
+        gil = "free-threaded build, GIL re-enabled"
     console.print(
         Text(
             f"{env.get('implementation', 'Python')} {env.get('python', '?')} ({gil}) on "
@@ -176,16 +203,81 @@ def render_environment(console: Console, env: dict[str, object]) -> None:
 
 def render_results(console: Console, results: Results, raw_output: bool = False) -> None:
     render_environment(console, results.environment)
+    for env in results.environments:
+        console.print(Text(f"  measured under {environment_label(env)}", style="dim"))
     if not results.complete:
         console.print(
             Text("These results are incomplete: the run was interrupted.", style="yellow")
         )
     for c in results.comparisons:
         console.print()
+        env = results.environment_of(c)
+        if c.environment is not None:
+            console.print(Text(f"Under {environment_label(env)}:", style="bold magenta"))
         if c.runs:
-            render(console, c, raw_output)
+            render(console, c, raw_output, cores=env.get("usable_cpus"))
         if c.advice is not None:
             from conlab.report import advice
 
             console.print()
             advice.render(console, c.advice)
+    if len(results.environments) > 1:
+        console.print()
+        console.print(side_by_side_table(results))
+
+
+def environment_label(env: dict[str, object]) -> str:
+    """``CPython 3.13.0t (free-threaded build, GIL disabled)``, ``CPython 3.12.1 (GIL)``."""
+    free = bool(env.get("free_threaded_build"))
+    version = f"{env.get('implementation', 'Python')} {env.get('python', '?')}{'t' if free else ''}"
+    if free:
+        gil = "GIL disabled" if not env.get("gil_enabled", True) else "GIL re-enabled"
+        return f"{version} (free-threaded build, {gil})"
+    return f"{version} (GIL)"
+
+
+_THREADED = ("threads", "thread-pool")
+
+
+def side_by_side_table(results: Results) -> Table:
+    """One row per comparison and strategy, one column per interpreter: wall time and speed-up."""
+    envs = results.environments
+    per_env: list[list[Comparison]] = [[] for _ in envs]
+    for c in results.comparisons:
+        if c.environment is not None:
+            per_env[c.environment].append(c)
+    table = Table(
+        title="Side by side", title_justify="left", header_style="bold", box=box.SIMPLE_HEAD
+    )
+    table.add_column("comparison")
+    table.add_column("strategy", no_wrap=True)
+    for env in envs:
+        table.add_column(escape(environment_label(env)), justify="right")
+    for j, first in enumerate(per_env[0] if per_env else []):
+        for n, run in enumerate(first.runs):
+            cells = []
+            for k, env in enumerate(envs):
+                other = _same_run(per_env[k][j] if j < len(per_env[k]) else None, run)
+                free = run.strategy in _THREADED and not env.get("gil_enabled", True)
+                cells.append(_cell(other) + (" free-threaded" if free else ""))
+            title = (first.title or first.workload).split(":")[0] if n == 0 else ""
+            table.add_row(escape(title), escape(f"{strategy_label(run)}:{run.workers}"), *cells)
+    return table
+
+
+def _same_run(c: Comparison | None, run: Run) -> Run | None:
+    if c is None:
+        return None
+    for other in c.runs:
+        if (strategy_label(other), other.workers) == (strategy_label(run), run.workers):
+            return other
+    return None
+
+
+def _cell(run: Run | None) -> str:
+    if run is None:
+        return "—"
+    if run.status != RUN_OK:
+        return run.status
+    wall = _num(run.median_wall_s)
+    return f"{wall} s ({run.speedup:.2f}×)" if run.speedup else f"{wall} s"

@@ -6,20 +6,29 @@ reads the ``name:workers`` form the command line uses.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from conlab.errors import UnknownNameError, UsageError
+from conlab.strategies.asyncio_strategy import AsyncioStrategy
 from conlab.strategies.base import Execution, Strategy
+from conlab.strategies.dask_strategy import DaskStrategy
+from conlab.strategies.interpreters import InterpretersStrategy
 from conlab.strategies.process_pool import ProcessPoolStrategy
 from conlab.strategies.processes import ProcessesStrategy
+from conlab.strategies.ray_strategy import RayStrategy
 from conlab.strategies.sequential import SequentialStrategy
 from conlab.strategies.threads import ThreadPoolStrategy, ThreadsStrategy
 
 __all__ = [
     "REGISTRY",
+    "AsyncioStrategy",
+    "DaskStrategy",
     "Execution",
+    "InterpretersStrategy",
     "ProcessPoolStrategy",
     "ProcessesStrategy",
+    "RayStrategy",
     "SequentialStrategy",
     "Strategy",
     "ThreadPoolStrategy",
@@ -36,6 +45,10 @@ REGISTRY: dict[str, type[Strategy]] = {
         ThreadPoolStrategy,
         ProcessesStrategy,
         ProcessPoolStrategy,
+        AsyncioStrategy,
+        InterpretersStrategy,
+        DaskStrategy,
+        RayStrategy,
     )
 }
 
@@ -46,9 +59,8 @@ def make(name: str, workers: int | None = None, **options: Any) -> Strategy:
         cls = REGISTRY[name]
     except KeyError:
         raise UnknownNameError("strategy", name, REGISTRY) from None
-    if cls.uses_processes:
-        return cls(workers, **options)
-    return cls(workers)
+    taken = inspect.signature(cls.__init__).parameters
+    return cls(workers, **{k: v for k, v in options.items() if k in taken})
 
 
 def parse_workers(text: str) -> int:

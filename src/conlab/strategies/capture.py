@@ -37,7 +37,8 @@ class BoundedSink:
         self.chunks: list[tuple[int, str]] = []
         self.dropped_chars = 0
         self._head_chars = 0
-        self._tail: deque[tuple[int, str]] = deque()
+        # Made on the first overflow only: most tasks print little or nothing.
+        self._tail: deque[tuple[int, str]] | None = None
         self._tail_chars = 0
 
     def write(self, text: str) -> None:
@@ -51,6 +52,8 @@ class BoundedSink:
             text = text[room:]
             if not text:
                 return
+        if self._tail is None:
+            self._tail = deque()
         self._tail.append((now, text))
         self._tail_chars += len(text)
         while self._tail_chars > TAIL_CHARS:
@@ -66,6 +69,8 @@ class BoundedSink:
 
     def finish(self) -> tuple[list[tuple[int, str]], int]:
         """The kept chunks, with a marker where output was dropped, and the dropped count."""
+        if not self._tail:
+            return self.chunks, 0
         chunks = list(self.chunks)
         if self.dropped_chars:
             t = self._tail[0][0] if self._tail else time.perf_counter_ns()

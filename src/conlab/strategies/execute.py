@@ -13,10 +13,32 @@ from conlab.model import ERROR, OK, Task, TaskRecord, Worker
 from conlab.strategies import capture
 
 _HOST = socket.gethostname()
+_thread_time_ns = time.thread_time_ns
+_perf_counter_ns = time.perf_counter_ns
+_set_sink = capture.set_sink
+_reset_sink = capture.reset_sink
+
+
+_local = threading.local()
+
+
+def _forget_workers() -> None:
+    global _local
+    _local = threading.local()
+
+
+if hasattr(os, "register_at_fork"):
+    # A forked child's thread is another worker: it must not reuse its parent's.
+    os.register_at_fork(after_in_child=_forget_workers)
 
 
 def current_worker() -> Worker:
-    return Worker(host=_HOST, pid=os.getpid(), thread=threading.get_native_id())
+    """The worker running this code, made once per thread: per-task cost matters at 100k tasks."""
+    worker: Worker | None = getattr(_local, "worker", None)
+    if worker is None:
+        worker = Worker(host=_HOST, pid=os.getpid(), thread=threading.get_native_id())
+        _local.worker = worker
+    return worker
 
 
 def format_error(exc: BaseException) -> str:
@@ -25,31 +47,50 @@ def format_error(exc: BaseException) -> str:
     return " ".join(text.split("\n")[:1]) if text else type(exc).__name__
 
 
-def execute(task: Task, index: int, sink: capture.BoundedSink | None = None) -> TaskRecord:
+# What execute_fields returns: the fields of a TaskRecord after its index and name.
+Fields = tuple[
+    str, int, int, int, Worker, list[tuple[int, str]], int, Any, "str | None", "str | None"
+]
+
+
+def execute_fields(task: Task, sink: capture.BoundedSink | None = None) -> Fields:
     """Run ``task`` here, capturing its output, timing it and catching its error.
 
-    The output is kept in memory, bounded; a process worker passes a sink that
+    Returns the record's fields as a tuple, so that a pool can build the
+    TaskRecords after the timed part: at 100,000 tiny tasks, building them
+    among contending threads would cost more than the tasks themselves. The
+    output is kept in memory, bounded; a process worker passes a sink that
     also writes through to its log file, so that what a task printed survives
     the worker's crash.
     """
     if sink is None:
         sink = capture.BoundedSink()
-    token = capture.set_sink(sink)
-    record = TaskRecord(index=index, name=task.name, status=OK, worker=current_worker())
-    cpu0 = time.thread_time_ns()
-    record.start_ns = time.perf_counter_ns()
+    token = _set_sink(sink)
+    worker = current_worker()
+    status, result, error, tb = OK, None, None, None
+    cpu0 = _thread_time_ns()
+    start_ns = _perf_counter_ns()
     try:
-        record.result = task.fn(*task.args, **task.kwargs)
+        result = task.fn(*task.args, **task.kwargs)
     except (Exception, SystemExit) as exc:
-        record.status = ERROR
-        record.error = format_error(exc)
-        record.traceback = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        status, error = ERROR, format_error(exc)
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     finally:
-        record.end_ns = time.perf_counter_ns()
-        record.cpu_ns = time.thread_time_ns() - cpu0
-        capture.reset_sink(token)
-    record.output_chunks, record.output_dropped_chars = sink.finish()
-    return record
+        end_ns = _perf_counter_ns()
+        cpu_ns = _thread_time_ns() - cpu0
+        _reset_sink(token)
+    chunks, dropped = sink.finish()
+    return (status, start_ns, end_ns, cpu_ns, worker, chunks, dropped, result, error, tb)
+
+
+def record(task: Task, index: int, fields: Fields) -> TaskRecord:
+    """The TaskRecord of ``task`` from what execute_fields returned."""
+    return TaskRecord(index, task.name, *fields)
+
+
+def execute(task: Task, index: int, sink: capture.BoundedSink | None = None) -> TaskRecord:
+    """Run ``task`` here and return its record (see execute_fields)."""
+    return TaskRecord(index, task.name, *execute_fields(task, sink))
 
 
 def unstarted(task: Task, index: int, status: str, error: str) -> TaskRecord:

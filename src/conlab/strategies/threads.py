@@ -11,7 +11,7 @@ from conlab.measure.probe import self_cpu_s
 from conlab.model import Task, TaskRecord
 from conlab.strategies import capture
 from conlab.strategies.base import Execution, Strategy
-from conlab.strategies.execute import execute
+from conlab.strategies.execute import execute, execute_fields, record
 
 
 class ThreadsStrategy(Strategy):
@@ -57,12 +57,16 @@ class ThreadPoolStrategy(Strategy):
                 _start_all_threads(pool, workers)
                 cpu0 = self_cpu_s()
                 t0 = time.perf_counter_ns()
-                futures = [pool.submit(execute, task, i) for i, task in enumerate(tasks)]
-                records = [f.result() for f in futures]
+                futures = [pool.submit(execute_fields, task) for task in tasks]
+                fields = [f.result() for f in futures]
                 t1 = time.perf_counter_ns()
                 cpu = self_cpu_s() - cpu0
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
+        # Built after the timed part, outside the contention of the pool's threads.
+        records = [
+            record(task, i, f) for i, (task, f) in enumerate(zip(tasks, fields, strict=True))
+        ]
         return Execution(records, t0, t1, startup_ns=t0 - s0, cpu_s=cpu)
 
 

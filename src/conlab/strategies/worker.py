@@ -11,7 +11,6 @@ leaves behind which task it was running and what that task had printed.
 from __future__ import annotations
 
 import contextlib
-import faulthandler
 import os
 import pickle
 import re
@@ -45,6 +44,9 @@ class WorkerLog:
         os.dup2(raw_fd, 1)
         os.dup2(raw_fd, 2)
         os.close(raw_fd)
+        # Imported here: faulthandler cannot load in a subinterpreter, where this module also runs.
+        import faulthandler
+
         faulthandler.enable(file=2, all_threads=True)
 
     def start(self, index: int) -> None:
@@ -105,6 +107,11 @@ def _load_task(payload: bytes, index: int) -> Any:
     except Exception as exc:
         record = TaskRecord(index=index, name="?", status=ERROR, worker=current_worker())
         record.error = f"the task could not be loaded in the worker process: {format_error(exc)}"
+        if shipping.PICKLER == "pickle" and "__main__" in str(exc):
+            record.error += (
+                " (without cloudpickle, a function defined in __main__ cannot be sent to a "
+                "spawned process: install cloudpickle in this Python, or define it in a module)"
+            )
         record.traceback = traceback.format_exc()
         return record
 

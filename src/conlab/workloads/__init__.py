@@ -1,25 +1,84 @@
-"""The workload catalogue: each name builds a Workload from its parameters."""
+"""The workload catalogue: each name builds a Workload from its parameters.
+
+Workloads that need an optional extra (numpy, Pillow) are listed everywhere,
+and say why they are unavailable when the extra is missing.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from conlab.errors import UnknownNameError
+from conlab.errors import UnknownNameError, UsageError
 from conlab.model import Workload
-from conlab.workloads import compute, seed
+from conlab.workloads import (
+    arrays,
+    compute,
+    files,
+    hashing,
+    images,
+    mixed,
+    params,
+    seed,
+    sleeping,
+    text,
+    web,
+)
 
-__all__ = ["CATALOGUE", "build"]
+__all__ = ["CATALOGUE", "KINDS", "build", "factory", "unavailable_reason"]
 
 CATALOGUE: dict[str, Callable[..., Workload]] = {
     "seed": seed.workload,
+    "sleep": sleeping.workload,
+    "files": files.workload,
+    "http": web.workload,
     "cpu": compute.workload,
+    "text": text.workload,
+    "hash": hashing.workload,
+    "numpy": arrays.workload,
+    "image": images.workload,
+    "mixed": mixed.workload,
+}
+
+# The kind each workload declares, to list them without building them (a test keeps these true).
+KINDS: dict[str, str] = {
+    "seed": "io",
+    "sleep": "io",
+    "files": "io",
+    "http": "io",
+    "cpu": "cpu",
+    "text": "cpu",
+    "hash": "cpu-nogil",
+    "numpy": "cpu-nogil",
+    "image": "cpu-nogil",
+    "mixed": "mixed",
+}
+
+# Why a workload cannot be built here (a missing extra), for those that may not be.
+_REQUIREMENTS: dict[str, Callable[[], str | None]] = {
+    "numpy": arrays.unavailable_reason,
+    "image": images.unavailable_reason,
 }
 
 
-def build(name: str, **params: Any) -> Workload:
+def factory(name: str) -> Callable[..., Workload]:
     try:
-        factory = CATALOGUE[name]
+        return CATALOGUE[name]
     except KeyError:
         raise UnknownNameError("workload", name, CATALOGUE) from None
-    return factory(**params)
+
+
+def unavailable_reason(name: str) -> str | None:
+    """Why the workload ``name`` cannot run here, or None when it can."""
+    factory(name)
+    requirement = _REQUIREMENTS.get(name)
+    return requirement() if requirement is not None else None
+
+
+def build(name: str, **kwargs: Any) -> Workload:
+    """The catalogue workload ``name``, its parameters checked against its factory's signature."""
+    make = factory(name)
+    reason = unavailable_reason(name)
+    if reason:
+        raise UsageError(f"the {name} workload is not available here: it {reason}")
+    return make(**params.check(f"the {name} workload", make, kwargs))

@@ -1,0 +1,105 @@
+"""The probes must not change what they measure.
+
+Target (issue 3): on 100,000 trivial tasks, conlab's thread-pool strategy with
+every probe on (per-task records and capture, the process-tree CPU and memory
+sampler) costs at most 1.2x a raw ThreadPoolExecutor over the same tasks, in
+the same run; and the memory sampler uses under 2 % of one core.
+
+    flock /tmp/conlab-cpu.lock .venv/bin/python benchmarks/bench_probes.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from conlab.measure.probe import TreeProbe
+from conlab.model import Task
+from conlab.strategies import make
+
+TASKS = 100_000
+WORKERS = 2
+ROUNDS = 5
+MAX_RATIO = 1.2
+MAX_SAMPLER_SHARE = 0.02
+
+
+def trivial(x: int) -> int:
+    return x + 1
+
+
+def raw(xs: list[int]) -> float:
+    """What a user would write: submit every task, collect every result."""
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        futures = [pool.submit(trivial, x) for x in xs]
+        results = [f.result() for f in futures]
+    elapsed = time.perf_counter() - t0
+    assert results[-1] == xs[-1] + 1
+    return elapsed
+
+
+def conlab_probed(tasks: list[Task]) -> tuple[float, float, float]:
+    """conlab's thread-pool under the lab's probe: (seconds, sampler CPU s, probe wall s)."""
+    strategy = make("thread-pool", WORKERS)
+    t0 = time.perf_counter()
+    probe = TreeProbe().start()
+    execution = strategy.run(tasks)
+    result = probe.stop()
+    elapsed = time.perf_counter() - t0
+    assert len(execution.records) == len(tasks) and all(r.ok for r in execution.records)
+    assert execution.records[-1].result == tasks[-1].args[0] + 1
+    return elapsed, result.sampler_cpu_s, result.wall_s
+
+
+def sampler_alone(seconds: float) -> tuple[float, int]:
+    """The sampler's CPU share over an idle interval, and how many samples it took."""
+    probe = TreeProbe().start()
+    time.sleep(seconds)
+    result = probe.stop()
+    return result.sampler_cpu_s / result.wall_s, result.samples
+
+
+def main() -> int:
+    xs = list(range(TASKS))
+    tasks = [Task(trivial, (x,)) for x in xs]
+    raw(xs[:1000])
+    conlab_probed(tasks[:1000])
+    raw_s, conlab_s, shares = [], [], []
+    for _ in range(ROUNDS):
+        raw_s.append(raw(xs))
+        elapsed, sampler_cpu, probe_wall = conlab_probed(tasks)
+        conlab_s.append(elapsed)
+        shares.append(sampler_cpu / probe_wall)
+    ratio = statistics.median(c / r for c, r in zip(conlab_s, raw_s, strict=True))
+    idle_share, samples = sampler_alone(2.0)
+    busy_share = statistics.median(shares)
+    rate_hz = samples / 2.0
+    print(f"{TASKS:,} trivial tasks, {WORKERS} workers, {ROUNDS} alternating rounds (medians)\n")
+    print("| figure | value | target |")
+    print("| --- | ---: | ---: |")
+    print(f"| raw ThreadPoolExecutor | {statistics.median(raw_s):.3f} s | |")
+    print(f"| conlab thread-pool, every probe on | {statistics.median(conlab_s):.3f} s | |")
+    print(f"| ratio conlab / raw | {ratio:.2f}× | ≤ {MAX_RATIO}× |")
+    print(
+        f"| sampler CPU during the runs | {busy_share:.2%} of a core | < {MAX_SAMPLER_SHARE:.0%} |"
+    )
+    print(f"| sampler CPU, idle tree | {idle_share:.2%} of a core | < {MAX_SAMPLER_SHARE:.0%} |")
+    print(f"| sampler rate | {rate_hz:.0f} Hz | ≥ 100 Hz |")
+    missed = []
+    if ratio > MAX_RATIO:
+        missed.append(f"conlab/raw {ratio:.2f}x > {MAX_RATIO}x")
+    if max(busy_share, idle_share) >= MAX_SAMPLER_SHARE:
+        missed.append(f"sampler uses {max(busy_share, idle_share):.2%} of a core")
+    if rate_hz < 100:
+        missed.append(f"sampler rate {rate_hz:.0f} Hz < 100 Hz")
+    if missed:
+        print("\nMISSED: " + "; ".join(missed))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

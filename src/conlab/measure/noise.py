@@ -1,0 +1,117 @@
+"""Warnings about figures that should not be trusted as they stand, each saying what to do.
+
+Computed from what a Run keeps (its samples, the load of the machine while it
+ran), so that a saved result file gets the same warnings when it is shown again.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+from conlab.measure import stats
+from conlab.model import RUN_OK, Comparison, Run
+
+MAX_OVER_MIN = 1.10
+MAX_CV = 0.05
+FIRST_RUN_FACTOR = 1.5
+SHORT_S = 0.001
+# Another program is using this many cores on average while we measure.
+BUSY_OTHER_CORES = 0.25
+# The 1-minute load average is above this fraction of the usable cores before a run.
+BUSY_LOAD_PER_CORE = 0.5
+MIN_BUSY_WALL_S = 0.1
+
+
+@dataclass(frozen=True)
+class NoiseWarning:
+    """One warning about one run: its kind (noisy, busy, first-run, short, outliers) and text."""
+
+    kind: str
+    run: str
+    message: str
+
+
+def run_warnings(run: Run, cores: int | None = None) -> list[NoiseWarning]:
+    """Everything that makes this run's figures doubtful, with what to do about it."""
+    if run.status != RUN_OK or not run.wall_s:
+        return []
+    label, xs = run.label, run.wall_s
+    out: list[NoiseWarning] = []
+    s = stats.summarise(xs)
+    if s.median < SHORT_S:
+        out.append(
+            NoiseWarning(
+                "short",
+                label,
+                f"{label}: median {s.median * 1e6:.0f} µs is under 1 ms, where timer and "
+                "scheduler noise dominate; give it more work (more or larger tasks).",
+            )
+        )
+    spread = s.max / s.min if s.min > 0 else float("inf")
+    if len(xs) >= 2 and (spread > MAX_OVER_MIN or s.cv > MAX_CV):
+        out.append(
+            NoiseWarning(
+                "noisy",
+                label,
+                f"{label}: the samples spread widely (max/min {spread:.2f}, "
+                f"CV {s.cv:.1%}); close other programs and raise --repeats.",
+            )
+        )
+    if len(xs) >= 3:
+        rest = statistics.median(xs[1:])
+        if xs[0] > FIRST_RUN_FACTOR * rest and xs[0] > max(xs[1:]):
+            out.append(
+                NoiseWarning(
+                    "first-run",
+                    label,
+                    f"{label}: the first timed run was much slower than the rest "
+                    f"({xs[0]:.3f} s against {rest:.3f} s), maybe caches or imports; "
+                    "raise --warmup.",
+                )
+            )
+    flagged = stats.outliers(xs)
+    if flagged:
+        which = ", ".join(f"{xs[k]:.3f} s" for k in flagged)
+        out.append(
+            NoiseWarning(
+                "outliers",
+                label,
+                f"{label}: {len(flagged)} outlier sample(s) ({which}), probably interruptions "
+                "by other programs; close them and raise --repeats.",
+            )
+        )
+    return out
+
+
+def busy_reason(run: Run, cores: int | None) -> str | None:
+    """Why the machine looked busy while ``run`` was measured, or None."""
+    if run.status != RUN_OK or not run.wall_s:
+        return None
+    # /proc/stat counts in clock ticks (10 ms): too coarse to judge very short runs.
+    if run.other_cores and sum(run.wall_s) >= MIN_BUSY_WALL_S:
+        other = statistics.median(run.other_cores)
+        if other > BUSY_OTHER_CORES:
+            return f"other processes used {other:.2f} cores"
+    if run.load_avg and cores:
+        load = min(run.load_avg)
+        if load > BUSY_LOAD_PER_CORE * cores:
+            return f"load average {load:.2f} on {cores} cores"
+    return None
+
+
+def comparison_warnings(c: Comparison, cores: int | None = None) -> list[NoiseWarning]:
+    """Each run's warnings, and one warning for every run measured while the machine was busy."""
+    out = [w for run in c.runs for w in run_warnings(run, cores)]
+    busy = [(run.label, why) for run in c.runs if (why := busy_reason(run, cores))]
+    if busy:
+        detail = "; ".join(f"{label}: {why}" for label, why in busy)
+        out.append(
+            NoiseWarning(
+                "busy",
+                ", ".join(label for label, _ in busy),
+                f"the machine was busy while measuring ({detail}); close other programs "
+                "and measure again.",
+            )
+        )
+    return out

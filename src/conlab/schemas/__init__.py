@@ -1,0 +1,1 @@
+"""JSON Schemas of the files conlab writes, shipped with the package."""

@@ -1,0 +1,231 @@
+"""A Dask ``distributed.Client``: a LocalCluster of one-thread worker processes, or a scheduler by address.
+
+Each task runs through conlab's ``execute()`` on a worker (strategies/remote.py).
+The cluster's start-up (and, for an existing cluster, connecting) is timed
+apart. A worker lost mid-task is Dask's to handle: the scheduler re-runs the
+task elsewhere (the record's ``attempts`` says so) or gives up with
+``KilledWorker`` (the record is ``crashed``). A cluster left with no worker
+does not hang the run: what is left is recorded ``lost``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from conlab.errors import StrategyUnavailable
+from conlab.measure.probe import self_cpu_s
+from conlab.model import CRASHED, ERROR, LOST, Task, TaskRecord
+from conlab.strategies import remote, shipping, worker
+from conlab.strategies.base import Execution, Strategy
+from conlab.strategies.execute import format_error, unstarted
+
+INSTALL_HINT = "Dask is not installed: pip install 'conlab[dask]'"
+CONNECT_TIMEOUT_S = 30.0
+NO_WORKER_GRACE_S = 30.0
+POLL_S = 0.5
+
+
+def _import_distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise StrategyUnavailable(INSTALL_HINT) from None
+    return distributed
+
+
+class DaskStrategy(Strategy):
+    name = "dask"
+    description = "a Dask distributed.Client: a LocalCluster of N one-thread worker processes, or --scheduler ADDRESS"
+    uses_processes = True
+
+    def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
+        super().__init__(workers)
+        self.scheduler = scheduler
+        self.options = {"scheduler": scheduler} if scheduler else {}
+
+    def unavailable_reason(self) -> str | None:
+        try:
+            _import_distributed()
+        except StrategyUnavailable as exc:
+            return str(exc)
+        return None
+
+    def run(self, tasks: Sequence[Task]) -> Execution:
+        distributed = _import_distributed()
+        s0 = time.perf_counter_ns()
+        cluster, client = self._open(distributed)
+        try:
+            return self._run_on(client, distributed, tasks, s0)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+    def _open(self, distributed: Any) -> tuple[Any, Any]:
+        """A LocalCluster and a client of it, or a client of the scheduler at ``self.scheduler``."""
+        if self.scheduler:
+            try:
+                client = distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT_S)
+            except (OSError, TimeoutError) as exc:
+                raise StrategyUnavailable(
+                    f"cannot reach the Dask scheduler at {self.scheduler}: {format_error(exc)}; "
+                    "check the address (tcp://HOST:PORT) and that the scheduler is running"
+                ) from None
+            return None, client
+        cluster = distributed.LocalCluster(
+            n_workers=self.workers or 1,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            # The scheduler serves /health even without a dashboard, on 8787 unless told:
+            # a free port avoids clashing with (and warning about) another cluster.
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            silence_logs=logging.ERROR,
+        )
+        try:
+            return cluster, distributed.Client(cluster)
+        except BaseException:
+            cluster.close()
+            raise
+
+    def _run_on(self, client: Any, distributed: Any, tasks: Sequence[Task], s0: int) -> Execution:
+        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+        try:
+            client.run(remote.preload, remote.callables_payload(tasks))
+        except Exception as exc:
+            # Usually conlab itself is missing on the workers: every task says so.
+            why = (
+                f"the Dask workers cannot run conlab's task runner ({format_error(exc)}); "
+                "install conlab in the workers' environment"
+            )
+            now = time.perf_counter_ns()
+            return Execution([unstarted(t, i, ERROR, why) for i, t in enumerate(tasks)], now, now)
+        offsets = remote.measure_offsets(lambda: client.run(remote.clock_ns))
+        cpu0 = _cluster_cpu_s(client)
+        run_id = uuid.uuid4().hex[:8]
+        records: list[TaskRecord | None] = [None] * len(tasks)
+        t0 = time.perf_counter_ns()
+        shipped: dict[int, bytes] = {}
+        for i, task in enumerate(tasks):
+            try:
+                shipped[i] = shipping.dumps(task)
+            except Exception as exc:
+                records[i] = unstarted(
+                    task, i, ERROR, shipping.unpicklable_hint("the task", task.fn, exc)
+                )
+        keys = [f"conlab-{tasks[i].name}-{i}-{run_id}" for i in shipped]
+        # One map, not one submit per task: the scheduler gets them in one message.
+        submitted = client.map(
+            _on_worker, list(shipped.values()), list(shipped), key=keys, pure=False
+        )
+        futures = {f.key: (i, f) for i, f in zip(shipped, submitted, strict=True)}
+        _collect(client, distributed, tasks, futures, records)
+        t1 = time.perf_counter_ns()
+        cpu1 = _cluster_cpu_s(client) if cpu0 is not None else None
+        cpu = cpu1 - cpu0 if cpu1 is not None and cpu0 is not None else None
+        _count_attempts(client, futures, records)
+        done = [r for r in records if r is not None]
+        remote.shift_records(done, offsets)
+        return Execution(
+            done, t0, t1, startup_ns=t0 - s0, cpu_s=cpu, notes=remote.offset_notes(offsets)
+        )
+
+
+def _on_worker(payload: bytes, index: int) -> bytes:
+    """Runs on the Dask worker: the task through execute(), the record naming the worker."""
+    from distributed import get_worker
+
+    return remote.run_task(payload, index, address=get_worker().address)
+
+
+def _collect(
+    client: Any,
+    distributed: Any,
+    tasks: Sequence[Task],
+    futures: dict[str, tuple[int, Any]],
+    records: list[TaskRecord | None],
+) -> None:
+    """Record each future as it ends; a watchdog gives up on a cluster left with no worker."""
+    index_of = {f.key: i for i, f in futures.values()}
+    stop = threading.Event()
+    gave_up: list[str] = []
+    dog = threading.Thread(
+        target=_watch_workers,
+        args=(client, [f for _, f in futures.values()], stop, gave_up),
+        daemon=True,
+    )
+    dog.start()
+    try:
+        for future in distributed.as_completed([f for _, f in futures.values()]):
+            i = index_of[future.key]
+            if future.cancelled() and gave_up:
+                records[i] = unstarted(tasks[i], i, LOST, gave_up[0])
+            else:
+                records[i] = _outcome(future, tasks[i], i, distributed)
+    finally:
+        stop.set()
+        dog.join()
+
+
+def _watch_workers(
+    client: Any, pending: list[Any], stop: threading.Event, gave_up: list[str]
+) -> None:
+    """Cancel what is left when the cluster has had no worker for NO_WORKER_GRACE_S."""
+    since: float | None = None
+    while not stop.wait(POLL_S):
+        try:
+            alive = bool(client.scheduler_info().get("workers"))
+        except Exception:
+            alive = False
+        if alive:
+            since = None
+            continue
+        since = since if since is not None else time.monotonic()
+        if time.monotonic() - since > NO_WORKER_GRACE_S:
+            gave_up.append(f"the Dask cluster had no worker for {NO_WORKER_GRACE_S:g} s")
+            with contextlib.suppress(Exception):
+                client.cancel(pending)
+            return
+
+
+def _outcome(future: Any, task: Task, index: int, distributed: Any) -> TaskRecord:
+    try:
+        return worker.unpack(future.result())
+    except distributed.KilledWorker as exc:
+        return unstarted(task, index, CRASHED, f"its Dask worker died while running it: {exc}")
+    except Exception as exc:  # cancelled, or the scheduler lost it
+        return unstarted(task, index, LOST, f"Dask did not run it: {format_error(exc)}")
+
+
+def _count_attempts(
+    client: Any, futures: dict[str, tuple[int, Any]], records: list[TaskRecord | None]
+) -> None:
+    """How often each task was started: the scheduler counts the workers that died running it."""
+    with contextlib.suppress(Exception):
+        died = client.run_on_scheduler(_suspicious, list(futures))
+        for key, (i, _) in futures.items():
+            record = records[i]
+            if record is not None and died.get(key):
+                record.attempts = 1 + int(died[key])
+
+
+def _suspicious(keys: list[str], dask_scheduler: Any = None) -> dict[str, int]:
+    """On the scheduler: for each key, how many workers died while running it."""
+    tasks = dask_scheduler.tasks
+    return {k: int(getattr(tasks.get(k), "suspicious", 0) or 0) for k in keys}
+
+
+def _cluster_cpu_s(client: Any) -> float | None:
+    """CPU seconds of this process and every worker process so far, wherever they run."""
+    try:
+        workers = client.run(self_cpu_s)
+    except Exception:
+        return None
+    return self_cpu_s() + sum(workers.values())

@@ -1,0 +1,155 @@
+"""Ray tasks: a local ``ray.init(num_cpus=N)`` by default, an existing cluster by ``ray_address``.
+
+Each task runs through conlab's ``execute()`` in a Ray worker
+(strategies/remote.py), one CPU each. Tasks are not retried
+(``max_retries=0``): a worker that dies mid-task gives a ``crashed`` record,
+not a silent second run. Start-up (``ray.init``, the workers' first task) is
+timed apart.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from conlab.errors import StrategyUnavailable
+from conlab.measure.probe import pid_cpu_s, self_cpu_s
+from conlab.model import CRASHED, ERROR, LOST, Task, TaskRecord
+from conlab.strategies import remote, shipping, worker
+from conlab.strategies.base import Execution, Strategy
+from conlab.strategies.execute import format_error, unstarted
+
+INSTALL_HINT = "Ray is not installed: pip install 'conlab[ray]'"
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise StrategyUnavailable(INSTALL_HINT) from None
+    except Exception as exc:  # a broken install: say what broke
+        raise StrategyUnavailable(f"Ray cannot be imported here: {format_error(exc)}") from None
+    return ray
+
+
+class RayStrategy(Strategy):
+    name = "ray"
+    description = "Ray tasks: a local ray.init(num_cpus=N), or --ray-address ADDRESS"
+    uses_processes = True
+
+    def __init__(self, workers: int | None = None, ray_address: str | None = None) -> None:
+        super().__init__(workers)
+        self.ray_address = ray_address
+        self.options = {"ray_address": ray_address} if ray_address else {}
+
+    def unavailable_reason(self) -> str | None:
+        try:
+            _import_ray()
+        except StrategyUnavailable as exc:
+            return str(exc)
+        return None
+
+    def run(self, tasks: Sequence[Task]) -> Execution:
+        ray = _import_ray()
+        s0 = time.perf_counter_ns()
+        started_here = not ray.is_initialized()
+        if started_here:
+            self._init(ray)
+        try:
+            return self._run_on(ray, tasks, s0)
+        finally:
+            if started_here:
+                ray.shutdown()
+
+    def _init(self, ray: Any) -> None:
+        kwargs: dict[str, Any] = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "logging_level": "error",
+        }
+        if self.ray_address:
+            kwargs["address"] = self.ray_address
+        else:
+            kwargs["num_cpus"] = self.workers or 1
+        try:
+            ray.init(**kwargs)
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            raise StrategyUnavailable(f"cannot start or reach Ray: {format_error(exc)}") from None
+
+    def _run_on(self, ray: Any, tasks: Sequence[Task], s0: int) -> Execution:
+        run_remote = ray.remote(num_cpus=1, max_retries=0)(_on_worker)
+        warm = ray.remote(num_cpus=1, max_retries=0)(_preload)
+        payload = remote.callables_payload(tasks)
+        pids = set(ray.get([warm.remote(payload) for _ in range(self.workers or 1)]))
+        offsets = remote.measure_offsets(lambda: _clocks(ray))
+        records: list[TaskRecord | None] = [None] * len(tasks)
+        refs: dict[int, Any] = {}
+        cpu0 = _cpu_s(pids)
+        t0 = time.perf_counter_ns()
+        for i, task in enumerate(tasks):
+            try:
+                refs[i] = run_remote.remote(shipping.dumps(task), i)
+            except Exception as exc:
+                records[i] = unstarted(
+                    task, i, ERROR, shipping.unpicklable_hint("the task", task.fn, exc)
+                )
+        for i, ref in refs.items():
+            records[i] = _outcome(ray, ref, tasks[i], i)
+        t1 = time.perf_counter_ns()
+        done = [r for r in records if r is not None]
+        # Ray's own daemons (raylet, GCS) run all along: the run's CPU is ours and the
+        # warmed-up workers' (a worker Ray starts mid-run is not counted).
+        cpu = _cpu_s(pids) - cpu0
+        remote.shift_records(done, offsets)
+        return Execution(
+            done, t0, t1, startup_ns=t0 - s0, cpu_s=cpu, notes=remote.offset_notes(offsets)
+        )
+
+
+def _on_worker(payload: bytes, index: int) -> bytes:
+    """Runs in a Ray worker: the task through execute(), the record naming the node."""
+    import ray
+
+    return remote.run_task(payload, index, address=ray.get_runtime_context().get_node_id())
+
+
+def _preload(payload: bytes) -> int:
+    time.sleep(0.05)  # holds this worker so that the next warm-up task starts another
+    remote.preload(payload)
+    return os.getpid()
+
+
+def _cpu_s(worker_pids: set[int]) -> float:
+    """CPU seconds so far of this process and of the local worker processes."""
+    return self_cpu_s() + sum(pid_cpu_s(pid) for pid in worker_pids)
+
+
+def _clock() -> tuple[str, int]:
+    return remote.clock_ns()
+
+
+def _clocks(ray: Any) -> dict[str, tuple[str, int]]:
+    """Each live node's host and clock, read by a task pinned to that node."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    probe = ray.remote(num_cpus=0)(_clock)
+    nodes = [n["NodeID"] for n in ray.nodes() if n.get("Alive")]
+    refs = {
+        node: probe.options(
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)
+        ).remote()
+        for node in nodes
+    }
+    return {node: ray.get(ref) for node, ref in refs.items()}
+
+
+def _outcome(ray: Any, ref: Any, task: Task, index: int) -> TaskRecord:
+    exceptions = ray.exceptions
+    try:
+        return worker.unpack(ray.get(ref))
+    except (exceptions.WorkerCrashedError, exceptions.NodeDiedError) as exc:
+        return unstarted(task, index, CRASHED, f"its Ray worker died while running it: {exc}")
+    except exceptions.RayError as exc:
+        return unstarted(task, index, LOST, f"Ray did not run it: {format_error(exc)}")

@@ -1,0 +1,69 @@
+"""Noise warnings: raised on a noisy or busy sample set, silent on a quiet one."""
+
+from __future__ import annotations
+
+from conlab.measure import noise
+from conlab.model import RUN_FAILED, Comparison, Run
+
+QUIET = [1.000, 1.002, 0.999, 1.001, 1.000]
+
+
+def _run(wall_s: list[float], **kw: object) -> Run:
+    return Run(strategy="thread-pool", workers=2, wall_s=wall_s, **kw)  # type: ignore[arg-type]
+
+
+def _kinds(run: Run, cores: int | None = 2) -> list[str]:
+    c = Comparison(workload="w", kind="io", tasks=1, runs=[run])
+    return [w.kind for w in noise.comparison_warnings(c, cores)]
+
+
+def test_quiet_samples_raise_nothing() -> None:
+    assert _kinds(_run(QUIET, other_cores=[0.01] * 5, load_avg=[0.2] * 5)) == []
+
+
+def test_wide_spread_is_noisy_and_says_what_to_do() -> None:
+    run = _run([1.0, 1.15, 0.98, 1.02, 1.0])
+    warnings = noise.run_warnings(run)
+    assert [w.kind for w in warnings] == ["noisy"]
+    assert "max/min 1.17" in warnings[0].message
+    assert "--repeats" in warnings[0].message
+
+
+def test_high_cv_alone_is_noisy() -> None:
+    # max/min under 1.10 cannot hold a CV over 5 % with 2 samples; 1.0 vs 1.09 is CV 6.1 %.
+    assert "noisy" in _kinds(_run([1.0, 1.09]))
+
+
+def test_first_run_much_slower_asks_for_warmup() -> None:
+    warnings = noise.run_warnings(_run([2.0, 1.0, 1.01, 0.99, 1.0]))
+    kinds = [w.kind for w in warnings]
+    assert "first-run" in kinds
+    assert any("--warmup" in w.message for w in warnings)
+
+
+def test_outlier_is_flagged() -> None:
+    assert "outliers" in _kinds(_run([1.0, 1.01, 0.99, 1.0, 1.02, 0.98, 3.0]))
+
+
+def test_under_one_millisecond() -> None:
+    assert "short" in _kinds(_run([0.0004, 0.0004, 0.0004]))
+
+
+def test_busy_machine_by_other_processes_cpu() -> None:
+    kinds = _kinds(_run(QUIET, other_cores=[0.9, 1.0, 1.1, 0.9, 1.0]))
+    assert kinds == ["busy"]
+
+
+def test_busy_machine_by_load_average() -> None:
+    assert _kinds(_run(QUIET, load_avg=[3.0] * 5), cores=2) == ["busy"]
+    assert _kinds(_run(QUIET, load_avg=[0.5] * 5), cores=2) == []
+
+
+def test_busy_runs_are_one_warning_per_comparison() -> None:
+    runs = [_run(QUIET, other_cores=[1.0] * 5), _run(QUIET, other_cores=[1.0] * 5)]
+    c = Comparison(workload="w", kind="io", tasks=1, runs=runs)
+    assert [w.kind for w in noise.comparison_warnings(c, 2)] == ["busy"]
+
+
+def test_failed_runs_have_no_timing_warnings() -> None:
+    assert _kinds(_run([1.0, 2.0, 3.0], status=RUN_FAILED)) == []

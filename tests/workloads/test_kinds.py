@@ -1,0 +1,69 @@
+"""Each workload's declared kind holds on this machine, measured as ratios within one test.
+
+io gains with two threads; C code that releases the GIL gains with threads;
+pure Python does not, and gains with two processes instead. Sizes are small,
+yet each task is tens of milliseconds, so that start-up and noise stay minor.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conlab.api import strategy_list
+from conlab.measure.environment import usable_cpus
+from conlab.measure.lab import compare
+from conlab.workloads import build, unavailable_reason
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(usable_cpus() < 2, reason="needs 2 usable cores to show parallelism"),
+]
+
+IO = {
+    "seed": {"sleep_s": 0.03},
+    "sleep": {"tasks": 4, "sleep_s": 0.06},
+    "http": {"tasks": 4, "requests": 2, "latency_s": 0.03},
+    "files": {"tasks": 4, "files": 30, "size_kb": 64},
+}
+# This machine's virtual disk completes an fsync in about 0.5 ms and serialises
+# concurrent ones, so the files workload is far from pure waiting here: two
+# threads measured 1.26-1.43x over twelve runs (README, Workloads). It must
+# still gain clearly; the 1.6x of the other io workloads does not hold for it.
+IO_GAIN = {"files": 1.2}
+NOGIL = {
+    "hash": {"tasks": 4, "size_mb": 16, "rounds": 6},
+    "numpy": {"tasks": 4, "n": 384, "rounds": 10},
+}
+PURE = {
+    "cpu": {"tasks": 4, "size": 0.4},
+    "text": {"tasks": 4, "size": 0.3},
+}
+
+
+def speedups(name, params, specs):
+    reason = unavailable_reason(name)
+    if reason:
+        pytest.skip(f"{name}: {reason}")
+    comparison = compare(build(name, **params), strategy_list(specs), repeats=3, warmup=1)
+    for run in comparison.runs:
+        assert run.status == "ok", f"{run.label}: {run.reason}"
+    return {run.label: run.speedup for run in comparison.runs}
+
+
+@pytest.mark.parametrize("name", list(IO))
+def test_io_gains_with_two_threads(name):
+    gains = speedups(name, IO[name], ["thread-pool:2"])
+    assert gains["thread-pool:2"] >= IO_GAIN.get(name, 1.6), gains
+
+
+@pytest.mark.parametrize("name", list(NOGIL))
+def test_c_code_that_releases_the_gil_gains_with_threads(name):
+    gains = speedups(name, NOGIL[name], ["thread-pool:2"])
+    assert gains["thread-pool:2"] >= 1.5, gains
+
+
+@pytest.mark.parametrize("name", list(PURE))
+def test_pure_python_gains_with_processes_not_threads(name):
+    gains = speedups(name, PURE[name], ["thread-pool:2", "process-pool:2"])
+    assert gains["thread-pool:2"] < 1.15, gains
+    assert gains["process-pool:2"] >= 1.6, gains
