@@ -24,8 +24,13 @@ THREADS = ("threads", "thread-pool")
 PROCESSES = ("processes", "process-pool")
 
 
-def test_seed_gets_a_thread_strategy():
-    advice = advise(build("seed", sleep_s=0.01), verify=False)
+@pytest.mark.parametrize(
+    "workload",
+    [build("seed", sleep_s=0.01), build("http", tasks=4, requests=2, latency_s=0.02)],
+    ids=["seed", "http"],
+)
+def test_waiting_work_gets_a_thread_strategy(workload):
+    advice = advise(workload, verify=False)
     assert advice.chosen.strategy in THREADS, advice.why
     assert "waiting" in advice.why
 

@@ -27,17 +27,36 @@ def test_waiting_work_is_waiting(workload):
 
 @two_cores
 @pytest.mark.parametrize(
-    "workload", [build("cpu", tasks=4, size=0.15), tasks.text()], ids=["cpu", "text"]
+    "workload",
+    [build("cpu", tasks=4, size=0.15), build("text", tasks=4, size=0.25), tasks.text()],
+    ids=["cpu", "text", "text-like"],
 )
 def test_pure_python_holds_the_gil(workload):
-    result = probe(workload)
+    with workload.prepared():
+        result = probe(workload)
     assert result.kind == "cpu", result
     assert result.label == "computing while holding the GIL"
 
 
+def _numpy():
+    pytest.importorskip("numpy", reason="numpy is in the conlab[numpy] extra")
+    return build("numpy", tasks=4, n=256, rounds=6)
+
+
 @two_cores
-def test_hashlib_releases_the_gil():
-    result = probe(tasks.hashing(tasks=4, size_mb=12))
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: tasks.hashing(tasks=4, size_mb=12),
+        lambda: build("hash", tasks=4, size_mb=8, rounds=3),
+        _numpy,
+    ],
+    ids=["hashlib", "hash", "numpy"],
+)
+def test_c_code_that_releases_the_gil(make):
+    workload = make()
+    with workload.prepared():
+        result = probe(workload)
     if result.runqueue_s > 0.2 * result.duration_s:
         # Parallel C code needs a second free core; other programs held them all.
         pytest.skip(
