@@ -38,8 +38,8 @@ def test_demo_writes_every_format(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     results = resultfile.load(out["json"])
-    assert results.complete and len(results.comparisons) == 3
-    assert Path(out["md"]).read_text().count("| strategy |") == 3
+    assert results.complete and len(results.comparisons) == 6  # 3 parts, and explain's 3
+    assert Path(out["md"]).read_text().count("| strategy |") == 6
     assert Path(out["csv"]).read_text().splitlines()[0].startswith("comparison,workload,strategy")
 
 

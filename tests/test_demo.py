@@ -17,10 +17,15 @@ def quick_demo(tmp_path_factory):
     return proc, path
 
 
-def test_quick_demo_exits_0_and_shows_the_three_parts(quick_demo):
+def test_quick_demo_exits_0_and_shows_the_four_parts(quick_demo):
     proc, _ = quick_demo
     assert proc.returncode == 0, proc.stderr
-    for heading in ("1. Waiting work", "2. Computing work", "3. What the lesson's notebook hit"):
+    for heading in (
+        "1. Waiting work",
+        "2. Computing work",
+        "3. What the lesson's notebook hit",
+        "4. The lesson's table",
+    ):
         assert heading in proc.stdout
     # Part 1's output once per task, grouped: never "square :cube : 729".
     assert (
@@ -47,7 +52,15 @@ def test_quick_demo_result_file_loads_and_matches_the_schema(quick_demo):
         "conlab",
     } <= set(raw["environment"])
     results = resultfile.load(str(path))
-    assert [c.workload for c in results.comparisons] == ["seed", "cpu", "seed"]
+    # Part 4, the lesson's table, keeps the comparisons its cells were measured from.
+    assert [c.workload for c in results.comparisons] == [
+        "seed",
+        "cpu",
+        "seed",
+        "cpu",
+        "seed",
+        "hashlib",
+    ]
     waiting = results.comparisons[0]
     assert [(r.strategy, r.workers) for r in waiting.runs] == [
         ("sequential", 1),

@@ -43,7 +43,7 @@ def test_three_interpreters_give_one_file_with_three_environments(tmp_path):
         # The child interpreters have nothing installed: conlab ran on the standard library.
         assert env["pickler"] == "pickle"
     assert sorted({c.environment for c in results.comparisons}) == [0, 1, 2]
-    assert len(results.comparisons) == 9
+    assert len(results.comparisons) == 18  # 6 per interpreter
     for c in results.comparisons:
         if c.title.startswith("1."):
             assert all(r.status == "ok" for r in c.runs), [(r.label, r.reason) for r in c.runs]
@@ -189,4 +189,4 @@ def test_the_child_side_never_imports_rich(tmp_path):
         env={**os.environ, "PYTHONPATH": SRC},
     )
     assert proc.returncode == 0, proc.stderr
-    assert len(resultfile.load(str(out)).comparisons) == 3
+    assert len(resultfile.load(str(out)).comparisons) == 6

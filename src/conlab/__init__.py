@@ -20,6 +20,7 @@ __all__ = [
     "TaskRecord",
     "Workload",
     "__version__",
+    "advise",
     "compare",
     "map",
     "sweep",
@@ -29,22 +30,25 @@ from conlab.errors import ConlabError
 from conlab.model import Comparison, Results, Run, Task, TaskRecord, Workload
 
 if TYPE_CHECKING:
-    from conlab.api import compare, sweep
+    from conlab.api import advise, compare, sweep
     from conlab.engine import ItemFailure, map
 
 
+_LAZY = {
+    "advise": "conlab.api",
+    "compare": "conlab.api",
+    "sweep": "conlab.api",
+    "map": "conlab.engine",
+    "ItemFailure": "conlab.engine",
+}
+
+
 def __getattr__(name: str) -> Any:
-    # The lab and the strategies are imported on first use, so `import conlab` stays fast.
-    if name == "compare":
-        from conlab.api import compare
+    # The lab, the strategies and the engine are imported on first use, so that
+    # `import conlab` stays fast (as concurrent.futures does with its executors).
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'conlab' has no attribute {name!r}")
+    import importlib
 
-        return compare
-    if name == "sweep":
-        from conlab.api import sweep
-
-        return sweep
-    if name in ("map", "ItemFailure"):
-        import conlab.engine
-
-        return getattr(conlab.engine, name)
-    raise AttributeError(f"module 'conlab' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

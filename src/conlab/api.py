@@ -13,6 +13,7 @@ from conlab.workloads import build
 from conlab.workloads.user import function_workload, is_target, load_factory
 
 if TYPE_CHECKING:
+    from conlab.advice import Advice
     from conlab.measure.sweep import Sweep
 
 DEFAULT_STRATEGIES = ("threads", "thread-pool", "processes", "process-pool")
@@ -139,4 +140,34 @@ def sweep(
         repeats=repeats,
         warmup=warmup,
         start_method=start_method,
+    )
+
+
+def advise(
+    workload: Workload | str,
+    *,
+    workers: int | None = None,
+    strategies: Sequence[str] | None = None,
+    start_method: str | None = None,
+    verify: bool = True,
+    repeats: int = 3,
+    warmup: int = 1,
+) -> Advice:
+    """Probe ``workload``, predict every strategy here, recommend one and, with ``verify``, check it.
+
+    The returned Advice holds the probe, every prediction, the choice and why in
+    plain words, and (verified) the comparison whose ``advice`` is ``to_dict()``.
+    """
+    from conlab.advice import advise as _advise
+
+    if isinstance(workload, str):
+        workload = _workload(workload, {})
+    return _advise(
+        workload,
+        workers=workers,
+        strategies=strategies,
+        start_method=start_method,
+        verify=verify,
+        repeats=repeats,
+        warmup=warmup,
     )

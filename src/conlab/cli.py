@@ -68,8 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo",
         help="the threads-vs-processes lesson, measured on this machine",
-        description="The classic lesson in three parts: waiting work, computing "
-        "work, and what the lesson's notebook hit, measured on this machine.",
+        description="The classic lesson in four parts: waiting work, computing "
+        "work, what the lesson's notebook hit, and the lesson's table, measured on this machine.",
     )
     demo.add_argument(
         "--quick",
@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_compare_commands(sub)
     _add_map(sub)
+    _add_advise(sub)
+    _add_explain(sub)
     return parser
 
 
@@ -204,6 +206,68 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     report.add_argument("file", metavar="FILE", help="a file written with --json")
     _picture_options(report)
     report.set_defaults(func=_cmd_report)
+
+
+def _add_advise(sub: argparse._SubParsersAction[_Parser]) -> None:
+    advise = sub.add_parser(
+        "advise",
+        help="probe a workload, predict every strategy here, recommend one and check it",
+        description="Probe a small sample of WORKLOAD (task duration, waiting, GIL, pickling), "
+        "predict the wall time of every strategy and worker count on this machine, recommend "
+        "one, then run the recommendation and the runner-up to show predicted against measured.",
+    )
+    advise.add_argument("workload", metavar="WORKLOAD", help="a catalogue name or module:function")
+    advise.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter of the workload (repeatable); see 'conlab workloads'",
+    )
+    inputs = advise.add_mutually_exclusive_group()
+    inputs.add_argument(
+        "--inputs",
+        metavar="FILE",
+        help='for module:function, a JSON list: one argument per call, or {"args": [...], '
+        '"kwargs": {...}}',
+    )
+    inputs.add_argument(
+        "--range", type=_count(1), metavar="N", help="for module:function, call it on 0 .. N-1"
+    )
+    advise.add_argument(
+        "--workers", type=_count(1), metavar="N", help="predict pools with N workers only"
+    )
+    advise.add_argument(
+        "--strategies", metavar="A,B", help="consider only these strategies (default: all)"
+    )
+    advise.add_argument(
+        "--no-verify", action="store_true", help="predict only; do not run the workload"
+    )
+    advise.add_argument(
+        "--explain-model", action="store_true", help="print the prediction model in one paragraph"
+    )
+    _measure_options(advise, "when verifying (default 3)")
+    _output_options(advise)
+    advise.set_defaults(func=_cmd_advise)
+
+
+def _add_explain(sub: argparse._SubParsersAction[_Parser]) -> None:
+    explain = sub.add_parser(
+        "explain",
+        help="the lesson's threads-vs-processes table, every cell measured now",
+        description="The lesson's table (runs truly parallel? shares memory? best for? risk? "
+        "speed for CPU tasks?) and the rows it lacks, each cell backed by a measurement "
+        "made now on this machine, and the rule of thumb as measured here.",
+    )
+    explain.add_argument("--quick", action="store_true", help="smaller measurements: a few seconds")
+    explain.add_argument(
+        "--start-method",
+        choices=_start_methods(),
+        metavar="METHOD",
+        help=f"how process strategies start children: {', '.join(_start_methods())}",
+    )
+    _output_options(explain)
+    explain.set_defaults(func=_cmd_explain)
 
 
 def _measure_options(
@@ -403,7 +467,7 @@ def _measure_demo(args: argparse.Namespace) -> Results:
     """The demo's measurement alone, no report: what a --python child runs."""
     from conlab.demo import DemoSettings, parts
     from conlab.measure import environment
-    from conlab.model import Results
+    from conlab.model import Comparison, Results
 
     settings = DemoSettings(
         quick=args.quick,
@@ -414,7 +478,12 @@ def _measure_demo(args: argparse.Namespace) -> Results:
         isolate=args.isolate,
     )
     results = Results(environment.collect())
-    results.comparisons.extend(part() for part in parts(settings))
+    for part in parts(settings):
+        outcome = part()
+        if isinstance(outcome, Comparison):
+            results.comparisons.append(outcome)
+        else:
+            results.comparisons.extend(outcome.comparisons())
     return results
 
 
@@ -453,6 +522,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _run_demo(args: argparse.Namespace, results: Results) -> int:
     from conlab.demo import DemoSettings, parts
     from conlab.measure import environment
+    from conlab.model import Comparison
+    from conlab.report import explain as explain_report
     from conlab.report import terminal
 
     _check_outputs(args)
@@ -479,12 +550,18 @@ def _run_demo(args: argparse.Namespace, results: Results) -> int:
     cores = results.environment.get("usable_cpus")
     with _progress(show_progress) as progress:
         for part in parts(settings, progress, on_update if _output_paths(args) else None):  # type: ignore[arg-type]
-            comparison = part()
-            done.append(comparison)
+            outcome = part()
+            if isinstance(outcome, Comparison):
+                done.append(outcome)
+            else:
+                done.extend(outcome.comparisons())
             results.comparisons = list(done)
             _write_outputs(args, results)
             console.print()
-            terminal.render(console, comparison, raw_output=args.raw_output, cores=cores)
+            if isinstance(outcome, Comparison):
+                terminal.render(console, outcome, raw_output=args.raw_output, cores=cores)
+            else:
+                explain_report.render(console, outcome)
     results.complete = True
     _write_outputs(args, results)
     for path in _output_paths(args):
@@ -496,8 +573,6 @@ def _run_demo(args: argparse.Namespace, results: Results) -> int:
 def _compare_plan(args: argparse.Namespace) -> tuple[Workload, list[Strategy]]:
     """The workload and strategies ``conlab compare`` was asked for, checked before measuring."""
     from conlab.api import strategy_list
-    from conlab.workloads import build, factory, params
-    from conlab.workloads.user import is_target, load
 
     chosen = strategy_list(
         args.strategies.split(",") if args.strategies else None,
@@ -508,15 +583,7 @@ def _compare_plan(args: argparse.Namespace) -> tuple[Workload, list[Strategy]]:
         timeout_s=args.timeout,
         isolate=args.isolate,
     )
-    if is_target(args.workload):
-        return load(args.workload, args.inputs, args.range, args.param), chosen
-    if args.inputs is not None or args.range is not None:
-        raise UsageError("--inputs and --range are for module:function, not catalogue workloads")
-    make = factory(args.workload)
-    workload = build(
-        args.workload, **params.parse(f"the {args.workload} workload", make, args.param)
-    )
-    return workload, chosen
+    return _workload_from_args(args), chosen
 
 
 def _measure_compare(args: argparse.Namespace) -> Results:
@@ -628,6 +695,97 @@ def _save_interrupted(results: Results, exc: KeyboardInterrupt, args: argparse.N
         _write_outputs(args, results)
         if getattr(args, "json", None):
             exc.saved_to = args.json  # type: ignore[attr-defined]
+
+
+def _workload_from_args(args: argparse.Namespace) -> Workload:
+    """A catalogue name with its --param, or module:function with --inputs or --range."""
+    from conlab.workloads import build, factory, params
+    from conlab.workloads.user import is_target, load
+
+    if is_target(args.workload):
+        return load(args.workload, args.inputs, args.range, args.param)
+    if args.inputs is not None or args.range is not None:
+        raise UsageError("--inputs and --range are for module:function, not catalogue workloads")
+    make = factory(args.workload)
+    return build(args.workload, **params.parse(f"the {args.workload} workload", make, args.param))
+
+
+def _cmd_advise(args: argparse.Namespace) -> int:
+    from conlab.advice import advise
+    from conlab.measure import environment
+    from conlab.model import Comparison, Results
+    from conlab.report import advice as advice_report
+    from conlab.report import terminal
+
+    _check_outputs(args)
+    workload = _workload_from_args(args)
+    strategies = None
+    if args.strategies is not None:
+        strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+        if not strategies:
+            raise UsageError("--strategies needs at least one name, e.g. thread-pool,process-pool")
+    console = _console()
+    env = environment.collect()
+    terminal.render_environment(console, env)
+    with _progress(console.is_terminal and not args.quiet) as progress:
+        result = advise(
+            workload,
+            workers=args.workers,
+            strategies=strategies,
+            start_method=args.start_method,
+            verify=not args.no_verify,
+            repeats=args.repeats or 3,
+            warmup=1 if args.warmup is None else args.warmup,
+            progress=progress,  # type: ignore[arg-type]
+        )
+    comparison = result.comparison
+    if comparison is None:
+        comparison = Comparison(
+            workload=workload.name,
+            kind=workload.kind,
+            tasks=len(workload.tasks),
+            params=dict(workload.params),
+            repeats=0,
+            warmup=0,
+            title=f"Advice for {workload.name} (not verified)",
+            advice=result.to_dict(),
+        )
+    else:
+        console.print()
+        terminal.render(
+            console, comparison, raw_output=args.raw_output, cores=env.get("usable_cpus")
+        )
+    console.print()
+    advice_report.render(console, result.to_dict(), model=args.explain_model)
+    _write_outputs(args, Results(env, [comparison]))
+    for path in _output_paths(args):
+        console.print(f"\nResults written to {path}")
+    return 0
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from conlab import explain
+    from conlab.measure import environment
+    from conlab.model import Results
+    from conlab.report import explain as explain_report
+    from conlab.report import terminal
+
+    _check_outputs(args)
+    console = _console()
+    env = environment.collect()
+    terminal.render_environment(console, env)
+    with _progress(console.is_terminal and not args.quiet) as progress:
+        lesson = explain.measure(
+            quick=args.quick,
+            start_method=args.start_method,
+            progress=progress,  # type: ignore[arg-type]
+        )
+    console.print()
+    explain_report.render(console, lesson)
+    _write_outputs(args, Results(env, lesson.comparisons()))
+    for path in _output_paths(args):
+        console.print(f"\nResults written to {path}")
+    return 0
 
 
 def _cmd_show(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""``conlab demo``: the classic lesson, measured on this machine, in three parts."""
+"""``conlab demo``: the classic lesson, measured on this machine, in four parts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from conlab import lesson
+from conlab import explain, lesson
 from conlab.measure.environment import usable_cpus
 from conlab.measure.lab import Progress, Update, check_counts, compare
 from conlab.model import Comparison
@@ -36,7 +36,7 @@ class DemoSettings:
 
 def parts(
     settings: DemoSettings, progress: Progress | None = None, on_update: Update | None = None
-) -> Iterator[Callable[[], Comparison]]:
+) -> Iterator[Callable[[], Comparison | explain.Lesson]]:
     """Each part of the demo, to be measured when called (so results can be shown as they come)."""
     sleep_s = QUICK_SLEEP_S if settings.quick else 0.2
     size = QUICK_CPU_SIZE if settings.quick else 1.0
@@ -85,6 +85,12 @@ def parts(
     def notebook() -> Comparison:
         return lesson.notebook_comparison(sleep_s, repeats, warmup)
 
+    def table() -> explain.Lesson:
+        return explain.measure(
+            quick=settings.quick, start_method=method, progress=progress, warmup=warmup
+        )
+
     yield waiting
     yield computing
     yield notebook
+    yield table

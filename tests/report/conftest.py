@@ -41,7 +41,16 @@ def measured_results() -> Results:
         title="waiting work",
     )
     seed.notes.append("the machine was busy: <noise> & co")
-    seed.advice = {"recommendation": "thread-pool <b>2</b>", "why": ["waiting", "<i>io</i>"]}
+    seed.advice = {
+        "strategy": "thread-pool",
+        "workers": 2,
+        "chunksize": None,
+        "why": "thread-pool <b>2</b>: waiting, <i>io</i>",
+        "predicted_s": 0.04,
+        "measured_s": 0.041,
+        "predictions": [{"strategy": "thread-pool", "workers": 2, "total_s": 0.04}],
+        "verification": [],
+    }
     odd = compare(hostile_workload(), [make("threads")], repeats=1, warmup=0)
     return Results(environment.collect(), [seed, odd])
 

@@ -315,12 +315,32 @@ def _comparison(r: _Reader, c: Any, where: str) -> Comparison:
         warmup=r.get(settings, "warmup", f"{where}.settings", int),
         title=r.get(c, "title", where, str, optional=True) or "",
         notes=[str(n) for n in r.get(c, "notes", where, list, optional=True) or []],
-        advice=r.get(c, "advice", where, dict, optional=True),
+        advice=_advice(r, r.get(c, "advice", where, dict, optional=True), f"{where}.advice"),
         sweep=r.get(c, "sweep", where, dict, optional=True),
     )
     for k, run in enumerate(r.get(c, "runs", where, list)):
         comparison.runs.append(_run(r, run, f"{where}.runs[{k}]"))
     return comparison
+
+
+def _advice(r: _Reader, a: dict[str, Any] | None, where: str) -> dict[str, Any] | None:
+    """The advice object that ``conlab advise --json`` writes: its fields are checked, then kept."""
+    if a is None:
+        return None
+    number = (int, float)
+    r.get(a, "strategy", where, str)
+    r.get(a, "workers", where, int)
+    r.get(a, "chunksize", where, int, optional=True)
+    r.get(a, "why", where, str)
+    r.get(a, "predicted_s", where, number)
+    r.get(a, "measured_s", where, number, optional=True)
+    for key in ("predictions", "verification"):
+        for k, item in enumerate(r.get(a, key, where, list)):
+            at = f"{where}.{key}[{k}]"
+            r.get(item, "strategy", at, str)
+            r.get(item, "workers", at, int)
+            r.get(item, "predicted_s" if key == "verification" else "total_s", at, number)
+    return a
 
 
 def _run(r: _Reader, d: Any, where: str) -> Run:

@@ -214,7 +214,13 @@ def render_results(console: Console, results: Results, raw_output: bool = False)
         env = results.environment_of(c)
         if c.environment is not None:
             console.print(Text(f"Under {environment_label(env)}:", style="bold magenta"))
-        render(console, c, raw_output, cores=env.get("usable_cpus"))
+        if c.runs:
+            render(console, c, raw_output, cores=env.get("usable_cpus"))
+        if c.advice is not None:
+            from conlab.report import advice
+
+            console.print()
+            advice.render(console, c.advice)
     if len(results.environments) > 1:
         console.print()
         console.print(side_by_side_table(results))

@@ -1,0 +1,224 @@
+"""Advice backed by evidence: probe a workload, predict every strategy, recommend, verify.
+
+``advise(workload)`` probes a small sample (advice.probe), prices every
+strategy's start-up and dispatch on this machine (advice.calibrate), predicts
+the wall time of every strategy and worker count with a one-paragraph model
+(advice.predict, whose MODEL says it all), recommends the fastest and, unless
+told not to, runs the recommendation and the runner-up on the whole workload
+to show predicted against measured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from conlab.advice import words
+from conlab.advice.predict import (
+    MODEL,
+    Prediction,
+    accepts_chunksize,
+    predict_all,
+    recommend,
+    runner_up,
+)
+from conlab.advice.probe import TaskProbe, probe
+from conlab.errors import UsageError
+from conlab.measure.lab import Progress, check_counts, compare
+from conlab.model import RUN_OK, Comparison, Run, Workload
+from conlab.strategies import REGISTRY, Strategy, make
+
+__all__ = ["MODEL", "Advice", "Prediction", "TaskProbe", "Verified", "advise"]
+
+
+@dataclass
+class Verified:
+    """One strategy run on the whole workload: what was predicted and what was measured."""
+
+    prediction: Prediction
+    run: Run
+
+    @property
+    def measured_s(self) -> float | None:
+        if self.run.status != RUN_OK or self.run.median_wall_s is None:
+            return None
+        return (self.run.median_startup_s or 0.0) + self.run.median_wall_s
+
+    @property
+    def error(self) -> float | None:
+        """Measured over predicted, minus one."""
+        m = self.measured_s
+        if m is None or self.prediction.total_s <= 0:
+            return None
+        return m / self.prediction.total_s - 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "strategy": self.prediction.strategy,
+            "workers": self.prediction.workers,
+            "options": dict(self.prediction.options),
+            "predicted_s": self.prediction.total_s,
+            "measured_s": self.measured_s,
+            "measured_startup_s": self.run.median_startup_s,
+            "measured_wall_s": self.run.median_wall_s,
+            "status": self.run.status,
+        }
+
+
+@dataclass
+class Advice:
+    """What advise found: the probe, every prediction, the choice and why, and the check."""
+
+    workload: Workload
+    probe: TaskProbe
+    predictions: list[Prediction]
+    chosen: Prediction
+    runner_up: Prediction | None
+    why: str
+    comparison: Comparison | None = None
+    verified: list[Verified] = field(default_factory=list)
+
+    @property
+    def sequential(self) -> Prediction:
+        return next(p for p in self.predictions if p.strategy == "sequential")
+
+    def verified_for(self, p: Prediction) -> Verified | None:
+        return next((v for v in self.verified if v.prediction is p), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``advice`` object of the result file."""
+        mine = self.verified_for(self.chosen)
+        pr = self.probe
+        return {
+            "strategy": self.chosen.strategy,
+            "workers": self.chosen.workers,
+            "options": dict(self.chosen.options),
+            "chunksize": self.chosen.chunksize,
+            "why": self.why,
+            "predicted_s": self.chosen.total_s,
+            "predicted_startup_s": self.chosen.startup_s,
+            "predicted_wall_s": self.chosen.wall_s,
+            "measured_s": None if mine is None else mine.measured_s,
+            "runner_up": None if self.runner_up is None else self.runner_up.to_dict(),
+            "probe": {
+                "kind": pr.kind,
+                "label": pr.label,
+                "tasks": pr.tasks,
+                "sampled": pr.sampled,
+                "duration_s": pr.duration_s,
+                "cpu_s": pr.cpu_s,
+                "runqueue_s": pr.runqueue_s,
+                "cpu_fraction": pr.cpu_fraction,
+                "thread_speedup": pr.thread_speedup,
+                "pair_cpu_concurrency": pr.pair_cpu_concurrency,
+                "overlap": pr.overlap,
+                "cores": pr.cores,
+                "gil_enabled": pr.gil_enabled,
+                "args_bytes": pr.shipping.args_bytes,
+                "result_bytes": pr.shipping.result_bytes,
+                "pickle_error": pr.shipping.error,
+                "probe_s": pr.probe_s,
+            },
+            "predictions": [p.to_dict() for p in self.predictions],
+            "verification": [v.to_dict() for v in self.verified],
+            "model": MODEL,
+        }
+
+
+def strategy_for(p: Prediction) -> Strategy:
+    """The strategy a prediction is about, ready to run."""
+    options: dict[str, Any] = dict(p.options)
+    if p.chunksize and accepts_chunksize(p.strategy):
+        options["chunksize"] = p.chunksize
+    pooled = REGISTRY[p.strategy].pooled and p.family != "sequential"
+    return make(p.strategy, p.workers if pooled else None, **options)
+
+
+def _check_strategies(strategies: Sequence[str] | None) -> list[str] | None:
+    if strategies is None:
+        return None
+    names = list(strategies)
+    for name in names:
+        make(name)  # an unknown name raises UnknownNameError with suggestions
+    return names
+
+
+def _written_async(workload: Workload) -> bool:
+    """Whether the user's code is itself async: only then is asyncio advice about the code as written.
+
+    A catalogue workload's async variant is a rewrite of its tasks; advising it
+    for waiting work would tell the user to rewrite code that threads run as is.
+    """
+    from conlab.workloads.user import run_coroutine
+
+    return workload.async_tasks is not None and all(t.fn is run_coroutine for t in workload.tasks)
+
+
+def advise(
+    workload: Workload,
+    *,
+    workers: int | None = None,
+    strategies: Sequence[str] | None = None,
+    start_method: str | None = None,
+    verify: bool = True,
+    repeats: int = 3,
+    warmup: int = 1,
+    progress: Progress | None = None,
+) -> Advice:
+    """Probe ``workload``, predict every strategy, recommend one and (``verify``) check it."""
+    if not isinstance(workload, Workload):
+        raise UsageError(f"advise takes a Workload, not {type(workload).__name__}")
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise UsageError(f"workers must be a whole number of at least 1, not {workers!r}")
+    check_counts(repeats, warmup)
+    names = _check_strategies(strategies)
+    if start_method is not None:
+        from conlab.strategies.crashes import resolve_start_method
+
+        resolve_start_method(start_method)
+    # The workload's setup (a server, a temporary directory) is what its tasks need to run.
+    with workload.prepared():
+        measured = probe(workload)
+    module = getattr(workload.tasks[0].fn, "__module__", None)
+    predictions = predict_all(
+        measured, names, workers, start_method, module, workload.async_tasks is not None
+    )
+    if not any(p.unavailable is None for p in predictions):
+        raise UsageError(f"no strategy can run the {workload.name} workload here")
+    chosen = recommend(predictions, async_as_written=_written_async(workload))
+    other = runner_up(predictions, chosen)
+    sequential = next(p for p in predictions if p.strategy == "sequential")
+    advice = Advice(
+        workload,
+        measured,
+        predictions,
+        chosen,
+        other,
+        words.why(measured, chosen, sequential, other),
+    )
+    if verify:
+        _verify(advice, repeats, warmup, progress)
+    return advice
+
+
+def _verify(advice: Advice, repeats: int, warmup: int, progress: Progress | None) -> None:
+    """Run the choice and the runner-up (and sequential, the reference) on the whole workload."""
+    checked = [p for p in (advice.chosen, advice.runner_up) if p is not None]
+    checked = [p for p in checked if p.strategy != "sequential"]
+    comparison = compare(
+        advice.workload,
+        [strategy_for(p) for p in checked],
+        repeats,
+        warmup,
+        progress=progress,
+        title=f"Advice for {advice.workload.name}: predicted against measured",
+    )
+    runs = comparison.runs
+    for p in [advice.sequential, *checked]:
+        run = runs[0] if p.strategy == "sequential" else runs[1 + checked.index(p)]
+        advice.verified.append(Verified(p, run))
+    advice.comparison = comparison
+    comparison.advice = advice.to_dict()

@@ -1,0 +1,177 @@
+"""What each strategy costs on this machine before and around the work: start-up and dispatch.
+
+Each strategy runs no-op tasks once: its start-up (creating the pool, starting
+the processes) and the wall time per no-op task (handing a task over and its
+result back) are kept for the life of the process. For spawn and forkserver
+children, the import of the task's module is timed apart, once per module, in
+a fresh interpreter. The pipe's throughput prices the bytes a task ships.
+"""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import multiprocessing.connection
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from conlab.measure.environment import usable_cpus
+from conlab.model import Task
+from conlab.strategies import REGISTRY, Strategy, make
+
+# Families the prediction model knows; a strategy of another family is listed, not predicted.
+FAMILIES = {
+    "sequential": "sequential",
+    "threads": "threads",
+    "thread-pool": "thread-pool",
+    "processes": "processes",
+    "process-pool": "process-pool",
+    "asyncio": "async",
+}
+NOOP_TASKS = {"threads": 16, "thread-pool": 40, "processes": 2, "process-pool": 20, "async": 40}
+_PIPE_BYTES = 4 << 20
+
+
+def noop() -> None:
+    """The task used to time a strategy's own costs."""
+
+
+async def anoop() -> None:
+    """The async no-op task, for the asyncio strategy."""
+
+
+def family(name: str) -> str:
+    cls = REGISTRY.get(name)
+    if cls is not None and getattr(cls, "wants_async", False):
+        return "async"
+    return FAMILIES.get(name, "other")
+
+
+def start_methods(name: str) -> list[str | None]:
+    cls = REGISTRY[name]
+    return list(multiprocessing.get_all_start_methods()) if cls.uses_processes else [None]
+
+
+@dataclass(frozen=True)
+class Costs:
+    """One strategy's measured costs: start-up for ``workers`` workers, and per task."""
+
+    strategy: str
+    start_method: str | None
+    workers: int
+    startup_s: float
+    per_task_s: float
+    unavailable: str | None = None
+
+    def startup_for(self, workers: int, cores: int) -> float:
+        """Start-up of ``workers`` workers: they start in waves of one per core."""
+        waves = -(-workers // max(1, cores))
+        measured = -(-self.workers // max(1, cores))
+        return self.startup_s * waves / measured
+
+
+def _workers_for(fam: str, cores: int) -> int | None:
+    if fam == "thread-pool":
+        return 4
+    if fam == "process-pool":
+        return min(2, cores)
+    return None
+
+
+@functools.cache
+def costs(name: str, start_method: str | None) -> Costs:
+    """Run ``name`` over no-op tasks once (cached for this process) and keep its costs."""
+    fam = family(name)
+    cores = usable_cpus()
+    workers = _workers_for(fam, cores)
+    options: dict[str, Any] = {"start_method": start_method} if start_method else {}
+    n = NOOP_TASKS.get(fam, 8)
+    try:
+        strategy: Strategy = make(name, workers, **options)
+        reason = strategy.unavailable_reason()
+        if reason:
+            return Costs(name, start_method, 1, 0.0, 0.0, unavailable=reason)
+        fn = anoop if fam == "async" else noop
+        execution = strategy.run([Task(fn, name="noop") for _ in range(n)])
+    except Exception as exc:
+        why = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        return Costs(name, start_method, 1, 0.0, 0.0, unavailable=f"could not be started: {why}")
+    failed = [r for r in execution.records if not r.ok]
+    if failed:
+        return Costs(
+            name, start_method, 1, 0.0, 0.0, unavailable=f"a no-op task failed: {failed[0].error}"
+        )
+    return Costs(
+        strategy=name,
+        start_method=start_method,
+        workers=strategy.workers_for(n),
+        startup_s=(execution.startup_ns or 0) / 1e9,
+        per_task_s=execution.wall_ns / 1e9 / n,
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def pipe_bytes_per_s() -> float:
+    """How fast bytes go through a multiprocessing pipe here (what process strategies ship on)."""
+    reader, writer = multiprocessing.Pipe(duplex=False)
+    chunk = b"\0" * _PIPE_BYTES
+    got: list[int] = []
+
+    def read() -> None:
+        for _ in range(4):
+            got.append(len(reader.recv_bytes()))
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    t0 = time.perf_counter()
+    for _ in range(4):
+        writer.send_bytes(chunk)
+    thread.join()
+    elapsed = time.perf_counter() - t0
+    reader.close()
+    writer.close()
+    return sum(got) / max(elapsed, 1e-9)
+
+
+_IMPORT = (
+    "import sys, time, importlib\n"
+    "import conlab.strategies.worker\n"
+    "t = time.perf_counter()\n"
+    "importlib.import_module(sys.argv[1])\n"
+    "print(time.perf_counter() - t)\n"
+)
+
+
+@functools.cache
+def import_s(module: str | None) -> float:
+    """Time a fresh interpreter takes to import ``module`` (what a spawned worker pays), once."""
+    if not module or module == "__main__" or module == "conlab" or module.startswith("conlab."):
+        return 0.0
+    root = module.split(".")[0]
+    if root in sys.builtin_module_names or root in getattr(sys, "stdlib_module_names", ()):
+        return 0.0
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", _IMPORT, module],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        return float(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else 0.0
+    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+        return 0.0
+
+
+def clear() -> None:
+    """Forget what was measured (for tests that change the machine's shape)."""
+    costs.cache_clear()
+    pipe_bytes_per_s.cache_clear()
+    import_s.cache_clear()

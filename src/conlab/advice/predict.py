@@ -1,0 +1,254 @@
+"""The prediction model: the wall time of every strategy and worker count, from the probe.
+
+MODEL is the whole model in one paragraph; ``conlab advise --explain-model``
+prints it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from conlab.advice.calibrate import Costs, costs, family, import_s, pipe_bytes_per_s, start_methods
+from conlab.advice.probe import TaskProbe
+from conlab.model import schedule_floor_s
+from conlab.strategies import REGISTRY
+
+MODEL = (
+    "Each sampled task is timed alone: it lasts d seconds, of which c are CPU demand (its CPU "
+    "time, plus any time it waited for a free CPU) and the rest waiting. Two batches of tasks "
+    "are then run in two threads at once: the fraction p of a task's time that overlapped is "
+    "the part that does not hold the GIL (waiting, C code that releases the GIL, or everything "
+    "on a free-threaded build); when the two threads' CPU time shows they never computed at the "
+    "same moment, p is at most the waiting share. A strategy with n workers on k usable cores is then predicted "
+    "to take the longest of three bounds: the tasks dealt to n workers, each to the first free "
+    "one (about N*d/n); the CPU work shared by min(n, k) cores (N*c/min(n, k)); and, for "
+    "threads, the GIL-held part of every task run one at a time (N*(1-p)*d, or longer when two threads ran slower than a loop). To that it adds "
+    "what the strategy costs here, measured once on no-op tasks: its start-up (pools start "
+    "their workers in waves of k), a per-task dispatch cost (divided by the chunk size where "
+    "tasks are sent in chunks), and for processes the time to pickle each task's arguments "
+    "and result, push the bytes through a pipe and unpickle them, measured on the sample. "
+    "The recommendation is the fastest prediction of start-up plus run; within 3 % of it, the "
+    "simpler strategy and the fewer workers win."
+)
+
+# Simplest first: what is recommended when predictions tie.
+PREFERENCE = ("sequential", "thread-pool", "threads", "async", "process-pool", "processes")
+TIE = 0.03
+# A chunk's work should be worth this many times its dispatch cost.
+CHUNK_WORK_PER_DISPATCH = 20
+
+
+@dataclass
+class Prediction:
+    """The predicted cost of one strategy with one worker count."""
+
+    strategy: str
+    workers: int
+    options: dict[str, Any] = field(default_factory=dict)
+    chunksize: int | None = None
+    startup_s: float = 0.0
+    wall_s: float = 0.0
+    unavailable: str | None = None
+
+    @property
+    def total_s(self) -> float:
+        return self.startup_s + self.wall_s
+
+    @property
+    def family(self) -> str:
+        return family(self.strategy)
+
+    @property
+    def label(self) -> str:
+        method = self.options.get("start_method")
+        return f"{self.strategy}:{self.workers}" + (f"/{method}" if method else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "strategy": self.strategy,
+            "workers": self.workers,
+            "options": dict(self.options),
+            "chunksize": self.chunksize,
+            "startup_s": self.startup_s,
+            "wall_s": self.wall_s,
+            "total_s": self.total_s,
+            "unavailable": self.unavailable,
+        }
+
+
+def accepts_chunksize(name: str) -> bool:
+    cls = REGISTRY.get(name)
+    return cls is not None and "chunksize" in inspect.signature(cls.__init__).parameters
+
+
+def worker_counts(fam: str, n_tasks: int, cores: int, fixed: int | None) -> list[int]:
+    """The worker counts worth predicting for a pool."""
+    if fam not in ("thread-pool", "process-pool"):
+        return [1 if fam == "sequential" else n_tasks]
+    if fixed is not None:
+        return [fixed]
+    top = min(n_tasks, 256 if fam == "thread-pool" else 4 * cores)
+    counts = {top, min(cores, top)}
+    k = 1
+    while k <= top:
+        counts.add(k)
+        k *= 2
+    return sorted(counts)
+
+
+def chunksize_for(probe: TaskProbe, per_task_s: float, workers: int) -> int:
+    """Tasks per chunk so that a chunk's work is worth 20 dispatches, leaving 4 chunks a worker."""
+    d = max(probe.duration_s, 1e-9)
+    want = math.ceil(per_task_s * CHUNK_WORK_PER_DISPATCH / d)
+    return max(1, min(want, math.ceil(probe.tasks / (4 * workers))))
+
+
+def _chunked(durations: Sequence[float], chunk: int) -> list[float]:
+    return [sum(durations[i : i + chunk]) for i in range(0, len(durations), chunk)]
+
+
+def _threads(probe: TaskProbe, n: int, cost: Costs, startup_s: float) -> Prediction:
+    k, tasks = probe.cores, probe.tasks
+    gil_s = tasks * (1 - probe.overlap) * probe.duration_s
+    if n >= 2 and probe.thread_speedup is not None and probe.thread_speedup < 1:
+        gil_s /= probe.thread_speedup  # threads fighting over the GIL were slower than a loop
+    wall = max(
+        schedule_floor_s(probe.durations_s, n),
+        tasks * probe.cpu_demand_s / min(n, k),
+        gil_s,
+    )
+    return Prediction(cost.strategy, n, {}, None, startup_s, wall + tasks * cost.per_task_s)
+
+
+def _processes(probe: TaskProbe, n: int, cost: Costs, chunk: int, module: str | None) -> Prediction:
+    k, tasks, ship = probe.cores, probe.tasks, probe.shipping
+    bw = pipe_bytes_per_s()
+    child_s = ship.loads_args_s + ship.dumps_result_s
+    send_s = ship.dumps_args_s + ship.args_bytes / bw
+    back_s = ship.loads_result_s + ship.result_bytes / bw
+    pooled = family(cost.strategy) == "process-pool"
+    method = cost.start_method
+    startup = cost.startup_for(n, k)
+    if method in ("spawn", "forkserver"):
+        startup += import_s(module) * -(-n // k)
+    durations = [d + child_s for d in probe.durations_s]
+    if pooled:
+        parent_s = send_s + back_s + cost.per_task_s / chunk
+        wall = max(
+            schedule_floor_s(_chunked(durations, chunk), n),
+            tasks * (probe.cpu_demand_s + child_s) / min(n, k),
+            tasks * parent_s + max(durations),
+        )
+    else:
+        # Each child gets its task before the clock starts; only results come back during the run.
+        startup += tasks * send_s + ship.loads_args_s
+        wall = (
+            max(
+                max(durations),
+                tasks * (probe.cpu_demand_s + ship.dumps_result_s) / min(n, k),
+                tasks * back_s,
+            )
+            + cost.per_task_s
+        )
+    options = {"start_method": method} if method else {}
+    return Prediction(cost.strategy, n, options, chunk if pooled else None, startup, wall)
+
+
+def _async(probe: TaskProbe, cost: Costs) -> Prediction:
+    tasks = probe.tasks
+    wall = max(max(probe.durations_s), tasks * probe.cpu_demand_s) + tasks * cost.per_task_s
+    return Prediction(cost.strategy, tasks, {}, None, cost.startup_s, wall)
+
+
+def predict_one(
+    probe: TaskProbe,
+    name: str,
+    method: str | None,
+    n: int,
+    module: str | None = None,
+    has_async: bool = False,
+) -> Prediction:
+    """The prediction for strategy ``name`` (start method ``method``) with ``n`` workers."""
+    fam = family(name)
+    options = {"start_method": method} if method else {}
+    if fam == "sequential":
+        return Prediction(name, 1, {}, None, 0.0, sum(probe.durations_s))
+    if fam == "other":
+        return Prediction(name, n, options, unavailable="no prediction model for this strategy yet")
+    if fam == "async" and not has_async:
+        return Prediction(name, n, options, unavailable="the workload has no async variant")
+    if fam in ("processes", "process-pool") and probe.shipping.error:
+        why = f"its tasks cannot be sent to another process ({probe.shipping.error})"
+        return Prediction(name, n, options, unavailable=why)
+    cost = costs(name, method)
+    if cost.unavailable:
+        return Prediction(name, n, options, unavailable=cost.unavailable)
+    if fam == "async":
+        return _async(probe, cost)
+    if fam in ("threads", "thread-pool"):
+        per_thread = cost.startup_s / max(1, cost.workers)
+        startup = per_thread * n if fam == "thread-pool" else 0.0
+        return _threads(probe, n, cost, startup)
+    chunk = 1
+    if fam == "process-pool" and accepts_chunksize(name):
+        chunk = chunksize_for(probe, cost.per_task_s, n)
+    prediction = _processes(probe, n, cost, chunk, module)
+    if fam == "process-pool":
+        # The chunk size recommended for the user's own pool, even where conlab's sends one at a time.
+        prediction.chunksize = chunksize_for(probe, cost.per_task_s, n)
+    return prediction
+
+
+def predict_all(
+    probe: TaskProbe,
+    strategies: Sequence[str] | None = None,
+    workers: int | None = None,
+    start_method: str | None = None,
+    module: str | None = None,
+    has_async: bool = False,
+) -> list[Prediction]:
+    """Every available strategy, start method and worker count, fastest first."""
+    out = []
+    for name in strategies if strategies is not None else list(REGISTRY):
+        methods: list[str | None] = start_methods(name) if family(name) != "other" else [None]
+        if start_method is not None and methods != [None]:
+            methods = [start_method]
+        for method in methods:
+            for n in worker_counts(family(name), probe.tasks, probe.cores, workers):
+                out.append(predict_one(probe, name, method, n, module, has_async))
+    if not any(p.strategy == "sequential" for p in out):
+        out.append(predict_one(probe, "sequential", None, 1))
+    return sorted(out, key=lambda p: (p.unavailable is not None, p.total_s))
+
+
+def _rank(p: Prediction) -> tuple[int, int]:
+    fam = p.family
+    return (PREFERENCE.index(fam) if fam in PREFERENCE else len(PREFERENCE), p.workers)
+
+
+def recommend(predictions: Sequence[Prediction], async_as_written: bool = True) -> Prediction:
+    """The fastest prediction; among those within 3 % of it, the simplest.
+
+    asyncio is a candidate only when the user's code is async (``async_as_written``);
+    otherwise it stays in the prediction table as what a rewrite would give.
+    """
+    ok = [
+        p
+        for p in predictions
+        if p.unavailable is None and (async_as_written or p.strategy != "asyncio")
+    ]
+    best = min(p.total_s for p in ok)
+    close = [p for p in ok if p.total_s <= best * (1 + TIE) + 1e-4]
+    return min(close, key=_rank)
+
+
+def runner_up(predictions: Sequence[Prediction], chosen: Prediction) -> Prediction | None:
+    """The best prediction of another strategy than the chosen one (sequential runs anyway)."""
+    for p in sorted((p for p in predictions if p.unavailable is None), key=lambda p: p.total_s):
+        if p.strategy not in (chosen.strategy, "sequential"):
+            return p
+    return None

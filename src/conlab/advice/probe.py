@@ -1,0 +1,304 @@
+"""Probing a workload on a small sample: how long a task takes, how much of it computes, and
+whether two of its tasks overlap in two threads (waiting, C code that releases the GIL, or a
+free-threaded build), and what shipping a task to another process costs.
+
+The sample is two batches of tasks from the start of the workload, each worth
+about ``BATCH_S`` (one task when tasks are longer): batch A, then batch B, one
+after the other in this thread, then A and B at once in two threads.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from conlab.errors import UserCodeError
+from conlab.measure.environment import gil_enabled, usable_cpus
+from conlab.model import Task, TaskRecord, Workload
+from conlab.strategies import capture, shipping
+from conlab.strategies.execute import execute
+
+BATCH_S = 0.05
+# Beyond this, batch B is not timed alone: it is taken to last as long as batch A.
+LONG_BATCH_S = 0.3
+# Two threads whose CPU time adds up to less than this much of the wall time did not compute at
+# the same moment (the GIL is a hard bound: their CPU time cannot exceed the wall time).
+CONCURRENT_CPU = 1.15
+# Below this, the sample is timed twice.
+SHORT_BATCH_S = 0.15
+_SCHEDSTAT = "/proc/thread-self/schedstat"
+
+
+@dataclass
+class Shipping:
+    """What sending one task to another process and its result back costs, per task."""
+
+    args_bytes: int = 0
+    result_bytes: int = 0
+    dumps_args_s: float = 0.0
+    loads_args_s: float = 0.0
+    dumps_result_s: float = 0.0
+    loads_result_s: float = 0.0
+    error: str | None = None  # why a task or its result cannot be sent to another process
+
+
+@dataclass
+class TaskProbe:
+    """What the sample showed, per task (means over the sample)."""
+
+    tasks: int
+    sampled: int
+    duration_s: float
+    cpu_s: float  # CPU time of the task's thread
+    runqueue_s: float  # time the task was ready to run but waited for a CPU (Linux)
+    # Batches A and B in two threads at once, and one after the other, leaving out the
+    # time spent waiting for a CPU that other programs kept busy.
+    pair_s: float | None
+    alone_s: float | None
+    # CPU time of the two threads together over the pair's wall time: 2 when both computed
+    # all the time at once, at most 1 when the GIL (or a single free CPU) let one at a time.
+    pair_cpu_concurrency: float | None
+    cores: int
+    gil_enabled: bool
+    shipping: Shipping = field(default_factory=Shipping)
+    durations_s: list[float] = field(default_factory=list)  # each task's estimated duration
+    probe_s: float = 0.0
+
+    @property
+    def cpu_demand_s(self) -> float:
+        """CPU time plus time spent waiting for a CPU: what more workers cannot overlap on one core."""
+        return min(self.duration_s, self.cpu_s + self.runqueue_s)
+
+    @property
+    def cpu_fraction(self) -> float:
+        """The share of a task spent computing, as on an idle machine (run-queue time left out)."""
+        alone = self.duration_s - self.runqueue_s
+        return min(1.0, self.cpu_s / alone) if alone > 0 else 1.0
+
+    @property
+    def wait_fraction(self) -> float:
+        return 1.0 - self.cpu_fraction
+
+    @property
+    def thread_speedup(self) -> float | None:
+        """How much faster two batches ran in two threads than one after the other."""
+        if not self.pair_s or self.alone_s is None:
+            return None
+        return self.alone_s / self.pair_s
+
+    @property
+    def overlap(self) -> float:
+        """p: the fraction of a task's time that overlapped in two threads (0 to 1).
+
+        Two threads take (2 - p) x the time of one batch when a fraction p of
+        each overlaps, so p = 2 - 2 / speed-up. Without a pair, waiting is
+        taken to overlap and computing not; when the pair's CPU time shows the
+        threads never computed at once, only the waiting part can overlap.
+        """
+        s = self.thread_speedup
+        if s is None:
+            return self.wait_fraction
+        p = min(1.0, max(0.0, 2.0 - 2.0 / s))
+        if self.pair_cpu_concurrency is not None and self.pair_cpu_concurrency < CONCURRENT_CPU:
+            # The two threads never computed at the same moment: only their waiting overlapped.
+            p = min(p, self.wait_fraction)
+        return p
+
+    @property
+    def kind(self) -> str:
+        """The workload's kind as measured: io, cpu, cpu-nogil or mixed."""
+        if self.wait_fraction >= 0.8:
+            return "io"
+        if self.wait_fraction > 0.2:
+            return "mixed"
+        if self.cores >= 2 and self.overlap >= 0.5:
+            return "cpu-nogil"
+        return "cpu"
+
+    @property
+    def label(self) -> str:
+        kind = self.kind
+        if kind == "io":
+            return "waiting"
+        if kind == "mixed":
+            return "part waiting, part computing"
+        if kind == "cpu-nogil":
+            if not self.gil_enabled:
+                return "computing, in parallel in threads (free-threaded build, no GIL)"
+            return "computing in code that releases the GIL"
+        if self.cores < 2:
+            return "computing (one core: whether it releases the GIL cannot show)"
+        return "computing while holding the GIL"
+
+
+def _runqueue_ns() -> int:
+    """Time this thread has spent ready to run but waiting for a CPU (0 where unknown)."""
+    try:
+        with open(_SCHEDSTAT, "rb") as f:
+            return int(f.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+@dataclass
+class _Batch:
+    records: list[TaskRecord]
+    wall_s: float
+    runqueue_s: float
+
+
+def _run_batch(tasks: Sequence[tuple[int, Task]]) -> _Batch:
+    q0, t0 = _runqueue_ns(), time.perf_counter()
+    records = [execute(task, i) for i, task in tasks]
+    wall = time.perf_counter() - t0
+    return _Batch(records, wall, (_runqueue_ns() - q0) / 1e9)
+
+
+def _run_pair(a: Sequence[tuple[int, Task]], b: Sequence[tuple[int, Task]]) -> tuple[float, float]:
+    """Wall time of batches a and b run at once in two threads, started together.
+
+    Time both threads spent waiting for a busy CPU (the lesser of the two) is
+    left out: it belongs to the machine, not to the GIL. Also returns the CPU
+    time the two threads used together, over the raw wall time: above 1, their
+    computing ran at the same moment.
+    """
+    go = threading.Barrier(3)
+    done: list[_Batch] = []
+
+    def work(batch: Sequence[tuple[int, Task]]) -> None:
+        go.wait()
+        done.append(_run_batch(batch))
+
+    threads = [threading.Thread(target=work, args=(x,), daemon=True) for x in (a, b)]
+    for t in threads:
+        t.start()
+    go.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    records = [r for batch in done for r in batch.records]
+    _check(records)
+    cpu_s = sum(r.cpu_ns or 0 for r in records) / 1e9
+    return wall - min(batch.runqueue_s for batch in done), cpu_s / max(wall, 1e-9)
+
+
+def _check(records: Sequence[TaskRecord]) -> None:
+    for record in records:
+        if not record.ok:
+            raise UserCodeError(
+                f"task {record.name!r} failed while conlab probed it: {record.error}; "
+                "fix the task (conlab compare shows its traceback)"
+            )
+
+
+def _timed(fn: object, *args: object) -> tuple[object, float]:
+    t0 = time.perf_counter()
+    out = fn(*args)  # type: ignore[operator]
+    return out, time.perf_counter() - t0
+
+
+def probe_shipping(tasks: Sequence[Task], results: Sequence[object]) -> Shipping:
+    """Pickle each sampled task and result as the process strategies do, and time it."""
+    ship = Shipping()
+    n = len(tasks)
+    try:
+        for task, result in zip(tasks, results, strict=True):
+            data, dumps_s = _timed(shipping.dumps, task)
+            _, loads_s = _timed(shipping.loads, data)
+            ship.args_bytes += len(data)  # type: ignore[arg-type]
+            ship.dumps_args_s += dumps_s
+            ship.loads_args_s += loads_s
+            del data
+            data, dumps_s = _timed(shipping.dumps, result)
+            _, loads_s = _timed(shipping.loads, data)
+            ship.result_bytes += len(data)  # type: ignore[arg-type]
+            ship.dumps_result_s += dumps_s
+            ship.loads_result_s += loads_s
+            del data
+    except Exception as exc:
+        ship.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        return ship
+    ship.args_bytes //= n
+    ship.result_bytes //= n
+    for name in ("dumps_args_s", "loads_args_s", "dumps_result_s", "loads_result_s"):
+        setattr(ship, name, getattr(ship, name) / n)
+    return ship
+
+
+def _batch_size(first_s: float, n_tasks: int) -> int:
+    if n_tasks < 2:
+        return 1
+    return max(1, min(n_tasks // 2, math.ceil(BATCH_S / max(first_s, 1e-6))))
+
+
+def probe(workload: Workload) -> TaskProbe:
+    """Run a small sample of ``workload`` and say what its tasks are like."""
+    started = time.perf_counter()
+    tasks = list(enumerate(workload.tasks))
+    if not tasks:
+        raise UserCodeError(f"workload {workload.name!r} has no tasks to probe")
+    with capture.routed():
+        first = _run_batch(tasks[:1])
+        _check(first.records)
+        k = _batch_size(first.wall_s, len(tasks))
+        a, b = tasks[:k], tasks[k : 2 * k]
+        batch_a = first if k == 1 else _run_batch(a)
+        _check(batch_a.records)
+        records, runqueue, spent = list(batch_a.records), batch_a.runqueue_s, batch_a.wall_s
+        pair_s = alone_s = None
+        concurrency = 0.0
+        if b and batch_a.wall_s >= LONG_BATCH_S:
+            alone_s = (batch_a.wall_s - batch_a.runqueue_s) * (1 + len(b) / len(a))
+            pair_s, concurrency = _run_pair(a, b)
+        elif b:
+            # Short batches are timed twice and the faster kept: a busy machine only slows things.
+            rounds = 2 if batch_a.wall_s < SHORT_BATCH_S else 1
+            best: tuple[float, list[TaskRecord], float, float] | None = None
+            for _ in range(rounds):
+                a_run = batch_a if best is None else _run_batch(a)
+                b_run = _run_batch(b)
+                _check(a_run.records + b_run.records)
+                waited = a_run.runqueue_s + b_run.runqueue_s
+                took = a_run.wall_s + b_run.wall_s - waited
+                if best is None or took < best[0]:
+                    best = (took, a_run.records + b_run.records, waited, took + waited)
+                pair, cpu_at_once = _run_pair(a, b)
+                pair_s = pair if pair_s is None else min(pair_s, pair)
+                concurrency = max(concurrency, cpu_at_once)
+            assert best is not None
+            alone_s, records, runqueue, spent = best
+    sampled = len(records)
+    # Timed around each call as every strategy runs it (capture and record included), which
+    # is what a task costs a loop; thousands of tiny tasks are mostly that.
+    mean_s = spent / sampled
+    result = TaskProbe(
+        tasks=len(tasks),
+        sampled=sampled,
+        duration_s=mean_s,
+        cpu_s=sum((r.cpu_ns or 0) for r in records) / 1e9 / sampled,
+        runqueue_s=runqueue / sampled,
+        pair_s=pair_s,
+        alone_s=alone_s,
+        pair_cpu_concurrency=concurrency if pair_s is not None else None,
+        cores=usable_cpus(),
+        gil_enabled=gil_enabled(),
+        durations_s=_all_durations(workload, mean_s, sampled),
+    )
+    sample = [t for _, t in tasks[:sampled]]
+    result.shipping = probe_shipping(sample, [r.result for r in records])
+    result.probe_s = time.perf_counter() - started
+    return result
+
+
+def _all_durations(workload: Workload, mean_s: float, sampled: int) -> list[float]:
+    """Every task's duration: the sample's mean, shaped by the workload's known durations if any."""
+    n = len(workload.tasks)
+    known = workload.task_durations_s
+    if known and len(known) == n and sum(known[:sampled]) > 0:
+        scale = mean_s * sampled / sum(known[:sampled])
+        return [d * scale for d in known]
+    return [mean_s] * n

@@ -1,0 +1,136 @@
+"""The advice in plain words, with the probed figures."""
+
+from __future__ import annotations
+
+from conlab.advice.calibrate import costs
+from conlab.advice.predict import Prediction
+from conlab.advice.probe import TaskProbe
+
+
+def seconds(value: float) -> str:
+    """``1.23 s``, ``45.6 ms`` or ``78 µs``."""
+    if value >= 1:
+        return f"{value:.2f} s"
+    if value >= 1e-3:
+        return f"{value * 1e3:.1f} ms"
+    return f"{value * 1e6:.0f} µs"
+
+
+def size(n_bytes: float) -> str:
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.1f} {unit}"
+    return f"{int(n_bytes)} B"
+
+
+def describe(p: Prediction) -> str:
+    """``a process-pool of 2 workers (fork)`` and the like."""
+    method = p.options.get("start_method")
+    how = f" ({method})" if method else ""
+    if p.family == "sequential":
+        return "sequential (a plain loop)"
+    if p.family in ("threads", "processes"):
+        return f"{p.strategy} (one per task, {p.workers}){how}"
+    if p.family == "async":
+        return "asyncio (one event loop)"
+    chunk = f", chunk size {p.chunksize}" if p.chunksize and p.chunksize > 1 else ""
+    return f"{p.strategy} with {p.workers} worker{'s' if p.workers != 1 else ''}{how}{chunk}"
+
+
+def task_sentence(probe: TaskProbe) -> str:
+    runq = (
+        f", {seconds(probe.runqueue_s)} of it waiting for a busy CPU"
+        if probe.runqueue_s > 0.05 * probe.duration_s
+        else ""
+    )
+    busy = ""
+    if probe.runqueue_s > 0.2 * probe.duration_s:
+        busy = (
+            " The machine was busy (other programs kept the CPUs), so these figures are "
+            "uncertain: run again when it is quieter."
+        )
+    return (
+        f"Each task took {seconds(probe.duration_s)} ({probe.sampled} of {probe.tasks} tasks "
+        f"sampled), {probe.cpu_fraction:.0%} of it computing{runq}: it is {probe.label}.{busy}"
+    )
+
+
+def threads_sentence(probe: TaskProbe) -> str:
+    s = probe.thread_speedup
+    if s is None or probe.pair_s is None or probe.alone_s is None:
+        return "With one task there is nothing to run side by side."
+    if probe.overlap >= 0.5:
+        why = "they overlap"
+        if probe.kind == "cpu-nogil":
+            why += (
+                " (no GIL in this interpreter)"
+                if not probe.gil_enabled
+                else ", so the code releases the GIL"
+            )
+    else:
+        why = "they do not overlap"
+        if probe.cpu_fraction > 0.5:
+            why += ": the code holds the GIL" if probe.cores >= 2 else " on one core"
+    cpu = probe.pair_cpu_concurrency
+    at_once = f", their CPU time {cpu:.2f}x the wall time" if cpu is not None else ""
+    busy = (
+        " (not counting time spent waiting for a busy CPU)"
+        if probe.runqueue_s > 0.05 * probe.duration_s
+        else ""
+    )
+    return (
+        f"Two batches in two threads took {seconds(probe.pair_s)} against "
+        f"{seconds(probe.alone_s)} one after the other{busy} ({s:.2f}x{at_once}): {why}."
+    )
+
+
+def shipping_sentence(probe: TaskProbe) -> str:
+    ship = probe.shipping
+    if ship.error:
+        return f"Its tasks cannot be sent to another process: {ship.error}."
+    total = ship.dumps_args_s + ship.loads_args_s + ship.dumps_result_s + ship.loads_result_s
+    return (
+        f"Pickling a task and its result for another process takes {seconds(total)} "
+        f"({size(ship.args_bytes)} out, {size(ship.result_bytes)} back)."
+    )
+
+
+def startup_sentence(p: Prediction) -> str:
+    if p.family in ("sequential", "other"):
+        return ""
+    cost = costs(p.strategy, p.options.get("start_method"))
+    if p.family in ("threads", "thread-pool", "async"):
+        return f"Handing a task to {p.strategy} costs {seconds(cost.per_task_s)}" + (
+            f", and starting it {seconds(p.startup_s)}." if p.startup_s else "."
+        )
+    return (
+        f"Starting {describe(p)} takes {seconds(p.startup_s)} here, and handing it a task "
+        f"{seconds(cost.per_task_s)}."
+    )
+
+
+def why(
+    probe: TaskProbe,
+    chosen: Prediction,
+    sequential: Prediction,
+    other: Prediction | None,
+) -> str:
+    """Why ``chosen``: the probed figures, and the prediction against the alternatives."""
+    parts = [
+        task_sentence(probe),
+        threads_sentence(probe),
+        f"{probe.cores} usable core{'s' if probe.cores != 1 else ''}.",
+        shipping_sentence(probe),
+        startup_sentence(chosen),
+    ]
+    speedup = sequential.total_s / chosen.total_s if chosen.total_s > 0 else 1.0
+    verdict = (
+        f"Predicted {seconds(chosen.total_s)} for {describe(chosen)}, against "
+        f"{seconds(sequential.total_s)} sequential ({speedup:.2f}x)"
+    )
+    if other is not None:
+        verdict += f"; the best other strategy, {describe(other)}: {seconds(other.total_s)}"
+    parts.append(verdict + ".")
+    if chosen.family == "sequential":
+        parts.append("No strategy is predicted to beat a plain loop for this work on this machine.")
+    return " ".join(p for p in parts if p)

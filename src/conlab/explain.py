@@ -1,0 +1,345 @@
+"""``conlab explain``: the lesson's threads-vs-processes table, every cell measured now.
+
+The lesson ends with a table and a rule of thumb ("threads for waiting,
+processes for heavy computation"). Here each cell is a measurement made on
+this machine: speed-ups of pure-Python computing, waiting and hashing (C code
+that releases the GIL) in threads and in processes; a list appended to by each
+worker; an unsynchronised counter across threads, with and without a Lock;
+memory per worker; start-up per start method; and, on a free-threaded
+interpreter, pure Python in threads. The rule of thumb is then stated as
+measured here.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from dataclasses import dataclass, field
+from typing import Any
+
+from conlab.explain_probes import (
+    RACE_INCREMENTS,
+    RACE_THREADS,
+    free_threaded_elsewhere,
+    hash_workload,
+    process_memory,
+    race,
+    shared_list,
+    thread_memory,
+)
+from conlab.measure.environment import gil_enabled, usable_cpus
+from conlab.measure.lab import Progress, compare
+from conlab.model import RUN_OK, Comparison, Run
+from conlab.strategies import make
+from conlab.strategies.crashes import resolve_start_method
+from conlab.workloads import build
+
+
+@dataclass
+class Sizes:
+    cpu_size: float
+    sleep_s: float
+    hash_mb: int
+    hash_rounds: int
+    repeats: int
+    warmup: int
+
+
+FULL = Sizes(cpu_size=0.3, sleep_s=0.05, hash_mb=8, hash_rounds=4, repeats=3, warmup=1)
+QUICK = Sizes(cpu_size=0.15, sleep_s=0.01, hash_mb=4, hash_rounds=3, repeats=1, warmup=1)
+
+
+@dataclass
+class Row:
+    """One question of the table: what threads and processes showed, in words with the figure."""
+
+    question: str
+    threads: str
+    processes: str
+    how: str = ""
+
+
+@dataclass
+class Lesson:
+    rows: list[Row]
+    extra: list[Row]
+    rule: str
+    runs: dict[str, Comparison]
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def comparisons(self) -> list[Comparison]:
+        """What a result file keeps: the comparisons behind the table, the table as notes."""
+        out = list(self.runs.values())
+        if out:
+            notes = [
+                f"{r.question} | threads: {r.threads} | processes: {r.processes}"
+                for r in self.rows + self.extra
+            ]
+            out[0].notes.extend([*notes, f"Rule of thumb, as measured here: {self.rule}"])
+        return out
+
+
+# --- measuring and phrasing ---------------------------------------------------------------
+
+
+def _speedup(c: Comparison, strategy: str) -> float | None:
+    try:
+        run = c.run(strategy)
+    except KeyError:
+        return None
+    return run.speedup if run.status == RUN_OK else None
+
+
+def _run(c: Comparison, strategy: str) -> Run:
+    return c.run(strategy)
+
+
+def _x(value: float | None) -> str:
+    return "failed" if value is None else f"{value:.2f}×"
+
+
+def _mb(n_bytes: int | None) -> str:
+    if n_bytes is None:
+        return "?"
+    return f"{n_bytes / (1 << 20):.1f} MB" if n_bytes >= 1 << 20 else f"{n_bytes / 1024:.0f} KB"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.0f} ms" if seconds >= 0.01 else f"{seconds * 1e3:.1f} ms"
+
+
+def measure(
+    quick: bool = False,
+    start_method: str | None = None,
+    progress: Progress | None = None,
+    repeats: int | None = None,
+    warmup: int | None = None,
+) -> Lesson:
+    """Measure every cell of the lesson's table on this machine, now."""
+    from conlab.advice.calibrate import costs
+
+    sizes = QUICK if quick else FULL
+    reps = sizes.repeats if repeats is None else repeats
+    warm = sizes.warmup if warmup is None else warmup
+    method = resolve_start_method(start_method)
+    cores = usable_cpus()
+    k = min(max(2, cores), 8)
+
+    def pair() -> list[Any]:
+        return [make("thread-pool", k), make("process-pool", k, start_method=method)]
+
+    computing = compare(
+        build("cpu", tasks=2 * k, size=sizes.cpu_size),
+        pair(),
+        reps,
+        warm,
+        progress=progress,
+        title=f"4a. The lesson's table: pure-Python computing, {k} workers",
+    )
+    waiting = compare(
+        build("seed", sleep_s=sizes.sleep_s),
+        [make("thread-pool", 2), make("process-pool", 2, start_method=method)],
+        reps,
+        warm,
+        progress=progress,
+        title="4b. The lesson's table: waiting work (the seed workload), 2 workers",
+    )
+    hashing = compare(
+        hash_workload(2 * k, sizes.hash_mb, sizes.hash_rounds),
+        pair(),
+        reps,
+        warm,
+        progress=progress,
+        title=f"4c. The lesson's table: hashlib.sha256 (C code that releases the GIL), {k} workers",
+    )
+    lost = RACE_THREADS * RACE_INCREMENTS - race()
+    lost_locked = RACE_THREADS * RACE_INCREMENTS - race(lock=True)
+    seen_t, seen_p = shared_list(k, method)
+    rss, uss = process_memory(k, method)
+    per_thread = thread_memory(k)
+    startups = {
+        m: costs("process-pool", m).startup_s for m in multiprocessing.get_all_start_methods()
+    }
+    thread_startup = costs("thread-pool", None).startup_s
+    figures: dict[str, Any] = {
+        "workers": k,
+        "cores": cores,
+        "start_method": method,
+        "cpu_speedup": {
+            "threads": _speedup(computing, "thread-pool"),
+            "processes": _speedup(computing, "process-pool"),
+        },
+        "cpu_parallelism": {
+            "threads": _run(computing, "thread-pool").parallelism,
+            "processes": _run(computing, "process-pool").parallelism,
+        },
+        "wait_speedup": {
+            "threads": _speedup(waiting, "thread-pool"),
+            "processes": _speedup(waiting, "process-pool"),
+        },
+        "hash_speedup": {
+            "threads": _speedup(hashing, "thread-pool"),
+            "processes": _speedup(hashing, "process-pool"),
+        },
+        "race": {
+            "updates": RACE_THREADS * RACE_INCREMENTS,
+            "lost": lost,
+            "lost_with_lock": lost_locked,
+        },
+        "shared_list": {"appends": k, "threads": seen_t, "processes": seen_p},
+        "memory": {"process_rss_bytes": rss, "process_uss_bytes": uss, "thread_bytes": per_thread},
+        "startup_s": {"thread-pool": thread_startup, **startups},
+        "gil_enabled": gil_enabled(),
+    }
+    if gil_enabled():
+        figures["free_threaded"] = free_threaded_elsewhere()
+    rows, extra = _rows(figures, computing)
+    return Lesson(
+        rows,
+        extra,
+        rule_of_thumb(figures),
+        {"computing": computing, "waiting": waiting, "hashing": hashing},
+        figures,
+    )
+
+
+def _parallel(par: float | None, speedup: float | None, what: str) -> str:
+    if par is None:
+        return "failed"
+    answer = "Yes" if par >= 1.3 else "No"
+    return f"{answer}: CPU/wall {par:.2f} with {what} ({_x(speedup)} on pure Python)"
+
+
+def _best_for(wait: float | None, cpu: float | None) -> str:
+    w, c = wait or 0.0, cpu or 0.0
+    if w >= 1.3 and c >= 1.3:
+        best = "both"
+    elif w >= 1.3:
+        best = "waiting"
+    elif c >= 1.3:
+        best = "computing"
+    else:
+        best = "neither here"
+    return f"{best}: {_x(wait)} on waiting work, {_x(cpu)} on computing"
+
+
+def _rows(f: dict[str, Any], computing: Comparison) -> tuple[list[Row], list[Row]]:
+    k = f["workers"]
+    sp, par = f["cpu_speedup"], f["cpu_parallelism"]
+    race_f, shared, mem = f["race"], f["shared_list"], f["memory"]
+    seq = computing.reference
+    seq_s = seq.median_wall_s if seq is not None else None
+    t_run, p_run = computing.run("thread-pool"), computing.run("process-pool")
+
+    def cpu_speed(run: Run, speedup: float | None) -> str:
+        if run.median_wall_s is None or seq_s is None:
+            return "failed"
+        return f"{_x(speedup)}: {seq_s:.3f} s sequential, {run.median_wall_s:.3f} s here"
+
+    uss = (
+        f", {_mb(mem['process_uss_bytes'])} of it its own (USS)" if mem["process_uss_bytes"] else ""
+    )
+    rows = [
+        Row(
+            "Runs truly parallel?",
+            _parallel(par["threads"], sp["threads"], f"{k} threads"),
+            _parallel(par["processes"], sp["processes"], f"{k} processes"),
+            "the cpu workload",
+        ),
+        Row(
+            "Shares memory?",
+            f"{'Yes' if shared['threads'] == shared['appends'] else 'Partly'}: the parent's list got {shared['threads']} of {shared['appends']} appends",
+            f"{'No' if shared['processes'] == 0 else 'Partly'}: {shared['processes']} of {shared['appends']} appends reached the parent",
+            "each worker appends to a list of the parent",
+        ),
+        Row(
+            "Best for",
+            _best_for(f["wait_speedup"]["threads"], sp["threads"]),
+            _best_for(f["wait_speedup"]["processes"], sp["processes"]),
+            "speed-ups on the seed and cpu workloads",
+        ),
+        Row(
+            "Risk",
+            f"race conditions: {race_f['lost']} of {race_f['updates']} updates lost without a lock, {race_f['lost_with_lock']} with one",
+            f"memory: {_mb(mem['process_rss_bytes'])} per worker (RSS{uss}), against {_mb(mem['thread_bytes'])} per thread",
+            f"{RACE_THREADS} threads × {RACE_INCREMENTS} read-modify-writes, a switch forced between read and write",
+        ),
+        Row(
+            "Speed for CPU tasks",
+            cpu_speed(t_run, sp["threads"]),
+            cpu_speed(p_run, sp["processes"]) + f" (+{_ms(p_run.median_startup_s or 0)} start-up)",
+            "the cpu workload",
+        ),
+    ]
+    hs = f["hash_speedup"]
+    st = f["startup_s"]
+    methods = ", ".join(f"{m} {_ms(s)}" for m, s in st.items() if m != "thread-pool")
+    extra = [
+        Row(
+            "C code that releases the GIL (hashlib)",
+            _best_for_hash(hs["threads"]),
+            _best_for_hash(hs["processes"]),
+            "sha256 over a distinct buffer per task",
+        ),
+        Row(
+            "Start-up (a pool, measured on no-op tasks)",
+            f"{_ms(st['thread-pool'])} for 4 threads",
+            methods + " for 2 processes",
+            "each start method",
+        ),
+        Row(
+            "Pure Python in threads, free-threaded build",
+            _free_threaded_cell(f, sp["threads"]),
+            "—",
+            "sys._is_gil_enabled()",
+        ),
+    ]
+    return rows, extra
+
+
+def _best_for_hash(speedup: float | None) -> str:
+    if speedup is None:
+        return "failed"
+    return f"{'parallel' if speedup >= 1.3 else 'not parallel'}: {_x(speedup)}"
+
+
+def _free_threaded_cell(f: dict[str, Any], threads_speedup: float | None) -> str:
+    if not f["gil_enabled"]:
+        return f"GIL disabled here: pure Python {_x(threads_speedup)} in threads"
+    other = f.get("free_threaded")
+    if other:
+        return (
+            f"{other[0]}: two threads of pure Python {other[1]:.2f}× (this interpreter has the GIL)"
+        )
+    return "not measured: this interpreter has the GIL and no python3.13t/3.14t is on PATH"
+
+
+def rule_of_thumb(f: dict[str, Any]) -> str:
+    """The lesson's rule of thumb, restated from what was measured here."""
+    w, c, h = f["wait_speedup"], f["cpu_speedup"], f["hash_speedup"]
+    st = f["startup_s"]
+    fastest = min((m for m in st if m != "thread-pool"), key=lambda m: st[m])
+    slowest = max((m for m in st if m != "thread-pool"), key=lambda m: st[m])
+    parts = [f"threads for waiting ({_x(w['threads'])}, processes {_x(w['processes'])})"]
+    if (h["threads"] or 0) >= 1.3:
+        parts.append(f"threads also for C code that releases the GIL (hashlib {_x(h['threads'])})")
+    if not f["gil_enabled"] and (c["threads"] or 0) >= 1.3:
+        parts.append(
+            f"threads for pure Python too on this free-threaded build ({_x(c['threads'])})"
+        )
+    if (c["processes"] or 0) >= 1.3:
+        parts.append(
+            f"processes for pure-Python computing ({_x(c['processes'])} against {_x(c['threads'])} in threads), "
+            f"when each task outweighs the start-up ({fastest} {_ms(st[fastest])}, {slowest} {_ms(st[slowest])} for a pool of 2)"
+        )
+    else:
+        parts.append(
+            f"nothing speeds up pure-Python computing on {f['cores']} core(s) here ({_x(c['processes'])} in processes)"
+        )
+    text = "; ".join(parts) + "."
+    par = f["cpu_parallelism"]["processes"]
+    if f["cores"] >= 2 and par is not None and par < 1.3:
+        text += (
+            f" With {f['cores']} usable cores, a CPU/wall of {par:.2f} in processes means other "
+            "programs kept the CPUs busy: run again when the machine is quieter."
+        )
+    return text

@@ -1,0 +1,69 @@
+"""Small synthetic workloads for the advice tests, at module level so processes can import them."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from conlab.model import Task, Workload
+
+
+def nap(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def sha256_of(seed: int, size_mb: int) -> str:
+    """C code that releases the GIL: hashing a buffer larger than 2 KB."""
+    buf = bytes([seed % 256]) * (size_mb << 20)
+    h = hashlib.sha256()
+    for _ in range(3):
+        h.update(buf)
+    return h.hexdigest()
+
+
+def count_words(seed: int, words: int) -> int:
+    """Pure-Python text work: tokenise and count, holding the GIL throughout."""
+    counts: dict[str, int] = {}
+    for k in range(words):
+        word = "w" + str((k * 7919 + seed) % 1000)
+        counts[word] = counts.get(word, 0) + 1
+    return len(counts)
+
+
+def length(buf: bytes) -> int:
+    return len(buf)
+
+
+def sleeping(tasks: int = 4, seconds: float = 0.03) -> Workload:
+    return Workload(
+        name="sleep",
+        kind="io",
+        tasks=[Task(nap, (seconds,), name=f"nap[{k}]") for k in range(tasks)],
+        task_durations_s=[seconds] * tasks,
+    )
+
+
+def hashing(tasks: int = 4, size_mb: int = 8) -> Workload:
+    return Workload(
+        name="hash",
+        kind="cpu-nogil",
+        tasks=[Task(sha256_of, (k, size_mb), name=f"sha[{k}]") for k in range(tasks)],
+    )
+
+
+def text(tasks: int = 4, words: int = 60_000) -> Workload:
+    return Workload(
+        name="text",
+        kind="cpu",
+        tasks=[Task(count_words, (k, words), name=f"text[{k}]") for k in range(tasks)],
+    )
+
+
+def big_argument(tasks: int = 2, size_mb: int = 200) -> Workload:
+    buf = bytes(size_mb << 20)
+    return Workload(
+        name="big",
+        kind="mixed",
+        tasks=[Task(length, (buf,), name=f"len[{k}]") for k in range(tasks)],
+    )

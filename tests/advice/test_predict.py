@@ -1,0 +1,73 @@
+"""The prediction model on probes given by hand: the bounds it says it uses, and nothing else."""
+
+from __future__ import annotations
+
+import pytest
+
+from conlab.advice.predict import MODEL, chunksize_for, predict_all, predict_one, recommend
+from conlab.advice.probe import Shipping, TaskProbe
+
+
+def made_probe(
+    duration_s=0.1, cpu_s=0.1, pair_s=0.2, alone_s=0.2, cores=2, tasks=8, concurrency=1.0
+) -> TaskProbe:
+    return TaskProbe(
+        tasks=tasks,
+        sampled=2,
+        duration_s=duration_s,
+        cpu_s=cpu_s,
+        runqueue_s=0.0,
+        pair_s=pair_s,
+        alone_s=alone_s,
+        pair_cpu_concurrency=concurrency,
+        cores=cores,
+        gil_enabled=True,
+        shipping=Shipping(args_bytes=100, result_bytes=10),
+        durations_s=[duration_s] * tasks,
+    )
+
+
+def test_gil_bound_threads_never_beat_the_loop_and_processes_share_the_cores():
+    probe = made_probe()
+    assert probe.kind == "cpu" and probe.overlap == 0
+    seq = predict_one(probe, "sequential", None, 1)
+    assert seq.total_s == pytest.approx(0.8)
+    assert predict_one(probe, "thread-pool", None, 2).wall_s >= 0.8
+    pool = predict_one(probe, "process-pool", "fork", 2)
+    assert 0.4 <= pool.wall_s < 0.5  # N*d/2, plus shipping and dispatch
+    assert recommend(predict_all(probe)).strategy in ("process-pool", "processes")
+
+
+def test_code_that_releases_the_gil_runs_in_threads():
+    probe = made_probe(pair_s=0.1, concurrency=2.0)
+    assert probe.kind == "cpu-nogil" and probe.overlap == pytest.approx(1.0)
+    assert predict_one(probe, "thread-pool", None, 2).wall_s == pytest.approx(0.4, rel=0.05)
+
+
+def test_threads_whose_cpu_never_overlapped_cannot_claim_the_gil_was_released():
+    # A busy machine made the pair look fast, but the CPU time says one thread at a time.
+    probe = made_probe(pair_s=0.15, concurrency=1.0)
+    assert probe.overlap == 0.0 and probe.kind == "cpu"
+
+
+def test_waiting_overlaps_in_threads():
+    probe = made_probe(cpu_s=0.001, pair_s=0.1, concurrency=0.02)
+    assert probe.kind == "io" and probe.overlap > 0.95
+    assert predict_one(probe, "thread-pool", None, 8).wall_s == pytest.approx(0.1, rel=0.1)
+
+
+def test_one_core_caps_every_strategy_at_the_loop():
+    probe = made_probe(cores=1)
+    seq = predict_one(probe, "sequential", None, 1).total_s
+    assert all(p.total_s >= seq for p in predict_all(probe) if p.unavailable is None)
+
+
+def test_chunks_amortise_dispatch_and_leave_work_for_every_worker():
+    tiny = made_probe(duration_s=1e-5, cpu_s=1e-5, tasks=10_000)
+    assert chunksize_for(tiny, per_task_s=3e-4, workers=2) == 600
+    assert chunksize_for(made_probe(), per_task_s=3e-4, workers=2) == 1
+    assert chunksize_for(made_probe(duration_s=1e-5, tasks=16), 3e-4, 2) == 2
+
+
+def test_the_model_is_one_paragraph():
+    assert "\n" not in MODEL and 100 < len(MODEL.split()) < 300
