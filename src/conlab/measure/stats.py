@@ -88,9 +88,23 @@ def modified_z_scores(samples: Sequence[float]) -> list[float]:
     return [0.0] * len(samples)
 
 
+# A sample within this fraction of the median is never an outlier: with a MAD
+# near zero (sleep-based work repeats to the microsecond), the Z-score alone would
+# flag a 1 ms difference on 1.6 s.
+OUTLIER_MIN_RELATIVE = 0.01
+
+
 def outliers(samples: Sequence[float], threshold: float = OUTLIER_THRESHOLD) -> list[int]:
-    """Indices of the samples whose modified Z-score exceeds ``threshold`` in absolute value."""
-    return [k for k, z in enumerate(modified_z_scores(samples)) if abs(z) > threshold]
+    """Indices of the samples whose modified Z-score exceeds ``threshold`` in absolute value,
+    and which stand more than 1 % from the median."""
+    if not samples:
+        return []
+    middle = statistics.median(samples)
+    return [
+        k
+        for k, z in enumerate(modified_z_scores(samples))
+        if abs(z) > threshold and abs(samples[k] - middle) > OUTLIER_MIN_RELATIVE * abs(middle)
+    ]
 
 
 def bootstrap_ratio_ci(
