@@ -40,7 +40,7 @@ def test_pure_python_holds_the_gil(workload):
 
 def _numpy():
     pytest.importorskip("numpy", reason="numpy is in the conlab[numpy] extra")
-    return build("numpy", tasks=4, n=256, rounds=6)
+    return build("numpy", tasks=4, n=384, rounds=8)
 
 
 @two_cores
