@@ -18,14 +18,8 @@ demo: setup
 	$(RUN) conlab demo $(ARGS)
 
 # pytest exits 5 when it collects no test: make fails then, as on any other failure.
-# The Ray test runs first, in a pytest process of its own: after the rest of the suite,
-# a fresh local Ray was seen never to run its first tasks (alone, or after the Dask tests,
-# it passes in 15 s); the cause is not found yet. Both runs must pass; exit 5 (no test) fails.
-RAY_TEST := tests/strategies/test_ray.py
-
 test: setup test-deps
-	$(RUN) pytest $(RAY_TEST) $(ARGS)
-	$(RUN) pytest --ignore=$(RAY_TEST) $(ARGS)
+	$(RUN) pytest $(ARGS)
 
 # Debian's chromium, for the browser tests of the HTML report; skipped at once when present.
 test-deps:

@@ -139,23 +139,7 @@ def _add_compare_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
         metavar="N",
         help="workers of pooled strategies named without a count (default: usable cores)",
     )
-    compare.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a parameter of the workload (repeatable); see 'conlab workloads'",
-    )
-    inputs = compare.add_mutually_exclusive_group()
-    inputs.add_argument(
-        "--inputs",
-        metavar="FILE",
-        help='for module:function, a JSON list: one argument per call, or {"args": [...], '
-        '"kwargs": {...}}',
-    )
-    inputs.add_argument(
-        "--range", type=_count(1), metavar="N", help="for module:function, call it on 0 .. N-1"
-    )
+    _workload_options(compare)
     _measure_options(compare)
     _output_options(compare)
     compare.set_defaults(func=_cmd_compare, measure=_measure_compare)
@@ -217,23 +201,7 @@ def _add_advise(sub: argparse._SubParsersAction[_Parser]) -> None:
         "one, then run the recommendation and the runner-up to show predicted against measured.",
     )
     advise.add_argument("workload", metavar="WORKLOAD", help="a catalogue name or module:function")
-    advise.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a parameter of the workload (repeatable); see 'conlab workloads'",
-    )
-    inputs = advise.add_mutually_exclusive_group()
-    inputs.add_argument(
-        "--inputs",
-        metavar="FILE",
-        help='for module:function, a JSON list: one argument per call, or {"args": [...], '
-        '"kwargs": {...}}',
-    )
-    inputs.add_argument(
-        "--range", type=_count(1), metavar="N", help="for module:function, call it on 0 .. N-1"
-    )
+    _workload_options(advise)
     advise.add_argument(
         "--workers", type=_count(1), metavar="N", help="predict pools with N workers only"
     )
@@ -268,6 +236,27 @@ def _add_explain(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     _output_options(explain)
     explain.set_defaults(func=_cmd_explain)
+
+
+def _workload_options(p: argparse.ArgumentParser) -> None:
+    """How the workload is given: --param for a catalogue name, --inputs or --range for module:function."""
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter of the workload (repeatable); see 'conlab workloads'",
+    )
+    inputs = p.add_mutually_exclusive_group()
+    inputs.add_argument(
+        "--inputs",
+        metavar="FILE",
+        help='for module:function, a JSON list: one argument per call, or {"args": [...], '
+        '"kwargs": {...}}',
+    )
+    inputs.add_argument(
+        "--range", type=_count(1), metavar="N", help="for module:function, call it on 0 .. N-1"
+    )
 
 
 def _measure_options(

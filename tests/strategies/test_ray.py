@@ -1,8 +1,8 @@
 """The ray strategy on a local Ray started by the strategy (ray.init(num_cpus=N)), and shut down.
 
-The comparison runs in a fresh interpreter, as a user's would: inside the long
-pytest process, after hundreds of other tests (Dask clients, forked pools),
-Ray's warm-up tasks were seen to never return, while the same test alone passes.
+The comparison runs in a fresh interpreter, as a user's would, under whatever
+launched the tests (`make test` runs them with `uv run`, which Ray's own uv
+integration used to turn into workers without ray: see ray_strategy._import_ray).
 """
 
 from __future__ import annotations

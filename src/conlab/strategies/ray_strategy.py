@@ -25,6 +25,11 @@ INSTALL_HINT = "Ray is not installed: pip install 'conlab[ray]'"
 
 
 def _import_ray() -> Any:
+    # Under `uv run`, Ray would start its workers with `uv run` in a copy of the working
+    # directory, an environment without ray: they never register and the run hangs. The
+    # workers are to run in this interpreter's environment, like every other strategy's.
+    # Ray reads the switch when it is imported, so it is set before.
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     try:
         import ray
     except ImportError:
