@@ -214,7 +214,7 @@ def _add_advise(sub: argparse._SubParsersAction[_Parser]) -> None:
     advise.add_argument(
         "--explain-model", action="store_true", help="print the prediction model in one paragraph"
     )
-    _measure_options(advise, "when verifying (default 3)")
+    _measure_options(advise, "when verifying (default 3)", clusters=False)
     _output_options(advise)
     advise.set_defaults(func=_cmd_advise)
 
@@ -706,6 +706,12 @@ def _cmd_advise(args: argparse.Namespace) -> int:
     from conlab.report import advice as advice_report
     from conlab.report import terminal
 
+    if args.timeout is not None or args.isolate:
+        # The probe runs tasks in this process; it has no sandbox to honour these in.
+        raise UsageError(
+            "advise does not take --timeout or --isolate yet: "
+            "use them with 'conlab compare' on the strategies advise names"
+        )
     _check_outputs(args)
     workload = _workload_from_args(args)
     strategies = None

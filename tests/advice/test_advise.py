@@ -127,6 +127,9 @@ def test_bad_input_to_the_api():
         (["advise", "nosuchmodule:func"], "nosuchmodule:func"),
         (["advise", "seed", "--json", "/no/such/dir/out.json"], "does not exist"),
         (["advise"], "WORKLOAD"),
+        (["advise", "seed", "--timeout", "5"], "advise does not take --timeout or --isolate"),
+        (["advise", "seed", "--isolate"], "advise does not take --timeout or --isolate"),
+        (["advise", "seed", "--scheduler", "tcp://127.0.0.1:1"], "unrecognized arguments"),
     ],
 )
 def test_bad_input_on_the_command_line(args, contains):
