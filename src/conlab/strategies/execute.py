@@ -119,10 +119,6 @@ def unstarted(task: Task, index: int, status: str, error: str) -> TaskRecord:
     return TaskRecord(index=index, name=task.name, status=status, error=error)
 
 
-def describe(obj: Any) -> str:
-    return f"{type(obj).__module__}.{type(obj).__qualname__}"
-
-
 def timed_out(
     task: Task,
     index: int,
