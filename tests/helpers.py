@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,3 +44,39 @@ def assert_one_line_error(
     if contains is not None:
         assert contains in lines[0], lines[0]
     return lines[0]
+
+
+def _spin() -> None:
+    from conlab.workloads.compute import BASE, count_primes
+
+    count_primes(BASE, BASE + 12_000)
+
+
+def two_core_capacity() -> float:
+    """How much faster two plain forked processes do two equal pure-Python jobs than one loop.
+
+    Other people's work on a shared machine (or a hypervisor that does not run
+    both virtual CPUs at once) can take a core away; then no strategy can show
+    parallelism, and parallelism cannot be judged.
+    """
+    t0 = time.perf_counter()
+    _spin()
+    _spin()
+    one = time.perf_counter() - t0
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_spin) for _ in range(2)]
+    t0 = time.perf_counter()
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    return one / (time.perf_counter() - t0)
+
+
+def needs_two_free_cores(minimum: float = 1.7) -> None:
+    """Skip, with the measured figure, when two processes cannot run at once right now."""
+    import pytest
+
+    capacity = two_core_capacity()
+    if capacity < minimum:
+        pytest.skip(f"the machine is busy: two processes ran only {capacity:.2f}x faster than one")

@@ -23,8 +23,13 @@ def square(x):
 
 
 def exits_in_sandbox(x):
-    """Like square, but ends the process it runs in unless that is the test's own."""
+    """Like square, but ends the process it runs in unless that is the test's own.
+
+    It waits first, so that the other task (in the pool's other thread) has ended
+    and been journaled: the test is about what survives, not about the race.
+    """
     if os.getpid() != PARENT:
+        time.sleep(0.3)
         os._exit(1)
     return x * x
 

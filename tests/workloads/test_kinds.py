@@ -7,16 +7,13 @@ yet each task is tens of milliseconds, so that start-up and noise stay minor.
 
 from __future__ import annotations
 
-import multiprocessing
-import time
-
 import pytest
 
 from conlab.api import strategy_list
 from conlab.measure.environment import usable_cpus
 from conlab.measure.lab import compare
 from conlab.workloads import build, unavailable_reason
-from conlab.workloads.compute import BASE, count_primes
+from tests.helpers import needs_two_free_cores
 
 pytestmark = [
     pytest.mark.slow,
@@ -44,36 +41,6 @@ PURE = {
 }
 
 
-def _spin():
-    count_primes(BASE, BASE + 12_000)
-
-
-def two_core_capacity():
-    """How much faster two plain forked processes do two equal pure-Python jobs than one loop.
-
-    Other people's work on a shared machine can take a core away; then no
-    strategy can show parallelism, and the kinds cannot be judged.
-    """
-    t0 = time.perf_counter()
-    _spin()
-    _spin()
-    one = time.perf_counter() - t0
-    ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_spin) for _ in range(2)]
-    t0 = time.perf_counter()
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join()
-    return one / (time.perf_counter() - t0)
-
-
-def needs_two_free_cores():
-    capacity = two_core_capacity()
-    if capacity < 1.7:
-        pytest.skip(f"the machine is busy: two processes ran only {capacity:.2f}x faster than one")
-
-
 def speedups(name, params, specs):
     reason = unavailable_reason(name)
     if reason:
@@ -94,6 +61,8 @@ def test_io_gains_with_two_threads(name):
 def test_c_code_that_releases_the_gil_gains_with_threads(name):
     needs_two_free_cores()
     gains = speedups(name, NOGIL[name], ["thread-pool:2"])
+    if gains["thread-pool:2"] < 1.5:
+        needs_two_free_cores()  # the machine may have lost its second core meanwhile
     assert gains["thread-pool:2"] >= 1.5, gains
 
 
@@ -102,4 +71,6 @@ def test_pure_python_gains_with_processes_not_threads(name):
     needs_two_free_cores()
     gains = speedups(name, PURE[name], ["thread-pool:2", "process-pool:2"])
     assert gains["thread-pool:2"] < 1.15, gains
+    if gains["process-pool:2"] < 1.6:
+        needs_two_free_cores()  # the machine may have lost its second core meanwhile
     assert gains["process-pool:2"] >= 1.6, gains
