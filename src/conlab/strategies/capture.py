@@ -79,6 +79,34 @@ class BoundedSink:
         return chunks, self.dropped_chars
 
 
+class LazySink:
+    """One thread's sink, reused task after task: it makes a BoundedSink only when a task prints.
+
+    Most tasks print nothing; at 100,000 tiny tasks, a sink made for each would
+    cost more than the tasks. ``busy`` is set while a task of the thread uses it.
+    """
+
+    __slots__ = ("busy", "sink")
+
+    def __init__(self) -> None:
+        self.busy = False
+        self.sink: BoundedSink | None = None
+
+    def write(self, text: str) -> None:
+        sink = self.sink
+        if sink is None:
+            sink = self.sink = BoundedSink()
+        sink.write(text)
+
+    def take(self) -> tuple[list[tuple[int, str]], int]:
+        """What the task printed (see BoundedSink.finish), leaving the sink empty for the next."""
+        sink = self.sink
+        if sink is None:
+            return [], 0
+        self.sink = None
+        return sink.finish()
+
+
 _current: contextvars.ContextVar[Sink | None] = contextvars.ContextVar("conlab_sink", default=None)
 
 

@@ -15,11 +15,42 @@ from conlab.strategies import capture
 _HOST = socket.gethostname()
 _thread_time_ns = time.thread_time_ns
 _perf_counter_ns = time.perf_counter_ns
-_set_sink = capture.set_sink
-_reset_sink = capture.reset_sink
+_set_sink = capture._current.set
+_reset_sink = capture._current.reset
+
+
+# Reading a thread's CPU clock is a system call: about a microsecond here, as much
+# as a trivial task, and dearer still among contending threads. A task shorter
+# than TINY_NS has its CPU time read one time in CPU_EVERY; the others record
+# none (cpu_ns None), and the run's CPU time comes from the process tree anyway.
+# Skipping starts only after TINY_RUN tiny tasks in a row, so that work mixing
+# tiny and long tasks keeps the CPU time of its long ones.
+TINY_NS = 50_000
+TINY_RUN = 8
+CPU_EVERY = 32
+
+
+class _Thread:
+    """What one thread keeps between its tasks: who it is, and how many CPU reads to skip."""
+
+    __slots__ = ("sink", "skip", "tiny", "worker")
+
+    def __init__(self) -> None:
+        self.worker = Worker(host=_HOST, pid=os.getpid(), thread=threading.get_native_id())
+        self.sink = capture.LazySink()
+        self.skip = 0  # CPU reads still to skip
+        self.tiny = 0  # tiny tasks in a row, CPU read
 
 
 _local = threading.local()
+
+
+def _this_thread() -> _Thread:
+    try:
+        return _local.state
+    except AttributeError:
+        _local.state = state = _Thread()
+        return state
 
 
 def _forget_workers() -> None:
@@ -46,11 +77,7 @@ journal: Journal | None = None
 
 def current_worker() -> Worker:
     """The worker running this code, made once per thread: per-task cost matters at 100k tasks."""
-    worker: Worker | None = getattr(_local, "worker", None)
-    if worker is None:
-        worker = Worker(host=_HOST, pid=os.getpid(), thread=threading.get_native_id())
-        _local.worker = worker
-    return worker
+    return _this_thread().worker
 
 
 def format_error(exc: BaseException) -> str:
@@ -61,11 +88,13 @@ def format_error(exc: BaseException) -> str:
 
 # What execute_fields returns: the fields of a TaskRecord after its index and name.
 Fields = tuple[
-    str, int, int, int, Worker, list[tuple[int, str]], int, Any, "str | None", "str | None"
+    str, int, int, "int | None", Worker, list[tuple[int, str]], int, Any, "str | None", "str | None"
 ]
 
 
-def execute_fields(task: Task, sink: capture.BoundedSink | None = None) -> Fields:
+def execute_fields(
+    task: Task, sink: capture.BoundedSink | None = None, always_cpu: bool = False
+) -> Fields:
     """Run ``task`` here, capturing its output, timing it and catching its error.
 
     Returns the record's fields as a tuple, so that a pool can build the
@@ -73,26 +102,88 @@ def execute_fields(task: Task, sink: capture.BoundedSink | None = None) -> Field
     among contending threads would cost more than the tasks themselves. The
     output is kept in memory, bounded; a process worker passes a sink that
     also writes through to its log file, so that what a task printed survives
-    the worker's crash.
+    the worker's crash. The task's CPU time is read around it unless tasks
+    of this thread are tiny (see TINY_NS); ``always_cpu`` reads it regardless.
+
+    Every line here is paid once per task, among threads contending for the
+    GIL, where each costs several times what it costs alone: keep it short.
     """
+    try:
+        state = _local.state
+    except AttributeError:
+        state = _this_thread()
     if sink is None:
-        sink = capture.BoundedSink()
-    token = _set_sink(sink)
-    worker = current_worker()
-    status, result, error, tb = OK, None, None, None
-    cpu0 = _thread_time_ns()
+        lazy = state.sink
+        if lazy.busy:  # a task run by a task in this thread: its output is its own
+            lazy = capture.LazySink()
+        lazy.busy = True
+        token = _set_sink(lazy)
+    else:
+        lazy = None
+        token = _set_sink(sink)
+    cpu0 = _thread_time_ns() if always_cpu or not state.skip else -1
     start_ns = _perf_counter_ns()
     try:
         result = task.fn(*task.args, **task.kwargs)
     except (Exception, SystemExit) as exc:
-        status, error = ERROR, format_error(exc)
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    finally:
         end_ns = _perf_counter_ns()
-        cpu_ns = _thread_time_ns() - cpu0
+        return _failed(exc, start_ns, end_ns, cpu0, state, lazy, sink, token)
+    except BaseException:
         _reset_sink(token)
-    chunks, dropped = sink.finish()
-    return (status, start_ns, end_ns, cpu_ns, worker, chunks, dropped, result, error, tb)
+        if lazy is not None:
+            lazy.busy = False
+        raise
+    end_ns = _perf_counter_ns()
+    cpu_ns = _cpu_ns(cpu0, end_ns - start_ns, state)
+    _reset_sink(token)
+    if lazy is not None:
+        lazy.busy = False
+        if lazy.sink is None:  # it printed nothing
+            return (OK, start_ns, end_ns, cpu_ns, state.worker, [], 0, result, None, None)
+        chunks, dropped = lazy.take()
+    else:
+        chunks, dropped = sink.finish()  # type: ignore[union-attr]
+    return (OK, start_ns, end_ns, cpu_ns, state.worker, chunks, dropped, result, None, None)
+
+
+def _cpu_ns(cpu0: int, wall_ns: int, state: _Thread) -> int | None:
+    """The task's CPU time if it was read (cpu0 >= 0); decides whether the next one's is."""
+    if cpu0 < 0:
+        state.skip -= 1
+        if wall_ns >= TINY_NS:
+            state.skip = state.tiny = 0  # a long task: read the next one's CPU time
+        return None
+    cpu_ns = _thread_time_ns() - cpu0
+    if wall_ns >= TINY_NS:
+        state.tiny = 0
+    else:
+        state.tiny += 1
+        if state.tiny >= TINY_RUN:
+            state.skip = CPU_EVERY - 1
+    return cpu_ns
+
+
+def _failed(
+    exc: BaseException,
+    start_ns: int,
+    end_ns: int,
+    cpu0: int,
+    state: _Thread,
+    lazy: capture.LazySink | None,
+    sink: capture.BoundedSink | None,
+    token: Any,
+) -> Fields:
+    """execute_fields for a task that raised: the error, its traceback, the output so far."""
+    cpu_ns = _cpu_ns(cpu0, end_ns - start_ns, state)
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    _reset_sink(token)
+    if lazy is not None:
+        lazy.busy = False
+        chunks, dropped = lazy.take()
+    else:
+        chunks, dropped = sink.finish()  # type: ignore[union-attr]
+    error = format_error(exc)
+    return (ERROR, start_ns, end_ns, cpu_ns, state.worker, chunks, dropped, None, error, tb)
 
 
 def record(task: Task, index: int, fields: Fields) -> TaskRecord:
@@ -100,16 +191,19 @@ def record(task: Task, index: int, fields: Fields) -> TaskRecord:
     return TaskRecord(index, task.name, *fields)
 
 
-def execute(task: Task, index: int, sink: capture.BoundedSink | None = None) -> TaskRecord:
+def execute(
+    task: Task, index: int, sink: capture.BoundedSink | None = None, always_cpu: bool = False
+) -> TaskRecord:
     """Run ``task`` here and return its record (see execute_fields).
 
     Inside a sandbox process, the journal notes the task's start, output and
     record as they happen, so that the sandbox's death loses no finished task.
     """
     if journal is None:
-        return TaskRecord(index, task.name, *execute_fields(task, sink))
+        return TaskRecord(index, task.name, *execute_fields(task, sink, always_cpu))
     journal.start(index)
-    result = TaskRecord(index, task.name, *execute_fields(task, sink or journal.sink(index)))
+    fields = execute_fields(task, sink or journal.sink(index), always_cpu)
+    result = TaskRecord(index, task.name, *fields)
     journal.end(result)
     return result
 

@@ -1,0 +1,122 @@
+"""Running one task: its CPU time read unless tasks are tiny, its output its own, its error kept."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from conlab.model import ERROR, OK, Task
+from conlab.strategies import capture
+from conlab.strategies.execute import CPU_EVERY, TINY_NS, TINY_RUN, execute
+
+
+def tiny(x):
+    return x + 1
+
+
+def spin(seconds):
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+    return seconds
+
+
+def in_a_fresh_thread(fn):
+    """Runs fn in a new thread: each thread keeps its own count of tiny tasks."""
+    box = {}
+    thread = threading.Thread(target=lambda: box.setdefault("out", fn()))
+    thread.start()
+    thread.join()
+    return box["out"]
+
+
+def test_tiny_tasks_have_their_cpu_time_read_one_in_cpu_every():
+    n = TINY_RUN + 4 * CPU_EVERY
+    with capture.routed():
+        records = in_a_fresh_thread(lambda: [execute(Task(tiny, (i,)), i) for i in range(n)])
+    assert all(r.ok and r.result == i + 1 for i, r in enumerate(records))
+    read = [r.cpu_ns is not None for r in records]
+    assert read == expected_reads([r.duration_ns for r in records])
+    if all(r.duration_ns < TINY_NS for r in records):  # no task was slowed by the machine
+        assert [i for i, x in enumerate(read) if x] == [
+            *range(TINY_RUN),
+            *range(TINY_RUN - 1 + CPU_EVERY, n, CPU_EVERY),
+        ]
+
+
+def expected_reads(durations_ns):
+    """The rule, replayed: which tasks have their CPU time read, given how long each took."""
+    out, skip, run = [], 0, 0
+    for d in durations_ns:
+        read = not skip
+        out.append(read)
+        if not read:
+            skip -= 1
+        if d >= TINY_NS:
+            skip = run = 0
+        elif read:
+            run += 1
+            if run >= TINY_RUN:
+                skip = CPU_EVERY - 1
+    return out
+
+
+def test_a_long_task_after_tiny_ones_has_the_next_read_and_long_tasks_are_all_read():
+    def run():
+        out = [execute(Task(tiny, (i,)), i) for i in range(TINY_RUN + 2)]
+        out += [execute(Task(spin, (0.002,)), 100 + i) for i in range(3)]
+        return out
+
+    with capture.routed():
+        records = in_a_fresh_thread(run)
+    longs = records[-3:]
+    # The first long task came while reads were skipped; every later one is read.
+    assert all(r.cpu_ns is not None for r in longs[1:])
+    for r in longs[1:]:
+        assert 0.5 * r.duration_ns < r.cpu_ns <= r.duration_ns * 1.05 + 100_000
+
+
+def test_always_cpu_reads_every_task():
+    with capture.routed():
+        records = in_a_fresh_thread(
+            lambda: [execute(Task(tiny, (i,)), i, always_cpu=True) for i in range(3 * CPU_EVERY)]
+        )
+    assert all(r.cpu_ns is not None for r in records)
+
+
+def says(text):
+    print(text)
+    return text
+
+
+def nests(text):
+    print("outer before")
+    inner = execute(Task(says, (text,)), 99)
+    print("outer after")
+    return inner.output
+
+
+def fails():
+    print("about to fail")
+    raise ValueError("on purpose")
+
+
+def test_output_belongs_to_its_task_nested_tasks_included():
+    with capture.routed():
+        records = in_a_fresh_thread(
+            lambda: [
+                execute(Task(says, ("first",)), 0),
+                execute(Task(tiny, (1,)), 1),
+                execute(Task(nests, ("inner",)), 2),
+                execute(Task(fails), 3),
+                execute(Task(tiny, (4,)), 4),
+            ]
+        )
+    first, quiet, outer, failed, after = records
+    assert first.output == "first\n"
+    assert quiet.output == "" and quiet.output_chunks == []
+    assert outer.result == "inner\n"
+    assert outer.output == "outer before\nouter after\n"
+    assert (failed.status, failed.output) == (ERROR, "about to fail\n")
+    assert "ValueError: on purpose" in failed.error and "fails" in failed.traceback
+    assert (after.status, after.output) == (OK, "")
