@@ -114,6 +114,7 @@ class Advice:
                 "pair_cpu_concurrency": pr.pair_cpu_concurrency,
                 "overlap": pr.overlap,
                 "cores": pr.cores,
+                "parallel_capacity": pr.capacity,
                 "gil_enabled": pr.gil_enabled,
                 "args_bytes": pr.shipping.args_bytes,
                 "result_bytes": pr.shipping.result_bytes,

@@ -13,6 +13,7 @@ import functools
 import multiprocessing
 import multiprocessing.connection
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -170,8 +171,88 @@ def import_s(module: str | None) -> float:
         return 0.0
 
 
+CAPACITY_SPIN_S = 0.04
+
+
+def _spin(loops: int) -> int:
+    total = 0
+    for i in range(loops):
+        total += i & 7
+    return total
+
+
+CAPACITY_ROUNDS = 3
+
+
+def _time_spin(loops: int) -> float:
+    t0 = time.perf_counter()
+    _spin(loops)
+    return time.perf_counter() - t0
+
+
+def _timed_spin(conn: Any, loops: int) -> None:
+    """In a child process: at each go, spin and send how long the spin took."""
+    for _ in range(CAPACITY_ROUNDS):
+        conn.recv()
+        t0 = time.perf_counter()
+        _spin(loops)
+        conn.send(time.perf_counter() - t0)
+    conn.close()
+
+
+@functools.lru_cache(maxsize=1)
+def parallel_capacity() -> float:
+    """How many cores' worth of pure Python this machine runs at once, measured now.
+
+    ``k`` processes (k = the usable cores) spin at once for about 40 ms, each
+    timing itself; each one's throughput is the time one spin takes alone over
+    the time it took among the others, and the capacity is their sum. A quiet
+    machine with k real cores gives about k; a virtual machine whose CPUs
+    are not all running (or a machine others keep busy) gives less, and no
+    strategy can go faster than that.
+    """
+    k = usable_cpus()
+    if k < 2:
+        return 1.0
+    loops = 20_000
+    while True:
+        t0 = time.perf_counter()
+        _spin(loops)
+        alone = time.perf_counter() - t0
+        if alone >= CAPACITY_SPIN_S / 4:
+            break
+        loops *= 4
+    loops = int(loops * CAPACITY_SPIN_S / alone)
+    alone = min(_time_spin(loops) for _ in range(2))  # the best: others only slow it down
+    ctx = multiprocessing.get_context()
+    pipes, procs = [], []
+    try:
+        for _ in range(k):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_timed_spin, args=(child, loops), daemon=True)
+            proc.start()
+            child.close()
+            pipes.append(parent)
+            procs.append(proc)
+        rounds = []
+        for _ in range(CAPACITY_ROUNDS):
+            for conn in pipes:
+                conn.send(True)
+            rounds.append(sum(alone / conn.recv() for conn in pipes))
+    except (OSError, EOFError):
+        return float(k)
+    finally:
+        for proc in procs:
+            proc.join(5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+    return max(1.0, min(float(k), statistics.median(rounds)))
+
+
 def clear() -> None:
     """Forget what was measured (for tests that change the machine's shape)."""
+    parallel_capacity.cache_clear()
     costs.cache_clear()
     pipe_bytes_per_s.cache_clear()
     import_s.cache_clear()

@@ -23,7 +23,9 @@ MODEL = (
     "are then run in two threads at once: the fraction p of a task's time that overlapped is "
     "the part that does not hold the GIL (waiting, C code that releases the GIL, or everything "
     "on a free-threaded build); when the two threads' CPU time shows they never computed at the "
-    "same moment, p is at most the waiting share. A strategy with n workers on k usable cores is then predicted "
+    "same moment, p is at most the waiting share. The machine's capacity k is measured too: k processes "
+    "spin at once, and k is how many cores' worth of work they got through (the usable cores on a "
+    "quiet machine, less on a busy or virtual one). A strategy with n workers is then predicted "
     "to take the longest of three bounds: the tasks dealt to n workers, each to the first free "
     "one (about N*d/n); the CPU work shared by min(n, k) cores (N*c/min(n, k)); and, for "
     "threads, the GIL-held part of every task run one at a time (N*(1-p)*d, or longer when two threads ran slower than a loop). To that it adds "
@@ -112,7 +114,7 @@ def _chunked(durations: Sequence[float], chunk: int) -> list[float]:
 
 
 def _threads(probe: TaskProbe, n: int, cost: Costs, startup_s: float) -> Prediction:
-    k, tasks = probe.cores, probe.tasks
+    k, tasks = probe.parallel_cores, probe.tasks
     gil_s = tasks * (1 - probe.overlap) * probe.duration_s
     if n >= 2 and probe.thread_speedup is not None and probe.thread_speedup < 1:
         gil_s /= probe.thread_speedup  # threads fighting over the GIL were slower than a loop
@@ -125,14 +127,14 @@ def _threads(probe: TaskProbe, n: int, cost: Costs, startup_s: float) -> Predict
 
 
 def _processes(probe: TaskProbe, n: int, cost: Costs, chunk: int, module: str | None) -> Prediction:
-    k, tasks, ship = probe.cores, probe.tasks, probe.shipping
+    k, tasks, ship = probe.parallel_cores, probe.tasks, probe.shipping
     bw = pipe_bytes_per_s()
     child_s = ship.loads_args_s + ship.dumps_result_s
     send_s = ship.dumps_args_s + ship.args_bytes / bw
     back_s = ship.loads_result_s + ship.result_bytes / bw
     pooled = family(cost.strategy) == "process-pool"
     method = cost.start_method
-    startup = cost.startup_for(n, k)
+    startup = cost.startup_for(n, probe.cores)
     if method in ("spawn", "forkserver"):
         startup += import_s(module) * -(-n // k)
     durations = [d + child_s for d in probe.durations_s]

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from conlab.advice.calibrate import parallel_capacity
 from conlab.errors import UserCodeError
 from conlab.measure.environment import gil_enabled, usable_cpus
 from conlab.model import Task, TaskRecord, Workload
@@ -68,6 +69,13 @@ class TaskProbe:
     shipping: Shipping = field(default_factory=Shipping)
     durations_s: list[float] = field(default_factory=list)  # each task's estimated duration
     probe_s: float = 0.0
+    # Cores' worth of pure Python the machine ran at once when probed (at most ``cores``).
+    capacity: float | None = None
+
+    @property
+    def parallel_cores(self) -> float:
+        """The cores computing work can be spread over: the measured capacity, else the cores."""
+        return self.capacity if self.capacity is not None else float(self.cores)
 
     @property
     def cpu_demand_s(self) -> float:
@@ -295,6 +303,7 @@ def probe(workload: Workload) -> TaskProbe:
     )
     sample = [t for _, t in tasks[:sampled]]
     result.shipping = probe_shipping(sample, [r.result for r in records])
+    result.capacity = parallel_capacity()
     result.probe_s = time.perf_counter() - started
     return result
 

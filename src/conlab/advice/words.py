@@ -119,7 +119,7 @@ def why(
     parts = [
         task_sentence(probe),
         threads_sentence(probe),
-        f"{probe.cores} usable core{'s' if probe.cores != 1 else ''}.",
+        cores_sentence(probe),
         shipping_sentence(probe),
         startup_sentence(chosen),
     ]
@@ -134,3 +134,19 @@ def why(
     if chosen.family == "sequential":
         parts.append("No strategy is predicted to beat a plain loop for this work on this machine.")
     return " ".join(p for p in parts if p)
+
+
+def cores_sentence(probe: TaskProbe) -> str:
+    """The usable cores, and how many of them computed at once when measured."""
+    text = f"{probe.cores} usable core{'s' if probe.cores != 1 else ''}"
+    if probe.cores >= 2 and probe.capacity is not None:
+        text += (
+            f", which ran {probe.cores} processes {probe.capacity:.2f}x as fast as one "
+            "(measured now"
+            + (
+                "; the machine is busy or its CPUs are shared)"
+                if probe.capacity < 0.85 * probe.cores
+                else ")"
+            )
+        )
+    return text + "."

@@ -1,0 +1,69 @@
+"""The machine's parallel capacity: how many cores' worth of pure Python ran at once, measured."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conlab.advice import calibrate
+from conlab.measure.environment import usable_cpus
+from tests.helpers import SRC
+
+SPIN_FOREVER = "while True: pass"
+
+
+def measure_in_a_child(affinity=None):
+    """parallel_capacity() in a fresh interpreter (nothing cached), optionally on fewer CPUs."""
+    code = "import os, sys\n"
+    if affinity is not None:
+        code += f"os.sched_setaffinity(0, {set(affinity)!r})\n"
+    code += "from conlab.advice.calibrate import parallel_capacity\nprint(parallel_capacity())\n"
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": SRC},
+    )
+    assert proc.returncode == 0, proc.stderr
+    return float(proc.stdout.strip())
+
+
+def test_capacity_is_between_one_and_the_usable_cores():
+    calibrate.clear()
+    try:
+        capacity = calibrate.parallel_capacity()
+    finally:
+        calibrate.clear()
+    assert 1.0 <= capacity <= usable_cpus()
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs os.sched_setaffinity")
+def test_one_core_is_a_capacity_of_one():
+    assert measure_in_a_child(affinity=[min(os.sched_getaffinity(0))]) == 1.0
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs os.sched_setaffinity")
+@pytest.mark.skipif(usable_cpus() < 2, reason="needs 2 usable cores")
+def test_a_core_kept_busy_by_others_lowers_the_capacity():
+    """Two CPUs, one kept busy by two other programs: one spinner has a CPU, two do not have two.
+
+    One spinner alone runs on the free CPU; two spinners either share it (half
+    each) or one shares the busy CPU with the two hogs (a third): 1.0 to 1.33.
+    """
+    cpus = sorted(os.sched_getaffinity(0))[:2]
+    hogs = []
+    try:
+        for _ in range(2):
+            hog = subprocess.Popen([sys.executable, "-c", SPIN_FOREVER])
+            os.sched_setaffinity(hog.pid, {cpus[0]})
+            hogs.append(hog)
+        capacity = measure_in_a_child(affinity=cpus)
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert capacity < 1.5, capacity
