@@ -181,7 +181,7 @@ def _spin(loops: int) -> int:
     return total
 
 
-CAPACITY_ROUNDS = 3
+CAPACITY_ROUNDS = 5
 
 
 def _time_spin(loops: int) -> float:
@@ -206,7 +206,8 @@ def parallel_capacity() -> float:
 
     ``k`` processes (k = the usable cores) spin at once for about 40 ms, each
     timing itself; each one's throughput is the time one spin takes alone over
-    the time it took among the others, and the capacity is their sum. A quiet
+    the time it took among the others, and the capacity is their sum (the
+    median of CAPACITY_ROUNDS rounds: it moves from moment to moment). A quiet
     machine with k real cores gives about k; a virtual machine whose CPUs
     are not all running (or a machine others keep busy) gives less, and no
     strategy can go faster than that.

@@ -74,8 +74,15 @@ class TaskProbe:
 
     @property
     def parallel_cores(self) -> float:
-        """The cores computing work can be spread over: the measured capacity, else the cores."""
-        return self.capacity if self.capacity is not None else float(self.cores)
+        """The cores computing work can be spread over: the measured capacity, else the cores.
+
+        The capacity moves from moment to moment on a shared or virtual machine;
+        when the probe's own two threads computed at once, that is evidence too.
+        """
+        if self.capacity is None:
+            return float(self.cores)
+        seen = self.pair_cpu_concurrency or 0.0
+        return min(float(self.cores), max(self.capacity, seen))
 
     @property
     def cpu_demand_s(self) -> float:
