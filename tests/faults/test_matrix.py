@@ -8,10 +8,13 @@ under threads) is checked for the right outcome, ``ok``, not skipped.
 
 A new strategy joins by adding one line to STRATEGIES. In-process strategies run
 isolated (in a sandbox process): a segfault there would otherwise end the test run.
+The asyncio strategy runs each fault's async variant, as the lab gives it a
+workload's: the same function called from a coroutine, and a hang that awaits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import os
 import resource
@@ -33,6 +36,7 @@ STRATEGIES = [
     ("threads", None, {}),
     ("thread-pool", 2, {}),
     ("interpreters", 2, {}),
+    ("asyncio", None, {}),
     *[("processes", None, {"start_method": m}) for m in START_METHODS],
     *[("process-pool", 2, {"start_method": m}) for m in START_METHODS],
 ]
@@ -80,6 +84,25 @@ def hangs():
     time.sleep(60)
 
 
+# --- their async variants, for the asyncio strategy ---
+
+
+async def good_async(x):
+    return good(x)
+
+
+async def after_a_turn(fn, *args):
+    """The fault, once the loop has let the good tasks (which never await) finish."""
+    await asyncio.sleep(0)
+    return fn(*args)
+
+
+async def awaits_forever():
+    """A coroutine's hang: awaiting what never comes (a blocking one is in test_asyncio.py)."""
+    print("hanging")
+    await asyncio.sleep(60)
+
+
 def takes(arg):
     return type(arg).__name__
 
@@ -91,6 +114,12 @@ class Holder:
         self.lock = threading.Lock()
 
     def __call__(self):
+        return "held"
+
+
+class AsyncHolder(Holder):
+    async def __call__(self):
+        await asyncio.sleep(0)
         return "held"
 
 
@@ -130,6 +159,16 @@ class Fault:
     # What an in-process strategy records instead, when the fault cannot hurt it.
     in_process: tuple[str, tuple[str, ...]] | None = None
     timeout_s: float | None = None
+    # The asyncio variant of the task; by default the same function, called from a coroutine.
+    async_task: Task | None = None
+
+    def task_for(self, strategy):
+        if not getattr(strategy, "wants_async", False):
+            return self.task
+        if self.async_task is not None:
+            return self.async_task
+        task = self.task
+        return Task(after_a_turn, (task.fn, *task.args), task.kwargs, name=task.name)
 
 
 FAULTS = [
@@ -137,7 +176,14 @@ FAULTS = [
     Fault("os._exit(1)", Task(exits), CRASHED, ("exit code 1",)),
     Fault("SIGKILL of itself", Task(kills_itself), CRASHED, ("SIGKILL",)),
     Fault("segfault", Task(segfaults), CRASHED, ("SIGSEGV", "segmentation fault")),
-    Fault("hang past --timeout", Task(hangs), TIMEOUT, ("timeout of 0.5 s",), timeout_s=TIMEOUT_S),
+    Fault(
+        "hang past --timeout",
+        Task(hangs),
+        TIMEOUT,
+        ("timeout of 0.5 s",),
+        timeout_s=TIMEOUT_S,
+        async_task=Task(awaits_forever, name="hangs"),
+    ),
     Fault(
         "unpicklable argument",
         Task(takes, (threading.Lock(),)),
@@ -158,6 +204,7 @@ FAULTS = [
         ERROR,
         ("the callable", "Holder", "cannot be sent", "thread strategy"),
         in_process=(OK, ()),
+        async_task=Task(AsyncHolder(), name="holder"),
     ),
     Fault("50 MB of output", Task(prints_50_mb), OK, ()),
     Fault("allocation past RLIMIT_AS", Task(allocates_past_the_limit), ERROR, ("MemoryError",)),
@@ -176,7 +223,8 @@ def test_fault(spec, fault):
     strategy = _strategy(spec, fault)
     if reason := strategy.unavailable_reason():
         pytest.skip(f"{strategy.name} cannot run here: {reason}")
-    tasks = [Task(good, (2,), name="before"), fault.task, Task(good, (3,), name="after")]
+    fn = good_async if getattr(strategy, "wants_async", False) else good
+    tasks = [Task(fn, (2,), name="before"), fault.task_for(strategy), Task(fn, (3,), name="after")]
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.monotonic()
     execution = run_strategy(strategy, tasks)
