@@ -13,10 +13,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import psutil
 import pytest
 
 from conlab.measure.lab import compare
-from conlab.model import CRASHED, OK, RUN_OK, Task
+from conlab.model import CRASHED, OK, RUN_OK, TIMEOUT, Task
 from conlab.strategies import make
 from conlab.workloads import build
 from tests.helpers import ROOT, SRC
@@ -195,6 +196,21 @@ def test_default_local_cluster_is_started_timed_apart_and_closed():
     assert run.floor_s is not None and run.floor_s <= run.median_wall_s <= 1.5 * run.floor_s + 0.05  # type: ignore[operator]
     pids = {r.worker.pid for r in run.records if r.worker}
     assert len(pids) == 2 and os.getpid() not in pids
+
+
+def test_a_task_past_the_timeout_on_the_default_cluster_is_stopped_with_its_worker(tmp_path):
+    """The worker killed for it is replaced by its nanny (in this process), and closed with the rest."""
+    marks = tmp_path / "pids"
+    strategy = make("dask", 2, timeout_s=0.5)
+    t = time.monotonic()
+    late, other = strategy.run([Task(slow_pid, (str(marks), 60)), Task(square, (7,))]).records
+    assert time.monotonic() - t < 30
+    assert (other.status, other.result) == (OK, 49)
+    victim = int(marks.read_text().split()[0])
+    assert late.status == TIMEOUT and late.worker.pid == victim
+    assert "timeout of 0.5 s" in late.error and f"process {victim}" in late.error
+    assert "was killed; its nanny starts a new one" in late.error
+    assert not psutil.pid_exists(victim) or psutil.Process(victim).status() == psutil.STATUS_ZOMBIE
 
 
 def test_an_unreachable_scheduler_is_one_clear_error():

@@ -4,31 +4,49 @@ Each task runs through conlab's ``execute()`` on a worker (strategies/remote.py)
 The cluster's start-up (and, for an existing cluster, connecting) is timed
 apart. A worker lost mid-task is Dask's to handle: the scheduler re-runs the
 task elsewhere (the record's ``attempts`` says so) or gives up with
-``KilledWorker`` (the record is ``crashed``). A cluster left with no worker
-does not hang the run: what is left is recorded ``lost``.
+``KilledWorker``: the record is ``crashed``, with the exit code or signal of
+the last worker process that died, which only its nanny knows and logs. A
+cluster left with no worker does not hang the run: what is left is ``lost``.
+
+With a timeout, each task tells the client when it starts (a Dask event); a
+task still running past the timeout is cancelled, so that Dask does not run it
+again elsewhere, and its worker process is killed (a thread cannot be stopped):
+its nanny starts a new one. The task is recorded ``timeout``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import re
+import signal
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from conlab.errors import StrategyUnavailable
 from conlab.measure.probe import self_cpu_s
-from conlab.model import CRASHED, ERROR, LOST, Task, TaskRecord
+from conlab.model import CRASHED, ERROR, LOST, Task, TaskRecord, Worker
 from conlab.strategies import remote, shipping, worker
 from conlab.strategies.base import Execution, Strategy
-from conlab.strategies.execute import format_error, unstarted
+from conlab.strategies.crashes import CRASH_HINT, describe_exit
+from conlab.strategies.execute import format_error, timed_out, unstarted
 
 INSTALL_HINT = "Dask is not installed: pip install 'conlab[dask]'"
 CONNECT_TIMEOUT_S = 30.0
 NO_WORKER_GRACE_S = 30.0
 POLL_S = 0.5
+DEADLINE_POLL_S = 0.02
+# How long to look in the nannies' logs for how a worker process died (its nanny restarts it).
+NANNY_LOG_WAIT_S = 10.0
+STARTED_TOPIC = "conlab-task-started"
+# What a nanny logs when its worker process dies (distributed/nanny.py, _death_message).
+_DEATH = re.compile(r"Worker process (\d+) (?:exited with status (\d+)|was killed by signal (\d+))")
 
 
 def _import_distributed() -> Any:
@@ -43,6 +61,7 @@ class DaskStrategy(Strategy):
     name = "dask"
     description = "a Dask distributed.Client: a LocalCluster of N one-thread worker processes, or --scheduler ADDRESS"
     uses_processes = True
+    handles_timeout = True
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
         super().__init__(workers)
@@ -111,22 +130,33 @@ class DaskStrategy(Strategy):
         cpu0 = _cluster_cpu_s(client)
         run_id = uuid.uuid4().hex[:8]
         records: list[TaskRecord | None] = [None] * len(tasks)
+        watch = _Watch(client, tasks, self.timeout_s, run_id)
+        if self.timeout_s is not None:
+            client.subscribe_topic(STARTED_TOPIC, watch.on_started)
         t0 = time.perf_counter_ns()
         shipped: dict[int, bytes] = {}
         for i, task in enumerate(tasks):
             try:
                 shipped[i] = shipping.dumps(task)
             except Exception as exc:
-                records[i] = unstarted(
-                    task, i, ERROR, shipping.unpicklable_hint("the task", task.fn, exc)
-                )
+                records[i] = unstarted(task, i, ERROR, shipping.task_hint(task, exc))
         keys = [f"conlab-{tasks[i].name}-{i}-{run_id}" for i in shipped]
         # One map, not one submit per task: the scheduler gets them in one message.
         submitted = client.map(
-            _on_worker, list(shipped.values()), list(shipped), key=keys, pure=False
+            _on_worker,
+            list(shipped.values()),
+            list(shipped),
+            key=keys,
+            pure=False,
+            announce=run_id if self.timeout_s is not None else None,
         )
         futures = {f.key: (i, f) for i, f in zip(shipped, submitted, strict=True)}
-        _collect(client, distributed, tasks, futures, records)
+        try:
+            _collect(client, distributed, tasks, futures, records, watch)
+        finally:
+            if self.timeout_s is not None:
+                with contextlib.suppress(Exception):
+                    client.unsubscribe_topic(STARTED_TOPIC)
         t1 = time.perf_counter_ns()
         cpu1 = _cluster_cpu_s(client) if cpu0 is not None else None
         cpu = cpu1 - cpu0 if cpu1 is not None and cpu0 is not None else None
@@ -138,11 +168,141 @@ class DaskStrategy(Strategy):
         )
 
 
-def _on_worker(payload: bytes, index: int) -> bytes:
-    """Runs on the Dask worker: the task through execute(), the record naming the worker."""
+def _on_worker(payload: bytes, index: int, announce: str | None = None) -> bytes:
+    """Runs on the Dask worker: the task through execute(), the record naming the worker.
+
+    With ``announce`` (a run id), the worker first tells the client that the task starts here.
+    """
     from distributed import get_worker
 
-    return remote.run_task(payload, index, address=get_worker().address)
+    dask_worker = get_worker()
+    if announce is not None:
+        start = _Start(
+            announce,
+            index,
+            os.getpid(),
+            socket.gethostname(),
+            dask_worker.address,
+            bool(dask_worker.nanny),
+            time.perf_counter_ns(),
+        )
+        dask_worker.log_event(STARTED_TOPIC, start.message())
+    return remote.run_task(payload, index, address=dask_worker.address)
+
+
+@dataclass(frozen=True)
+class _Start:
+    """A task's start on a worker, as the worker announced it.
+
+    ``start_ns`` is on the worker's clock (the record's start, shifted like the others);
+    ``t_ns`` is when the client heard of it, on the client's clock (for the deadline).
+    """
+
+    run: str
+    index: int
+    pid: int
+    host: str
+    address: str
+    nanny: bool
+    start_ns: int
+    t_ns: int = 0
+
+    def message(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in _ANNOUNCED}
+
+
+_ANNOUNCED = ("run", "index", "pid", "host", "address", "nanny", "start_ns")
+
+
+class _Watch:
+    """Beside the collection: stops tasks past the timeout, gives up on a cluster with no worker."""
+
+    def __init__(
+        self, client: Any, tasks: Sequence[Task], timeout_s: float | None, run_id: str
+    ) -> None:
+        self.client, self.tasks, self.timeout_s, self.run_id = client, tasks, timeout_s, run_id
+        self.started: dict[int, _Start] = {}
+        self.late: dict[int, TaskRecord] = {}  # the records of tasks stopped past the timeout
+        self.collected: set[int] = set()
+        self.gave_up: str | None = None
+        self.lock = threading.Lock()
+
+    def on_started(self, event: tuple[float, dict[str, Any]]) -> None:
+        """A worker's announcement (Client.subscribe_topic calls this in the client's loop)."""
+        msg = event[1]  # Dask adds the worker's address as "worker"
+        if isinstance(msg, dict) and msg.get("run") == self.run_id:
+            fields = {k: msg[k] for k in _ANNOUNCED}
+            self.started[msg["index"]] = _Start(**fields, t_ns=time.perf_counter_ns())
+
+    def collect(self, index: int) -> TaskRecord | None:
+        """Mark ``index`` collected; its timeout record, if it was stopped."""
+        with self.lock:
+            self.collected.add(index)
+            return self.late.get(index)
+
+    def run(self, futures: dict[int, Any], stop: threading.Event) -> None:
+        since: float | None = None
+        next_check = 0.0
+        while not stop.wait(DEADLINE_POLL_S if self.timeout_s is not None else POLL_S):
+            if self.timeout_s is not None:
+                self._stop_late(futures)
+            if time.monotonic() < next_check:
+                continue
+            next_check = time.monotonic() + POLL_S
+            try:
+                alive = bool(self.client.scheduler_info().get("workers"))
+            except Exception:
+                alive = False
+            if alive:
+                since = None
+                continue
+            since = since if since is not None else time.monotonic()
+            if time.monotonic() - since > NO_WORKER_GRACE_S:
+                self.gave_up = f"the Dask cluster had no worker for {NO_WORKER_GRACE_S:g} s"
+                with contextlib.suppress(Exception):
+                    self.client.cancel(list(futures.values()))
+                return
+
+    def _stop_late(self, futures: dict[int, Any]) -> None:
+        limit_ns = int((self.timeout_s or 0.0) * 1e9)
+        now = time.perf_counter_ns()
+        for i, start in list(self.started.items()):
+            with self.lock:
+                if i in self.collected or i in self.late or now - start.t_ns <= limit_ns:
+                    continue
+                # Cancelled first, so that the scheduler does not run it again on another worker.
+                with contextlib.suppress(Exception):
+                    self.client.cancel([futures[i]], force=True)
+                how = self._stop_worker(start)
+                record = timed_out(self.tasks[i], i, self.timeout_s or 0.0, how, start.start_ns)
+                record.worker = Worker(start.host, start.pid, 0, start.address)
+                self.late[i] = record
+
+    def _stop_worker(self, start: _Start) -> str:
+        """Kill the worker process running a late task; what became of it, in words."""
+        try:
+            if start.host == socket.gethostname():
+                os.kill(start.pid, signal.SIGKILL)
+            else:  # another machine: the worker kills itself (its event loop still runs)
+                self.client.run(_kill_this_process, workers=[start.address], on_error="return")
+        except Exception as exc:
+            return (
+                f"it was cancelled, but its Dask worker process {start.pid} at {start.address} "
+                f"could not be stopped ({format_error(exc)}) and may run on"
+            )
+        after = (
+            "its nanny starts a new one"
+            if start.nanny
+            else "it has no nanny, so the cluster has one worker fewer"
+        )
+        return f"its Dask worker process {start.pid} at {start.address} was killed; {after}"
+
+
+def _kill_this_process() -> int:
+    """On a worker, through Client.run: SIGKILL this process once the reply is on its way."""
+    pid = os.getpid()
+    threading.Timer(0.2, os.kill, (pid, signal.SIGKILL)).start()
+    return pid
 
 
 def _collect(
@@ -151,57 +311,76 @@ def _collect(
     tasks: Sequence[Task],
     futures: dict[str, tuple[int, Any]],
     records: list[TaskRecord | None],
+    watch: _Watch,
 ) -> None:
-    """Record each future as it ends; a watchdog gives up on a cluster left with no worker."""
+    """Record each future as it ends, while the watch stops late tasks and dead clusters."""
     index_of = {f.key: i for i, f in futures.values()}
     stop = threading.Event()
-    gave_up: list[str] = []
-    dog = threading.Thread(
-        target=_watch_workers,
-        args=(client, [f for _, f in futures.values()], stop, gave_up),
-        daemon=True,
-    )
+    by_index = {i: f for i, f in futures.values()}
+    dog = threading.Thread(target=watch.run, args=(by_index, stop), daemon=True)
     dog.start()
     try:
-        for future in distributed.as_completed([f for _, f in futures.values()]):
+        for future in distributed.as_completed(list(by_index.values())):
             i = index_of[future.key]
-            if future.cancelled() and gave_up:
-                records[i] = unstarted(tasks[i], i, LOST, gave_up[0])
+            late = watch.collect(i)
+            if late is not None:
+                records[i] = late
+            elif future.cancelled() and watch.gave_up:
+                records[i] = unstarted(tasks[i], i, LOST, watch.gave_up)
             else:
-                records[i] = _outcome(future, tasks[i], i, distributed)
+                records[i] = _outcome(client, future, tasks[i], i, distributed)
     finally:
         stop.set()
         dog.join()
 
 
-def _watch_workers(
-    client: Any, pending: list[Any], stop: threading.Event, gave_up: list[str]
-) -> None:
-    """Cancel what is left when the cluster has had no worker for NO_WORKER_GRACE_S."""
-    since: float | None = None
-    while not stop.wait(POLL_S):
-        try:
-            alive = bool(client.scheduler_info().get("workers"))
-        except Exception:
-            alive = False
-        if alive:
-            since = None
-            continue
-        since = since if since is not None else time.monotonic()
-        if time.monotonic() - since > NO_WORKER_GRACE_S:
-            gave_up.append(f"the Dask cluster had no worker for {NO_WORKER_GRACE_S:g} s")
-            with contextlib.suppress(Exception):
-                client.cancel(pending)
-            return
-
-
-def _outcome(future: Any, task: Task, index: int, distributed: Any) -> TaskRecord:
+def _outcome(client: Any, future: Any, task: Task, index: int, distributed: Any) -> TaskRecord:
     try:
         return worker.unpack(future.result())
     except distributed.KilledWorker as exc:
-        return unstarted(task, index, CRASHED, f"its Dask worker died while running it: {exc}")
+        return _killed(client, task, index, exc)
     except Exception as exc:  # cancelled, or the scheduler lost it
         return unstarted(task, index, LOST, f"Dask did not run it: {format_error(exc)}")
+
+
+def _killed(client: Any, task: Task, index: int, exc: Any) -> TaskRecord:
+    """A task Dask gave up on: every worker it was given to died. How the last one died, if known.
+
+    Dask counts a worker's death against every task it held, running or queued behind.
+    """
+    last = exc.last_worker
+    tries = int(exc.allowed_failures) + 1
+    code = _exit_code(client, last.pid) if last.nanny else None
+    why = "it had no nanny" if not last.nanny else "its nanny did not log it"
+    how = f"died with {describe_exit(code)}" if code is not None else f"died ({why} how)"
+    record = unstarted(
+        task,
+        index,
+        CRASHED,
+        f"{tries} Dask workers died while they had it, and Dask gave up on it (KilledWorker); "
+        f"the last, worker process {last.pid} at {last.address}, {how}; {CRASH_HINT}",
+    )
+    record.worker = Worker(last.host, last.pid, 0, last.address)
+    record.exit_code, record.attempts = code, tries
+    return record
+
+
+def _exit_code(client: Any, pid: int) -> int | None:
+    """How worker process ``pid`` ended, from its nanny's log (negative: a signal), or None.
+
+    The nanny is asked through the scheduler, which reaches it once its new worker is up.
+    """
+    deadline = time.monotonic() + NANNY_LOG_WAIT_S
+    while True:
+        with contextlib.suppress(Exception):
+            for lines in client.get_worker_logs(nanny=True).values():
+                for _, line in lines:
+                    match = _DEATH.search(line)
+                    if match and int(match[1]) == pid:
+                        return int(match[2]) if match[2] is not None else -int(match[3])
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(POLL_S)
 
 
 def _count_attempts(
@@ -212,7 +391,8 @@ def _count_attempts(
         died = client.run_on_scheduler(_suspicious, list(futures))
         for key, (i, _) in futures.items():
             record = records[i]
-            if record is not None and died.get(key):
+            # A crashed record counts its own attempts: every one of them died.
+            if record is not None and record.status != CRASHED and died.get(key):
                 record.attempts = 1 + int(died[key])
 
 
