@@ -226,7 +226,7 @@ def test_an_unreachable_scheduler_is_one_clear_error():
 
 
 def test_a_cluster_left_without_workers_gives_lost_records_not_a_hang(tmp_path, monkeypatch):
-    monkeypatch.setattr("conlab.strategies.dask_strategy.NO_WORKER_GRACE_S", 2.0)
+    monkeypatch.setattr("conlab.strategies.dask_faults.NO_WORKER_GRACE_S", 2.0)
     marks = tmp_path / "pids"
     with dask_cluster(1, nanny=False) as own:
         strategy = make("dask", 1, scheduler=own.address)

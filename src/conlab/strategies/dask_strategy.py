@@ -5,13 +5,9 @@ The cluster's start-up (and, for an existing cluster, connecting) is timed
 apart. A worker lost mid-task is Dask's to handle: the scheduler re-runs the
 task elsewhere (the record's ``attempts`` says so) or gives up with
 ``KilledWorker``: the record is ``crashed``, with the exit code or signal of
-the last worker process that died, which only its nanny knows and logs. A
-cluster left with no worker does not hang the run: what is left is ``lost``.
-
-With a timeout, each task tells the client when it starts (a Dask event); a
-task still running past the timeout is cancelled, so that Dask does not run it
-again elsewhere, and its worker process is killed (a thread cannot be stopped):
-its nanny starts a new one. The task is recorded ``timeout``.
+the last worker process that died. A cluster left with no worker does not
+hang the run: what is left is ``lost``. With a timeout, a task past it is
+``timeout``: cancelled, and its worker process killed. How: dask_faults.py.
 """
 
 from __future__ import annotations
@@ -19,34 +15,23 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
-import signal
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from conlab.errors import StrategyUnavailable
 from conlab.measure.probe import self_cpu_s
-from conlab.model import CRASHED, ERROR, LOST, Task, TaskRecord, Worker
+from conlab.model import CRASHED, ERROR, LOST, Task, TaskRecord
 from conlab.strategies import remote, shipping, worker
 from conlab.strategies.base import Execution, Strategy
-from conlab.strategies.crashes import CRASH_HINT, describe_exit
-from conlab.strategies.execute import format_error, timed_out, unstarted
+from conlab.strategies.dask_faults import STARTED_TOPIC, Start, Watch, killed_record
+from conlab.strategies.execute import format_error, unstarted
 
 INSTALL_HINT = "Dask is not installed: pip install 'conlab[dask]'"
 CONNECT_TIMEOUT_S = 30.0
-NO_WORKER_GRACE_S = 30.0
-POLL_S = 0.5
-DEADLINE_POLL_S = 0.02
-# How long to look in the nannies' logs for how a worker process died (its nanny restarts it).
-NANNY_LOG_WAIT_S = 10.0
-STARTED_TOPIC = "conlab-task-started"
-# What a nanny logs when its worker process dies (distributed/nanny.py, _death_message).
-_DEATH = re.compile(r"Worker process (\d+) (?:exited with status (\d+)|was killed by signal (\d+))")
 
 
 def _import_distributed() -> Any:
@@ -130,7 +115,7 @@ class DaskStrategy(Strategy):
         cpu0 = _cluster_cpu_s(client)
         run_id = uuid.uuid4().hex[:8]
         records: list[TaskRecord | None] = [None] * len(tasks)
-        watch = _Watch(client, tasks, self.timeout_s, run_id)
+        watch = Watch(client, tasks, self.timeout_s, run_id)
         if self.timeout_s is not None:
             client.subscribe_topic(STARTED_TOPIC, watch.on_started)
         t0 = time.perf_counter_ns()
@@ -177,7 +162,7 @@ def _on_worker(payload: bytes, index: int, announce: str | None = None) -> bytes
 
     dask_worker = get_worker()
     if announce is not None:
-        start = _Start(
+        start = Start(
             announce,
             index,
             os.getpid(),
@@ -190,128 +175,13 @@ def _on_worker(payload: bytes, index: int, announce: str | None = None) -> bytes
     return remote.run_task(payload, index, address=dask_worker.address)
 
 
-@dataclass(frozen=True)
-class _Start:
-    """A task's start on a worker, as the worker announced it.
-
-    ``start_ns`` is on the worker's clock (the record's start, shifted like the others);
-    ``t_ns`` is when the client heard of it, on the client's clock (for the deadline).
-    """
-
-    run: str
-    index: int
-    pid: int
-    host: str
-    address: str
-    nanny: bool
-    start_ns: int
-    t_ns: int = 0
-
-    def message(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in _ANNOUNCED}
-
-
-_ANNOUNCED = ("run", "index", "pid", "host", "address", "nanny", "start_ns")
-
-
-class _Watch:
-    """Beside the collection: stops tasks past the timeout, gives up on a cluster with no worker."""
-
-    def __init__(
-        self, client: Any, tasks: Sequence[Task], timeout_s: float | None, run_id: str
-    ) -> None:
-        self.client, self.tasks, self.timeout_s, self.run_id = client, tasks, timeout_s, run_id
-        self.started: dict[int, _Start] = {}
-        self.late: dict[int, TaskRecord] = {}  # the records of tasks stopped past the timeout
-        self.collected: set[int] = set()
-        self.gave_up: str | None = None
-        self.lock = threading.Lock()
-
-    def on_started(self, event: tuple[float, dict[str, Any]]) -> None:
-        """A worker's announcement (Client.subscribe_topic calls this in the client's loop)."""
-        msg = event[1]  # Dask adds the worker's address as "worker"
-        if isinstance(msg, dict) and msg.get("run") == self.run_id:
-            fields = {k: msg[k] for k in _ANNOUNCED}
-            self.started[msg["index"]] = _Start(**fields, t_ns=time.perf_counter_ns())
-
-    def collect(self, index: int) -> TaskRecord | None:
-        """Mark ``index`` collected; its timeout record, if it was stopped."""
-        with self.lock:
-            self.collected.add(index)
-            return self.late.get(index)
-
-    def run(self, futures: dict[int, Any], stop: threading.Event) -> None:
-        since: float | None = None
-        next_check = 0.0
-        while not stop.wait(DEADLINE_POLL_S if self.timeout_s is not None else POLL_S):
-            if self.timeout_s is not None:
-                self._stop_late(futures)
-            if time.monotonic() < next_check:
-                continue
-            next_check = time.monotonic() + POLL_S
-            try:
-                alive = bool(self.client.scheduler_info().get("workers"))
-            except Exception:
-                alive = False
-            if alive:
-                since = None
-                continue
-            since = since if since is not None else time.monotonic()
-            if time.monotonic() - since > NO_WORKER_GRACE_S:
-                self.gave_up = f"the Dask cluster had no worker for {NO_WORKER_GRACE_S:g} s"
-                with contextlib.suppress(Exception):
-                    self.client.cancel(list(futures.values()))
-                return
-
-    def _stop_late(self, futures: dict[int, Any]) -> None:
-        limit_ns = int((self.timeout_s or 0.0) * 1e9)
-        now = time.perf_counter_ns()
-        for i, start in list(self.started.items()):
-            with self.lock:
-                if i in self.collected or i in self.late or now - start.t_ns <= limit_ns:
-                    continue
-                # Cancelled first, so that the scheduler does not run it again on another worker.
-                with contextlib.suppress(Exception):
-                    self.client.cancel([futures[i]], force=True)
-                how = self._stop_worker(start)
-                record = timed_out(self.tasks[i], i, self.timeout_s or 0.0, how, start.start_ns)
-                record.worker = Worker(start.host, start.pid, 0, start.address)
-                self.late[i] = record
-
-    def _stop_worker(self, start: _Start) -> str:
-        """Kill the worker process running a late task; what became of it, in words."""
-        try:
-            if start.host == socket.gethostname():
-                os.kill(start.pid, signal.SIGKILL)
-            else:  # another machine: the worker kills itself (its event loop still runs)
-                self.client.run(_kill_this_process, workers=[start.address], on_error="return")
-        except Exception as exc:
-            return (
-                f"it was cancelled, but its Dask worker process {start.pid} at {start.address} "
-                f"could not be stopped ({format_error(exc)}) and may run on"
-            )
-        after = (
-            "its nanny starts a new one"
-            if start.nanny
-            else "it has no nanny, so the cluster has one worker fewer"
-        )
-        return f"its Dask worker process {start.pid} at {start.address} was killed; {after}"
-
-
-def _kill_this_process() -> int:
-    """On a worker, through Client.run: SIGKILL this process once the reply is on its way."""
-    pid = os.getpid()
-    threading.Timer(0.2, os.kill, (pid, signal.SIGKILL)).start()
-    return pid
-
-
 def _collect(
     client: Any,
     distributed: Any,
     tasks: Sequence[Task],
     futures: dict[str, tuple[int, Any]],
     records: list[TaskRecord | None],
-    watch: _Watch,
+    watch: Watch,
 ) -> None:
     """Record each future as it ends, while the watch stops late tasks and dead clusters."""
     index_of = {f.key: i for i, f in futures.values()}
@@ -338,49 +208,9 @@ def _outcome(client: Any, future: Any, task: Task, index: int, distributed: Any)
     try:
         return worker.unpack(future.result())
     except distributed.KilledWorker as exc:
-        return _killed(client, task, index, exc)
+        return killed_record(client, task, index, exc)
     except Exception as exc:  # cancelled, or the scheduler lost it
         return unstarted(task, index, LOST, f"Dask did not run it: {format_error(exc)}")
-
-
-def _killed(client: Any, task: Task, index: int, exc: Any) -> TaskRecord:
-    """A task Dask gave up on: every worker it was given to died. How the last one died, if known.
-
-    Dask counts a worker's death against every task it held, running or queued behind.
-    """
-    last = exc.last_worker
-    tries = int(exc.allowed_failures) + 1
-    code = _exit_code(client, last.pid) if last.nanny else None
-    why = "it had no nanny" if not last.nanny else "its nanny did not log it"
-    how = f"died with {describe_exit(code)}" if code is not None else f"died ({why} how)"
-    record = unstarted(
-        task,
-        index,
-        CRASHED,
-        f"{tries} Dask workers died while they had it, and Dask gave up on it (KilledWorker); "
-        f"the last, worker process {last.pid} at {last.address}, {how}; {CRASH_HINT}",
-    )
-    record.worker = Worker(last.host, last.pid, 0, last.address)
-    record.exit_code, record.attempts = code, tries
-    return record
-
-
-def _exit_code(client: Any, pid: int) -> int | None:
-    """How worker process ``pid`` ended, from its nanny's log (negative: a signal), or None.
-
-    The nanny is asked through the scheduler, which reaches it once its new worker is up.
-    """
-    deadline = time.monotonic() + NANNY_LOG_WAIT_S
-    while True:
-        with contextlib.suppress(Exception):
-            for lines in client.get_worker_logs(nanny=True).values():
-                for _, line in lines:
-                    match = _DEATH.search(line)
-                    if match and int(match[1]) == pid:
-                        return int(match[2]) if match[2] is not None else -int(match[3])
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(POLL_S)
 
 
 def _count_attempts(
