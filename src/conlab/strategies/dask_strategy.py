@@ -156,11 +156,13 @@ class DaskStrategy(Strategy):
 def _on_worker(payload: bytes, index: int, announce: str | None = None) -> bytes:
     """Runs on the Dask worker: the task through execute(), the record naming the worker.
 
-    With ``announce`` (a run id), the worker first tells the client that the task starts here.
+    With ``announce`` (a run id), the worker tells the client when the task starts here,
+    once loaded: importing its modules in a fresh worker does not count against a timeout.
     """
     from distributed import get_worker
 
     dask_worker = get_worker()
+    task = remote.load_task(payload, index)
     if announce is not None:
         start = Start(
             announce,
@@ -172,7 +174,7 @@ def _on_worker(payload: bytes, index: int, announce: str | None = None) -> bytes
             time.perf_counter_ns(),
         )
         dask_worker.log_event(STARTED_TOPIC, start.message())
-    return remote.run_task(payload, index, address=dask_worker.address)
+    return remote.run_loaded(task, index, address=dask_worker.address)
 
 
 def _collect(

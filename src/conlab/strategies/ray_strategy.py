@@ -137,9 +137,13 @@ def _on_worker(payload: bytes, index: int) -> bytes:
 
 
 def _on_worker_announcing(payload: bytes, index: int) -> Iterator[Any]:
-    """A Ray generator: first where and when the task starts, then its record."""
-    yield os.getpid(), socket.gethostname(), time.perf_counter_ns()
-    yield _on_worker(payload, index)
+    """A Ray generator: where and when the task starts (once loaded), then its record."""
+    import ray
+
+    node = ray.get_runtime_context().get_node_id()
+    task = remote.load_task(payload, index)
+    yield Worker(socket.gethostname(), os.getpid(), 0, node), time.perf_counter_ns()
+    yield remote.run_loaded(task, index, address=node)
 
 
 def _collect_with_deadlines(
@@ -155,7 +159,7 @@ def _collect_with_deadlines(
     waiting for a free CPU does not count.
     """
     limit_ns = int(timeout_s * 1e9)
-    started: dict[int, tuple[int, int, str, int]] = {}  # index -> (heard ns, pid, host, start ns)
+    started: dict[int, tuple[int, Worker, int]] = {}  # index -> (heard ns, worker, start ns)
     pending = dict(generators)
     while pending:
         due = [started[i][0] + limit_ns for i in pending if i in started]
@@ -166,7 +170,10 @@ def _collect_with_deadlines(
             try:
                 value = ray.get(next(gen))
             except Exception as exc:
-                records[i] = _failure(ray, exc, tasks[i], i, *started.get(i, (0, None, ""))[1:3])
+                _, where, start_ns = started.get(i, (0, None, None))
+                record = _failure(ray, exc, tasks[i], i, where)
+                record.start_ns = start_ns
+                records[i] = record
                 del pending[i]
                 continue
             if i in started:
@@ -176,14 +183,15 @@ def _collect_with_deadlines(
                 started[i] = (time.perf_counter_ns(), *value)
         now = time.perf_counter_ns()
         for i in [i for i in pending if i in started and now - started[i][0] > limit_ns]:
-            _, pid, host, start_ns = started[i]
+            _, where, start_ns = started[i]
             ray.cancel(pending.pop(i), force=True)
             how = (
-                f"Ray force-cancelled it, which killed its worker process {pid} "
+                f"Ray force-cancelled it, which killed its worker process {where.pid} "
                 "(Ray starts another when it needs one)"
             )
-            records[i] = timed_out(tasks[i], i, timeout_s, how, start_ns)
-            records[i].worker = Worker(host, pid, 0)  # type: ignore[union-attr]
+            record = timed_out(tasks[i], i, timeout_s, how, start_ns)
+            record.worker = where
+            records[i] = record
 
 
 def _preload(payload: bytes) -> int:
@@ -224,20 +232,23 @@ def _outcome(ray: Any, ref: Any, task: Task, index: int) -> TaskRecord:
 
 
 def _failure(
-    ray: Any, exc: BaseException, task: Task, index: int, pid: int | None = None, host: str = ""
+    ray: Any, exc: BaseException, task: Task, index: int, where: Worker | None = None
 ) -> TaskRecord:
-    """The record of a task Ray could not bring back: its worker died, or Ray lost it."""
+    """The record of a task Ray could not bring back: its worker died, or Ray lost it.
+
+    ``where`` is the worker the task said it started on, when it could say so.
+    """
     exceptions = ray.exceptions
     if isinstance(exc, (exceptions.WorkerCrashedError, exceptions.NodeDiedError)):
         words = " ".join(str(exc).split())
+        process = f"process {where.pid}" if where else "process"
         record = unstarted(
             task,
             index,
             CRASHED,
-            f"its Ray worker process{f' {pid}' if pid else ''} died while running it, and Ray "
-            f'does not say how (no exit code or signal; Ray\'s words: "{words}"); {CRASH_HINT}',
+            f"its Ray worker {process} died while running it, and Ray does not say how "
+            f'(no exit code or signal; Ray\'s words: "{words}"); {CRASH_HINT}',
         )
-        if pid:
-            record.worker = Worker(host, pid, 0)
+        record.worker = where
         return record
     return unstarted(task, index, LOST, f"Ray did not run it: {format_error(exc)}")
