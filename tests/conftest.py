@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from collections.abc import Iterator
 
@@ -11,12 +12,32 @@ import pytest
 
 START_METHODS = multiprocessing.get_all_start_methods()
 
+# Ray reads this when it is imported, and importorskip("ray") imports it while the tests are
+# collected: without it, a Ray driver in this process under `uv run` (make test) would have
+# Ray start its workers with `uv run`, without ray (see conlab.strategies.ray_strategy).
+os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+
+# Root processes of clusters that several tests share (tests/faults/clusters.py). Their workers
+# come and go as the tests' faults kill them, so their trees are left out of the check below;
+# the tests check those clusters themselves: their workers back to their number, none dead.
+shared_roots: set[int] = set()
+
 
 def _descendants() -> set[int]:
     try:
-        return {p.pid for p in psutil.Process().children(recursive=True)}
+        procs = psutil.Process().children(recursive=True)
     except psutil.Error:
         return set()
+    if not shared_roots:
+        return {p.pid for p in procs}
+    return {p.pid for p in procs if not _in_shared_tree(p)}
+
+
+def _in_shared_tree(proc: psutil.Process) -> bool:
+    try:
+        return proc.pid in shared_roots or any(p.pid in shared_roots for p in proc.parents())
+    except psutil.Error:
+        return False
 
 
 # The forkserver is a long-lived helper of multiprocessing itself, shared by all tests.

@@ -25,8 +25,8 @@ def square(x):
 def exits_in_sandbox(x):
     """Like square, but ends the process it runs in unless that is the test's own.
 
-    It waits first, so that the other task (in the pool's other thread) has ended
-    and been journaled: the test is about what survives, not about the race.
+    It lets the task beside it finish first (and be journaled): a sandbox that dies
+    while two tasks run records both ``crashed``, not knowing which one caused it.
     """
     if os.getpid() != PARENT:
         time.sleep(0.3)

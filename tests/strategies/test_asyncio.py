@@ -6,8 +6,9 @@ import asyncio
 import time
 
 from conlab.measure.lab import compare
-from conlab.model import ERROR, OK, Task
+from conlab.model import ERROR, OK, TIMEOUT, Task
 from conlab.strategies import make
+from conlab.strategies.sandbox import run_strategy
 from conlab.workloads import build
 
 
@@ -24,6 +25,12 @@ async def burn(seconds):
 async def doze(seconds):
     await asyncio.sleep(seconds)
     return "dozed"
+
+
+async def blocks(seconds):
+    """Blocks the event loop: no await for ``seconds``."""
+    time.sleep(seconds)
+    return "blocked"
 
 
 def plain(x):
@@ -67,3 +74,30 @@ def test_a_workload_without_an_async_variant_shows_asyncio_unavailable_with_the_
     assert run.status == "unavailable"
     assert run.reason == "the cpu workload has no async variant"
     assert comparison.run("sequential").status == "ok"
+
+
+def test_a_task_awaiting_past_the_timeout_is_cancelled_and_the_others_go_on():
+    strategy = make("asyncio", timeout_s=0.2)
+    t = time.monotonic()
+    late, done = strategy.run([Task(doze, (30,)), Task(doze, (0.05,))]).records
+    assert time.monotonic() - t < 2
+    assert late.status == TIMEOUT and "timeout of 0.2 s" in late.error and "cancelled" in late.error
+    assert 0.2 <= (late.end_ns - late.start_ns) / 1e9 < 0.3
+    assert (done.status, done.result) == (OK, "dozed")
+
+
+def test_a_task_blocking_the_loop_past_the_timeout_is_stopped_by_its_sandbox():
+    """No await, so no cancellation: the sandbox stops it once the grace for cancelling is over.
+
+    The task that started first is late too (the loop never came back to it), but the
+    blocking one is blamed; the other runs again in a fresh sandbox.
+    """
+    strategy = make("asyncio", timeout_s=0.2)
+    t = time.monotonic()
+    execution = run_strategy(strategy, [Task(doze, (0.01,)), Task(blocks, (30,))])
+    assert time.monotonic() - t < 10
+    done, late = execution.records
+    assert (done.status, done.result) == (OK, "dozed"), done.error
+    assert late.status == TIMEOUT and "timeout of 0.2 s" in late.error
+    assert "sandbox process" in late.error and "stopped" in late.error
+    assert any("1 other task(s) ran again" in note for note in execution.notes), execution.notes

@@ -13,10 +13,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import psutil
 import pytest
 
 from conlab.measure.lab import compare
-from conlab.model import CRASHED, OK, RUN_OK, Task
+from conlab.model import CRASHED, OK, RUN_OK, TIMEOUT, Task
 from conlab.strategies import make
 from conlab.workloads import build
 from tests.helpers import ROOT, SRC
@@ -197,6 +198,21 @@ def test_default_local_cluster_is_started_timed_apart_and_closed():
     assert len(pids) == 2 and os.getpid() not in pids
 
 
+def test_a_task_past_the_timeout_on_the_default_cluster_is_stopped_with_its_worker(tmp_path):
+    """The worker killed for it is replaced by its nanny (in this process), and closed with the rest."""
+    marks = tmp_path / "pids"
+    strategy = make("dask", 2, timeout_s=0.5)
+    t = time.monotonic()
+    late, other = strategy.run([Task(slow_pid, (str(marks), 60)), Task(square, (7,))]).records
+    assert time.monotonic() - t < 30
+    assert (other.status, other.result) == (OK, 49)
+    victim = int(marks.read_text().split()[0])
+    assert late.status == TIMEOUT and late.worker.pid == victim
+    assert "timeout of 0.5 s" in late.error and f"process {victim}" in late.error
+    assert "was killed; its nanny starts a new one" in late.error
+    assert not psutil.pid_exists(victim) or psutil.Process(victim).status() == psutil.STATUS_ZOMBIE
+
+
 def test_an_unreachable_scheduler_is_one_clear_error():
     from conlab.errors import StrategyUnavailable
 
@@ -210,7 +226,7 @@ def test_an_unreachable_scheduler_is_one_clear_error():
 
 
 def test_a_cluster_left_without_workers_gives_lost_records_not_a_hang(tmp_path, monkeypatch):
-    monkeypatch.setattr("conlab.strategies.dask_strategy.NO_WORKER_GRACE_S", 2.0)
+    monkeypatch.setattr("conlab.strategies.dask_faults.NO_WORKER_GRACE_S", 2.0)
     marks = tmp_path / "pids"
     with dask_cluster(1, nanny=False) as own:
         strategy = make("dask", 1, scheduler=own.address)

@@ -64,3 +64,39 @@ def test_seed_workload_is_valid_on_a_local_ray_and_errors_are_recorded():
     status, error, tb, output = out["failed"]
     assert status == "error" and error == "ValueError: boom on purpose"
     assert "in boom" in (tb or "") and output == "about to fail\n"
+
+
+TIMEOUT_SCRIPT = textwrap.dedent(
+    """
+    import json
+    from conlab.model import Task
+    from conlab.strategies import make
+    from tests.faults.test_matrix import good, hangs, kills_itself
+
+    # Two CPUs: the good task waits for one, and starts in a fresh worker once the
+    # crash frees it; neither the wait nor loading its module counts against 0.5 s.
+    records = make("ray", 2, timeout_s=0.5).run(
+        [Task(kills_itself), Task(hangs), Task(good, (3,))]
+    ).records
+    print(json.dumps([[r.status, r.result, r.error, r.worker and r.worker.pid] for r in records]))
+    """
+)
+
+
+@pytest.mark.slow
+def test_with_a_timeout_a_late_task_is_cancelled_and_a_crash_names_its_process():
+    proc = subprocess.run(
+        [sys.executable, "-c", TIMEOUT_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([SRC, ROOT])},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    crashed, late, fine = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert crashed[0] == "crashed" and f"process {crashed[3]} died" in crashed[2]
+    assert "Ray does not say how" in crashed[2]
+    assert late[0] == "timeout" and "timeout of 0.5 s" in late[2]
+    assert f"killed its worker process {late[3]}" in late[2]
+    assert fine[:2] == ["ok", 9] and fine[3] not in (crashed[3], late[3])

@@ -4,14 +4,18 @@ Each task runs through conlab's ``execute()`` on a worker (strategies/remote.py)
 The cluster's start-up (and, for an existing cluster, connecting) is timed
 apart. A worker lost mid-task is Dask's to handle: the scheduler re-runs the
 task elsewhere (the record's ``attempts`` says so) or gives up with
-``KilledWorker`` (the record is ``crashed``). A cluster left with no worker
-does not hang the run: what is left is recorded ``lost``.
+``KilledWorker``: the record is ``crashed``, with the exit code or signal of
+the last worker process that died. A cluster left with no worker does not
+hang the run: what is left is ``lost``. With a timeout, a task past it is
+``timeout``: cancelled, and its worker process killed. How: dask_faults.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
@@ -23,12 +27,11 @@ from conlab.measure.probe import self_cpu_s
 from conlab.model import CRASHED, ERROR, LOST, Task, TaskRecord
 from conlab.strategies import remote, shipping, worker
 from conlab.strategies.base import Execution, Strategy
+from conlab.strategies.dask_faults import STARTED_TOPIC, Start, Watch, killed_record
 from conlab.strategies.execute import format_error, unstarted
 
 INSTALL_HINT = "Dask is not installed: pip install 'conlab[dask]'"
 CONNECT_TIMEOUT_S = 30.0
-NO_WORKER_GRACE_S = 30.0
-POLL_S = 0.5
 
 
 def _import_distributed() -> Any:
@@ -43,6 +46,7 @@ class DaskStrategy(Strategy):
     name = "dask"
     description = "a Dask distributed.Client: a LocalCluster of N one-thread worker processes, or --scheduler ADDRESS"
     uses_processes = True
+    handles_timeout = True
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
         super().__init__(workers)
@@ -111,22 +115,33 @@ class DaskStrategy(Strategy):
         cpu0 = _cluster_cpu_s(client)
         run_id = uuid.uuid4().hex[:8]
         records: list[TaskRecord | None] = [None] * len(tasks)
+        watch = Watch(client, tasks, self.timeout_s, run_id)
+        if self.timeout_s is not None:
+            client.subscribe_topic(STARTED_TOPIC, watch.on_started)
         t0 = time.perf_counter_ns()
         shipped: dict[int, bytes] = {}
         for i, task in enumerate(tasks):
             try:
                 shipped[i] = shipping.dumps(task)
             except Exception as exc:
-                records[i] = unstarted(
-                    task, i, ERROR, shipping.unpicklable_hint("the task", task.fn, exc)
-                )
+                records[i] = unstarted(task, i, ERROR, shipping.task_hint(task, exc))
         keys = [f"conlab-{tasks[i].name}-{i}-{run_id}" for i in shipped]
         # One map, not one submit per task: the scheduler gets them in one message.
         submitted = client.map(
-            _on_worker, list(shipped.values()), list(shipped), key=keys, pure=False
+            _on_worker,
+            list(shipped.values()),
+            list(shipped),
+            key=keys,
+            pure=False,
+            announce=run_id if self.timeout_s is not None else None,
         )
         futures = {f.key: (i, f) for i, f in zip(shipped, submitted, strict=True)}
-        _collect(client, distributed, tasks, futures, records)
+        try:
+            _collect(client, distributed, tasks, futures, records, watch)
+        finally:
+            if self.timeout_s is not None:
+                with contextlib.suppress(Exception):
+                    client.unsubscribe_topic(STARTED_TOPIC)
         t1 = time.perf_counter_ns()
         cpu1 = _cluster_cpu_s(client) if cpu0 is not None else None
         cpu = cpu1 - cpu0 if cpu1 is not None and cpu0 is not None else None
@@ -138,11 +153,28 @@ class DaskStrategy(Strategy):
         )
 
 
-def _on_worker(payload: bytes, index: int) -> bytes:
-    """Runs on the Dask worker: the task through execute(), the record naming the worker."""
+def _on_worker(payload: bytes, index: int, announce: str | None = None) -> bytes:
+    """Runs on the Dask worker: the task through execute(), the record naming the worker.
+
+    With ``announce`` (a run id), the worker tells the client when the task starts here,
+    once loaded: importing its modules in a fresh worker does not count against a timeout.
+    """
     from distributed import get_worker
 
-    return remote.run_task(payload, index, address=get_worker().address)
+    dask_worker = get_worker()
+    task = remote.load_task(payload, index)
+    if announce is not None:
+        start = Start(
+            announce,
+            index,
+            os.getpid(),
+            socket.gethostname(),
+            dask_worker.address,
+            bool(dask_worker.nanny),
+            time.perf_counter_ns(),
+        )
+        dask_worker.log_event(STARTED_TOPIC, start.message())
+    return remote.run_loaded(task, index, address=dask_worker.address)
 
 
 def _collect(
@@ -151,55 +183,34 @@ def _collect(
     tasks: Sequence[Task],
     futures: dict[str, tuple[int, Any]],
     records: list[TaskRecord | None],
+    watch: Watch,
 ) -> None:
-    """Record each future as it ends; a watchdog gives up on a cluster left with no worker."""
+    """Record each future as it ends, while the watch stops late tasks and dead clusters."""
     index_of = {f.key: i for i, f in futures.values()}
     stop = threading.Event()
-    gave_up: list[str] = []
-    dog = threading.Thread(
-        target=_watch_workers,
-        args=(client, [f for _, f in futures.values()], stop, gave_up),
-        daemon=True,
-    )
+    by_index = {i: f for i, f in futures.values()}
+    dog = threading.Thread(target=watch.run, args=(by_index, stop), daemon=True)
     dog.start()
     try:
-        for future in distributed.as_completed([f for _, f in futures.values()]):
+        for future in distributed.as_completed(list(by_index.values())):
             i = index_of[future.key]
-            if future.cancelled() and gave_up:
-                records[i] = unstarted(tasks[i], i, LOST, gave_up[0])
+            late = watch.collect(i)
+            if late is not None:
+                records[i] = late
+            elif future.cancelled() and watch.gave_up:
+                records[i] = unstarted(tasks[i], i, LOST, watch.gave_up)
             else:
-                records[i] = _outcome(future, tasks[i], i, distributed)
+                records[i] = _outcome(client, future, tasks[i], i, distributed)
     finally:
         stop.set()
         dog.join()
 
 
-def _watch_workers(
-    client: Any, pending: list[Any], stop: threading.Event, gave_up: list[str]
-) -> None:
-    """Cancel what is left when the cluster has had no worker for NO_WORKER_GRACE_S."""
-    since: float | None = None
-    while not stop.wait(POLL_S):
-        try:
-            alive = bool(client.scheduler_info().get("workers"))
-        except Exception:
-            alive = False
-        if alive:
-            since = None
-            continue
-        since = since if since is not None else time.monotonic()
-        if time.monotonic() - since > NO_WORKER_GRACE_S:
-            gave_up.append(f"the Dask cluster had no worker for {NO_WORKER_GRACE_S:g} s")
-            with contextlib.suppress(Exception):
-                client.cancel(pending)
-            return
-
-
-def _outcome(future: Any, task: Task, index: int, distributed: Any) -> TaskRecord:
+def _outcome(client: Any, future: Any, task: Task, index: int, distributed: Any) -> TaskRecord:
     try:
         return worker.unpack(future.result())
     except distributed.KilledWorker as exc:
-        return unstarted(task, index, CRASHED, f"its Dask worker died while running it: {exc}")
+        return killed_record(client, task, index, exc)
     except Exception as exc:  # cancelled, or the scheduler lost it
         return unstarted(task, index, LOST, f"Dask did not run it: {format_error(exc)}")
 
@@ -212,7 +223,8 @@ def _count_attempts(
         died = client.run_on_scheduler(_suspicious, list(futures))
         for key, (i, _) in futures.items():
             record = records[i]
-            if record is not None and died.get(key):
+            # A crashed record counts its own attempts: every one of them died.
+            if record is not None and record.status != CRASHED and died.get(key):
                 record.attempts = 1 + int(died[key])
 
 

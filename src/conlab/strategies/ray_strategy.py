@@ -3,23 +3,31 @@
 Each task runs through conlab's ``execute()`` in a Ray worker
 (strategies/remote.py), one CPU each. Tasks are not retried
 (``max_retries=0``): a worker that dies mid-task gives a ``crashed`` record,
-not a silent second run. Start-up (``ray.init``, the workers' first task) is
-timed apart.
+not a silent second run. Ray does not say how its worker died (no exit code,
+no signal), so neither can the record. Start-up (``ray.init``, the workers'
+first task) is timed apart.
+
+With a timeout, each task is a Ray generator whose first item says that it
+started, and in which process; one still running past the timeout is
+force-cancelled, which kills its worker process (Ray starts another when it
+needs one), and recorded ``timeout``.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from conlab.errors import StrategyUnavailable
 from conlab.measure.probe import pid_cpu_s, self_cpu_s
-from conlab.model import CRASHED, ERROR, LOST, Task, TaskRecord
+from conlab.model import CRASHED, ERROR, LOST, Task, TaskRecord, Worker
 from conlab.strategies import remote, shipping, worker
 from conlab.strategies.base import Execution, Strategy
-from conlab.strategies.execute import format_error, unstarted
+from conlab.strategies.crashes import CRASH_HINT
+from conlab.strategies.execute import format_error, timed_out, unstarted
 
 INSTALL_HINT = "Ray is not installed: pip install 'conlab[ray]'"
 
@@ -43,6 +51,7 @@ class RayStrategy(Strategy):
     name = "ray"
     description = "Ray tasks: a local ray.init(num_cpus=N), or --ray-address ADDRESS"
     uses_processes = True
+    handles_timeout = True
 
     def __init__(self, workers: int | None = None, ray_address: str | None = None) -> None:
         super().__init__(workers)
@@ -77,7 +86,9 @@ class RayStrategy(Strategy):
         if self.ray_address:
             kwargs["address"] = self.ray_address
         else:
-            kwargs["num_cpus"] = self.workers or 1
+            # "local": a new Ray of our own, even where `ray start` left the address of its
+            # cluster in /tmp/ray (ray.init() would connect to that one, or fail if it is gone).
+            kwargs["address"], kwargs["num_cpus"] = "local", self.workers or 1
         try:
             ray.init(**kwargs)
         except (ConnectionError, ValueError, RuntimeError) as exc:
@@ -89,19 +100,24 @@ class RayStrategy(Strategy):
         payload = remote.callables_payload(tasks)
         pids = set(ray.get([warm.remote(payload) for _ in range(self.workers or 1)]))
         offsets = remote.measure_offsets(lambda: _clocks(ray))
+        if self.timeout_s is not None:
+            run_remote = ray.remote(num_cpus=1, max_retries=0)(_on_worker_announcing)
         records: list[TaskRecord | None] = [None] * len(tasks)
         refs: dict[int, Any] = {}
         cpu0 = _cpu_s(pids)
         t0 = time.perf_counter_ns()
         for i, task in enumerate(tasks):
             try:
-                refs[i] = run_remote.remote(shipping.dumps(task), i)
+                payload = shipping.dumps(task)
             except Exception as exc:
-                records[i] = unstarted(
-                    task, i, ERROR, shipping.unpicklable_hint("the task", task.fn, exc)
-                )
-        for i, ref in refs.items():
-            records[i] = _outcome(ray, ref, tasks[i], i)
+                records[i] = unstarted(task, i, ERROR, shipping.task_hint(task, exc))
+                continue
+            refs[i] = run_remote.remote(payload, i)
+        if self.timeout_s is None:
+            for i, ref in refs.items():
+                records[i] = _outcome(ray, ref, tasks[i], i)
+        else:
+            _collect_with_deadlines(ray, refs, tasks, records, self.timeout_s)
         t1 = time.perf_counter_ns()
         done = [r for r in records if r is not None]
         # Ray's own daemons (raylet, GCS) run all along: the run's CPU is ours and the
@@ -118,6 +134,64 @@ def _on_worker(payload: bytes, index: int) -> bytes:
     import ray
 
     return remote.run_task(payload, index, address=ray.get_runtime_context().get_node_id())
+
+
+def _on_worker_announcing(payload: bytes, index: int) -> Iterator[Any]:
+    """A Ray generator: where and when the task starts (once loaded), then its record."""
+    import ray
+
+    node = ray.get_runtime_context().get_node_id()
+    task = remote.load_task(payload, index)
+    yield Worker(socket.gethostname(), os.getpid(), 0, node), time.perf_counter_ns()
+    yield remote.run_loaded(task, index, address=node)
+
+
+def _collect_with_deadlines(
+    ray: Any,
+    generators: dict[int, Any],
+    tasks: Sequence[Task],
+    records: list[TaskRecord | None],
+    timeout_s: float,
+) -> None:
+    """Each task's record as it comes; a task running past ``timeout_s`` is force-cancelled.
+
+    A task's clock starts when its first item reaches us, so that time spent
+    waiting for a free CPU does not count.
+    """
+    limit_ns = int(timeout_s * 1e9)
+    started: dict[int, tuple[int, Worker, int]] = {}  # index -> (heard ns, worker, start ns)
+    pending = dict(generators)
+    while pending:
+        due = [started[i][0] + limit_ns for i in pending if i in started]
+        wait_s = max(0.0, (min(due) - time.perf_counter_ns()) / 1e9) if due else None
+        ready, _ = ray.wait(list(pending.values()), num_returns=1, timeout=wait_s)
+        for gen in ready:
+            i = next(k for k, g in pending.items() if g is gen)
+            try:
+                value = ray.get(next(gen))
+            except Exception as exc:
+                _, where, start_ns = started.get(i, (0, None, None))
+                record = _failure(ray, exc, tasks[i], i, where)
+                record.start_ns = start_ns
+                records[i] = record
+                del pending[i]
+                continue
+            if i in started:
+                records[i] = worker.unpack(value)
+                del pending[i]
+            else:
+                started[i] = (time.perf_counter_ns(), *value)
+        now = time.perf_counter_ns()
+        for i in [i for i in pending if i in started and now - started[i][0] > limit_ns]:
+            _, where, start_ns = started[i]
+            ray.cancel(pending.pop(i), force=True)
+            how = (
+                f"Ray force-cancelled it, which killed its worker process {where.pid} "
+                "(Ray starts another when it needs one)"
+            )
+            record = timed_out(tasks[i], i, timeout_s, how, start_ns)
+            record.worker = where
+            records[i] = record
 
 
 def _preload(payload: bytes) -> int:
@@ -151,10 +225,30 @@ def _clocks(ray: Any) -> dict[str, tuple[str, int]]:
 
 
 def _outcome(ray: Any, ref: Any, task: Task, index: int) -> TaskRecord:
-    exceptions = ray.exceptions
     try:
         return worker.unpack(ray.get(ref))
-    except (exceptions.WorkerCrashedError, exceptions.NodeDiedError) as exc:
-        return unstarted(task, index, CRASHED, f"its Ray worker died while running it: {exc}")
-    except exceptions.RayError as exc:
-        return unstarted(task, index, LOST, f"Ray did not run it: {format_error(exc)}")
+    except ray.exceptions.RayError as exc:
+        return _failure(ray, exc, task, index)
+
+
+def _failure(
+    ray: Any, exc: BaseException, task: Task, index: int, where: Worker | None = None
+) -> TaskRecord:
+    """The record of a task Ray could not bring back: its worker died, or Ray lost it.
+
+    ``where`` is the worker the task said it started on, when it could say so.
+    """
+    exceptions = ray.exceptions
+    if isinstance(exc, (exceptions.WorkerCrashedError, exceptions.NodeDiedError)):
+        words = " ".join(str(exc).split())
+        process = f"process {where.pid}" if where else "process"
+        record = unstarted(
+            task,
+            index,
+            CRASHED,
+            f"its Ray worker {process} died while running it, and Ray does not say how "
+            f'(no exit code or signal; Ray\'s words: "{words}"); {CRASH_HINT}',
+        )
+        record.worker = where
+        return record
+    return unstarted(task, index, LOST, f"Ray did not run it: {format_error(exc)}")

@@ -36,8 +36,21 @@ def _install_capture() -> None:
 
 def run_task(payload: bytes, index: int, address: str | None = None) -> bytes:
     """Body of a task on a cluster worker: load, execute, pack, naming the worker by ``address``."""
+    return run_loaded(load_task(payload, index), index, address)
+
+
+def load_task(payload: bytes, index: int) -> Any:
+    """The task (its modules imported), or the record of why it cannot be loaded here.
+
+    Apart from run_loaded, so that a task's start can be announced once its
+    modules are imported: that is start-up, not the task's time.
+    """
     _install_capture()
-    task = worker._load_task(payload, index)
+    return worker._load_task(payload, index)
+
+
+def run_loaded(task: Any, index: int, address: str | None = None) -> bytes:
+    """Execute a loaded task here and pack its record, naming the worker by ``address``."""
     record = task if isinstance(task, TaskRecord) else execute(task, index)
     if address is not None and record.worker is not None:
         record.worker = dataclasses.replace(record.worker, address=address)

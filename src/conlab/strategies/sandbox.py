@@ -20,7 +20,9 @@ file as they happen (worker.WorkerLog). When it dies, the parent reads the
 journal: finished tasks keep their records, the task running is ``crashed`` with
 the exit code or signal, and the tasks not started run in a fresh sandbox. A task
 past the timeout is stopped by killing the sandbox; it is recorded ``timeout``
-and the rest run in a fresh sandbox. Every such event is written in the notes.
+and the rest run in a fresh sandbox. When the tasks share one thread (an event
+loop) and one of them holds it, the others are late because of it: that one is
+recorded ``timeout``. Every such event is written in the notes.
 """
 
 from __future__ import annotations
@@ -247,11 +249,13 @@ def _watch(
             return None, None
         if limit_ns is not None:
             now = time.perf_counter_ns()
-            for k in journal.poll().running:
+            running = journal.poll().running
+            for k in running:
                 if now - journal.started[k] > limit_ns:
                     proc.kill()
                     proc.join(timeout=10)
-                    return None, k
+                    holder = journal.holding
+                    return None, holder if holder in running else k
             if now > whole_ns:
                 proc.kill()
                 proc.join(timeout=10)

@@ -5,7 +5,9 @@ its pid: ``PID.raw`` receives its file descriptors 1 and 2 (C-level output,
 faulthandler's report of a segfault, the traceback of a child that failed to
 start), and ``PID.frames`` receives a frame when a task starts and the first
 MiB of each task's output as it is written. A worker that dies therefore
-leaves behind which task it was running and what that task had printed.
+leaves behind which task it was running and what that task had printed. An
+event loop's tasks all run in one thread: a frame also says which task holds
+it (a step that does not return), so that a blocked loop is blamed on that task.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from conlab.strategies import capture, shipping
 from conlab.strategies.execute import current_worker, execute, format_error
 
 _FRAME = struct.Struct("<BqiI")  # kind, perf_counter_ns, task index, payload length
-_START, _OUT, _END = 1, 2, 3
+_START, _OUT, _END, _HOLD = 1, 2, 3, 4
+NOBODY = -1  # a _HOLD frame for this index: no task holds the thread any more
 WRITE_THROUGH_CHARS = 1 << 20
 
 
@@ -55,6 +58,10 @@ class WorkerLog:
 
     def sink(self, index: int) -> TeeSink:
         return TeeSink(self.frames_fd, index)
+
+    def hold(self, index: int) -> None:
+        """Note that task ``index`` holds the thread all tasks share (NOBODY: none does now)."""
+        os.write(self.frames_fd, _FRAME.pack(_HOLD, time.perf_counter_ns(), index, 0))
 
     def end(self, record: TaskRecord) -> None:
         """Note a finished task's record, so that it survives the death of its process."""
@@ -300,6 +307,7 @@ class JournalReader:
         self.started: dict[int, int] = {}  # task index -> start ns
         self.chunks: dict[int, list[tuple[int, str]]] = {}
         self.ended: dict[int, TaskRecord] = {}
+        self.holding: int | None = None  # the task holding the thread all tasks share
 
     def poll(self) -> JournalReader:
         try:
@@ -322,6 +330,8 @@ class JournalReader:
                 self.chunks.setdefault(index, []).append((t_ns, payload.decode("utf-8", "replace")))
             elif kind == _END:
                 self.ended[index] = unpack(payload)
+            elif kind == _HOLD:
+                self.holding = None if index == NOBODY else index
         self._buf = buf[pos:]
         return self
 
