@@ -44,10 +44,10 @@ SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.slow
-def test_seed_workload_is_valid_on_a_local_ray_and_errors_are_recorded():
+def _run(script):
+    """The script in a fresh interpreter (a local Ray of its own), which must succeed."""
     proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
+        [sys.executable, "-c", script],
         capture_output=True,
         text=True,
         timeout=240,
@@ -55,6 +55,12 @@ def test_seed_workload_is_valid_on_a_local_ray_and_errors_are_recorded():
         env={**os.environ, "PYTHONPATH": os.pathsep.join([SRC, ROOT])},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+@pytest.mark.slow
+def test_seed_workload_is_valid_on_a_local_ray_and_errors_are_recorded():
+    proc = _run(SCRIPT)
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["status"] == "ok", out["reason"]
     assert out["floor_s"] <= out["wall_s"] <= 1.5 * out["floor_s"] + 0.1
@@ -85,15 +91,7 @@ TIMEOUT_SCRIPT = textwrap.dedent(
 
 @pytest.mark.slow
 def test_with_a_timeout_a_late_task_is_cancelled_and_a_crash_names_its_process():
-    proc = subprocess.run(
-        [sys.executable, "-c", TIMEOUT_SCRIPT],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([SRC, ROOT])},
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = _run(TIMEOUT_SCRIPT)
     crashed, late, fine = json.loads(proc.stdout.strip().splitlines()[-1])
     assert crashed[0] == "crashed" and f"process {crashed[3]} died" in crashed[2]
     assert "Ray does not say how" in crashed[2]
