@@ -146,3 +146,16 @@ def test_a_missing_extra_is_one_line_when_compared():
         2,
         "the image workload is not available here: it needs Pillow: pip install 'conlab[image]'",
     )
+
+
+def test_by_default_compare_takes_every_local_strategy_and_clusters_only_when_asked():
+    from conlab.api import strategy_list
+    from conlab.strategies import REGISTRY
+
+    local = [name for name in REGISTRY if name not in ("dask", "ray")]
+    assert [s.name for s in strategy_list(None)] == local
+    with_dask = strategy_list(None, scheduler="tcp://127.0.0.1:8786")
+    assert [s.name for s in with_dask] == [*local, "dask"]
+    with_ray = strategy_list(None, ray_address="127.0.0.1:6379")
+    assert [s.name for s in with_ray] == [*local, "ray"]
+    assert [s.name for s in strategy_list(["dask", "ray"])] == ["dask", "ray"]

@@ -86,15 +86,21 @@ def strategy_list(
     timeout_s: float | None = None,
     isolate: bool = False,
 ) -> list[Strategy]:
-    """The strategies ``specs`` name (default: every registered one), each built once.
+    """The strategies ``specs`` name, each built once.
 
+    By default, every registered strategy that runs on this machine alone: the
+    cluster ones (dask, ray) start a cluster per run, seconds each, so they join
+    only when named or pointed at a cluster (``scheduler``, ``ray_address``).
     A pooled strategy named without a worker count gets ``workers`` (default: the usable cores).
     """
     from conlab.measure.environment import usable_cpus
 
     n = workers if workers is not None else usable_cpus()
+    if specs is None:
+        asked = {"dask": bool(scheduler), "ray": bool(ray_address)}
+        specs = [name for name in REGISTRY if asked.get(name, True)]
     chosen: list[Strategy] = []
-    for spec in specs if specs is not None else list(REGISTRY):
+    for spec in specs:
         if isinstance(spec, Strategy):
             chosen.append(spec)
             continue

@@ -131,7 +131,7 @@ def _add_compare_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
         "--strategies",
         metavar="LIST",
         help="comma-separated, each name or name:workers (default: every strategy, "
-        "see 'conlab strategies')",
+        "see 'conlab strategies'; dask and ray only with --scheduler / --ray-address)",
     )
     compare.add_argument(
         "--workers",
