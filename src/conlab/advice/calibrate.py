@@ -172,6 +172,7 @@ def import_s(module: str | None) -> float:
 
 
 CAPACITY_SPIN_S = 0.04
+CAPACITY_ROUNDS = 5
 
 
 def _spin(loops: int) -> int:
@@ -179,9 +180,6 @@ def _spin(loops: int) -> int:
     for i in range(loops):
         total += i & 7
     return total
-
-
-CAPACITY_ROUNDS = 5
 
 
 def _time_spin(loops: int) -> float:
@@ -194,9 +192,7 @@ def _timed_spin(conn: Any, loops: int) -> None:
     """In a child process: at each go, spin and send how long the spin took."""
     for _ in range(CAPACITY_ROUNDS):
         conn.recv()
-        t0 = time.perf_counter()
-        _spin(loops)
-        conn.send(time.perf_counter() - t0)
+        conn.send(_time_spin(loops))
     conn.close()
 
 
@@ -216,12 +212,7 @@ def parallel_capacity() -> float:
     if k < 2:
         return 1.0
     loops = 20_000
-    while True:
-        t0 = time.perf_counter()
-        _spin(loops)
-        alone = time.perf_counter() - t0
-        if alone >= CAPACITY_SPIN_S / 4:
-            break
+    while (alone := _time_spin(loops)) < CAPACITY_SPIN_S / 4:
         loops *= 4
     loops = int(loops * CAPACITY_SPIN_S / alone)
     alone = min(_time_spin(loops) for _ in range(2))  # the best: others only slow it down

@@ -187,9 +187,6 @@ class routed:
         uninstall()
 
 
-def set_sink(sink: Sink | None) -> contextvars.Token[Sink | None]:
-    return _current.set(sink)
-
-
-def reset_sink(token: contextvars.Token[Sink | None]) -> None:
-    _current.reset(token)
+# The ContextVar's own methods, not wrappers: they run once per task.
+set_sink = _current.set
+reset_sink = _current.reset

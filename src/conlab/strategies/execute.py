@@ -15,8 +15,8 @@ from conlab.strategies import capture
 _HOST = socket.gethostname()
 _thread_time_ns = time.thread_time_ns
 _perf_counter_ns = time.perf_counter_ns
-_set_sink = capture._current.set
-_reset_sink = capture._current.reset
+_set_sink = capture.set_sink
+_reset_sink = capture.reset_sink
 
 
 # Reading a thread's CPU clock is a system call: about a microsecond here, as much
@@ -108,10 +108,7 @@ def execute_fields(
     Every line here is paid once per task, among threads contending for the
     GIL, where each costs several times what it costs alone: keep it short.
     """
-    try:
-        state = _local.state
-    except AttributeError:
-        state = _this_thread()
+    state = _this_thread()
     if sink is None:
         lazy = state.sink
         if lazy.busy:  # a task run by a task in this thread: its output is its own
@@ -127,23 +124,29 @@ def execute_fields(
         result = task.fn(*task.args, **task.kwargs)
     except (Exception, SystemExit) as exc:
         end_ns = _perf_counter_ns()
-        return _failed(exc, start_ns, end_ns, cpu0, state, lazy, sink, token)
+        cpu_ns = _cpu_ns(cpu0, end_ns - start_ns, state)
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        chunks, dropped = _release(token, lazy, sink)
+        error = format_error(exc)
+        return (ERROR, start_ns, end_ns, cpu_ns, state.worker, chunks, dropped, None, error, tb)
     except BaseException:
-        _reset_sink(token)
-        if lazy is not None:
-            lazy.busy = False
+        _release(token, lazy, sink)
         raise
     end_ns = _perf_counter_ns()
     cpu_ns = _cpu_ns(cpu0, end_ns - start_ns, state)
+    chunks, dropped = _release(token, lazy, sink)
+    return (OK, start_ns, end_ns, cpu_ns, state.worker, chunks, dropped, result, None, None)
+
+
+def _release(
+    token: Any, lazy: capture.LazySink | None, sink: capture.BoundedSink | None
+) -> tuple[list[tuple[int, str]], int]:
+    """Route output away from the task again, and return what it printed."""
     _reset_sink(token)
     if lazy is not None:
         lazy.busy = False
-        if lazy.sink is None:  # it printed nothing
-            return (OK, start_ns, end_ns, cpu_ns, state.worker, [], 0, result, None, None)
-        chunks, dropped = lazy.take()
-    else:
-        chunks, dropped = sink.finish()  # type: ignore[union-attr]
-    return (OK, start_ns, end_ns, cpu_ns, state.worker, chunks, dropped, result, None, None)
+        return lazy.take()
+    return sink.finish()  # type: ignore[union-attr]
 
 
 def _cpu_ns(cpu0: int, wall_ns: int, state: _Thread) -> int | None:
@@ -161,29 +164,6 @@ def _cpu_ns(cpu0: int, wall_ns: int, state: _Thread) -> int | None:
         if state.tiny >= TINY_RUN:
             state.skip = CPU_EVERY - 1
     return cpu_ns
-
-
-def _failed(
-    exc: BaseException,
-    start_ns: int,
-    end_ns: int,
-    cpu0: int,
-    state: _Thread,
-    lazy: capture.LazySink | None,
-    sink: capture.BoundedSink | None,
-    token: Any,
-) -> Fields:
-    """execute_fields for a task that raised: the error, its traceback, the output so far."""
-    cpu_ns = _cpu_ns(cpu0, end_ns - start_ns, state)
-    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    _reset_sink(token)
-    if lazy is not None:
-        lazy.busy = False
-        chunks, dropped = lazy.take()
-    else:
-        chunks, dropped = sink.finish()  # type: ignore[union-attr]
-    error = format_error(exc)
-    return (ERROR, start_ns, end_ns, cpu_ns, state.worker, chunks, dropped, None, error, tb)
 
 
 def record(task: Task, index: int, fields: Fields) -> TaskRecord:
