@@ -73,6 +73,22 @@ def two_core_capacity() -> float:
     return one / (time.perf_counter() - t0)
 
 
+def on_two_free_cores(measure, good, attempts: int = 3):
+    """``measure()`` until ``good`` holds for its result, at most ``attempts`` times.
+
+    For results that need two cores computing at once: this VM's second core
+    comes and goes within seconds. When no attempt was good, the test skips if
+    two plain processes cannot run at once right now either (with the figure),
+    and otherwise goes on to fail on the last result.
+    """
+    for _ in range(attempts):
+        result = measure()
+        if good(result):
+            return result
+    needs_two_free_cores()
+    return result
+
+
 def needs_two_free_cores(minimum: float = 1.7) -> None:
     """Skip, with the measured figure, when two processes cannot run at once right now."""
     import pytest
