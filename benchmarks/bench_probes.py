@@ -21,7 +21,7 @@ from conlab.strategies import make
 
 TASKS = 100_000
 WORKERS = 2
-ROUNDS = 5
+ROUNDS = 9
 MAX_RATIO = 1.2
 MAX_SAMPLER_SHARE = 0.02
 

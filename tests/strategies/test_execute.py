@@ -122,3 +122,53 @@ def test_output_belongs_to_its_task_nested_tasks_included():
     assert (failed.status, failed.output) == (ERROR, "about to fail\n")
     assert "ValueError: on purpose" in failed.error and "fails" in failed.traceback
     assert (after.status, after.output) == (OK, "")
+
+
+def test_output_outside_a_task_goes_to_the_stream_again(capsys):
+    with capture.routed():
+        record = execute(Task(says, ("inside",)), 0)
+        print("outside, after the task")
+        quiet = execute(Task(tiny, (1,)), 1)
+        print("outside, after a quiet task")
+    assert record.output == "inside\n" and quiet.output == ""
+    assert capsys.readouterr().out == "outside, after the task\noutside, after a quiet task\n"
+
+
+def test_a_task_run_where_a_sink_is_set_keeps_its_output_from_that_sink():
+    """As in an asyncio task, whose sink is a ContextVar's: a task it runs prints to its own."""
+    outer = capture.BoundedSink()
+    with capture.routed():
+        token = capture.set_sink(outer)
+        try:
+            print("outer before")
+            inner = execute(Task(says, ("inner",)), 0)
+            print("outer after")
+        finally:
+            capture.reset_sink(token)
+    assert inner.output == "inner\n"
+    chunks, _ = outer.finish()
+    assert "".join(t for _, t in chunks) == "outer before\nouter after\n"
+
+
+def test_threads_print_to_their_own_tasks_at_the_same_time():
+    barrier = threading.Barrier(2)
+
+    def chatty(tag):
+        for i in range(50):
+            print(f"{tag}{i}")
+            if i == 0:
+                barrier.wait(5)
+        return tag
+
+    box = {}
+    with capture.routed():
+        threads = [
+            threading.Thread(target=lambda t=t: box.setdefault(t, execute(Task(chatty, (t,)), 0)))
+            for t in "ab"
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    for tag in "ab":
+        assert box[tag].output == "".join(f"{tag}{i}\n" for i in range(50))

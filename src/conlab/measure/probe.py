@@ -237,7 +237,7 @@ class _Budgeted:
     step that cost ``c`` CPU seconds, the next waits ``c / BUDGET`` seconds.
     """
 
-    BUDGET = 0.003  # of one core, for each costly step
+    BUDGET = 0.002  # of one core, for each costly step
 
     def __init__(self, every: int) -> None:
         self.every = every

@@ -3,14 +3,18 @@
 Tasks that run in threads of one process share ``sys.stdout``, so swapping it
 per task would mix their outputs. Instead ``sys.stdout`` and ``sys.stderr`` are
 replaced, while a run is on, by a router that writes to the sink of the task
-running in the current context (a ContextVar: one per thread, one per asyncio
-task), and to the original stream when no task is running.
+running in the current context, and to the original stream when no task is
+running. The task's sink is found in two places: a ContextVar (one per asyncio
+task; set for a task run inside another task, or given its own sink), else the
+thread's own sink while it is busy (the common case: one task at a time per
+thread, marked by a flag, which costs less per task than setting a ContextVar).
 """
 
 from __future__ import annotations
 
 import contextvars
 import io
+import os
 import sys
 import threading
 import time
@@ -108,6 +112,35 @@ class LazySink:
 
 
 _current: contextvars.ContextVar[Sink | None] = contextvars.ContextVar("conlab_sink", default=None)
+_thread = threading.local()
+
+
+def thread_sink() -> LazySink:
+    """This thread's own sink: output goes to it while its ``busy`` flag is set."""
+    try:
+        return _thread.sink
+    except AttributeError:
+        _thread.sink = sink = LazySink()
+        return sink
+
+
+def _forget_thread_sinks() -> None:
+    global _thread
+    _thread = threading.local()
+
+
+if hasattr(os, "register_at_fork"):
+    # A child forked in the middle of a task prints to its own streams, not to a sink it cannot hand back.
+    os.register_at_fork(after_in_child=_forget_thread_sinks)
+
+
+def _active() -> Sink | None:
+    """Where output written here and now goes: the current task's sink, or None."""
+    sink = _current.get()
+    if sink is not None:
+        return sink
+    own = getattr(_thread, "sink", None)
+    return own if own is not None and own.busy else None
 
 
 class _Router(io.TextIOBase):
@@ -117,7 +150,7 @@ class _Router(io.TextIOBase):
         self._original = original
 
     def write(self, text: str) -> int:
-        sink = _current.get()
+        sink = _active()
         if sink is not None:
             sink.write(text)
         elif self._original is not None:
@@ -125,7 +158,7 @@ class _Router(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
-        if _current.get() is None and self._original is not None:
+        if _active() is None and self._original is not None:
             self._original.flush()
 
     def writable(self) -> bool:
@@ -134,7 +167,7 @@ class _Router(io.TextIOBase):
     def isatty(self) -> bool:
         return (
             False
-            if _current.get() is not None
+            if _active() is not None
             else bool(self._original is not None and self._original.isatty())
         )
 
@@ -190,3 +223,4 @@ class routed:
 # The ContextVar's own methods, not wrappers: they run once per task.
 set_sink = _current.set
 reset_sink = _current.reset
+get_sink = _current.get

@@ -17,6 +17,7 @@ _thread_time_ns = time.thread_time_ns
 _perf_counter_ns = time.perf_counter_ns
 _set_sink = capture.set_sink
 _reset_sink = capture.reset_sink
+_get_sink = capture.get_sink
 
 
 # Reading a thread's CPU clock is a system call: about a microsecond here, as much
@@ -37,7 +38,7 @@ class _Thread:
 
     def __init__(self) -> None:
         self.worker = Worker(host=_HOST, pid=os.getpid(), thread=threading.get_native_id())
-        self.sink = capture.LazySink()
+        self.sink = capture.thread_sink()
         self.skip = 0  # CPU reads still to skip
         self.tiny = 0  # tiny tasks in a row, CPU read
 
@@ -108,44 +109,55 @@ def execute_fields(
     Every line here is paid once per task, among threads contending for the
     GIL, where each costs several times what it costs alone: keep it short.
     """
-    state = _this_thread()
+    try:
+        state = _local.state
+    except AttributeError:
+        state = _this_thread()
     if sink is None:
-        lazy = state.sink
-        if lazy.busy:  # a task run by a task in this thread: its output is its own
-            lazy = capture.LazySink()
-        lazy.busy = True
-        token = _set_sink(lazy)
+        own = state.sink
+        if own.busy or _get_sink() is not None:
+            # A task run by a task in this thread, or inside an asyncio task: a sink of its own.
+            own = capture.LazySink()
+            token = _set_sink(own)
+        else:
+            token = None  # the router finds the thread's own sink by its busy flag
+        own.busy = True
     else:
-        lazy = None
+        own = None
         token = _set_sink(sink)
     cpu0 = _thread_time_ns() if always_cpu or not state.skip else -1
     start_ns = _perf_counter_ns()
     try:
-        result = task.fn(*task.args, **task.kwargs)
+        kwargs = task.kwargs
+        result = task.fn(*task.args, **kwargs) if kwargs else task.fn(*task.args)
     except (Exception, SystemExit) as exc:
         end_ns = _perf_counter_ns()
         cpu_ns = _cpu_ns(cpu0, end_ns - start_ns, state)
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        chunks, dropped = _release(token, lazy, sink)
+        chunks, dropped = _release(token, own, sink)
         error = format_error(exc)
         return (ERROR, start_ns, end_ns, cpu_ns, state.worker, chunks, dropped, None, error, tb)
     except BaseException:
-        _release(token, lazy, sink)
+        _release(token, own, sink)
         raise
     end_ns = _perf_counter_ns()
     cpu_ns = _cpu_ns(cpu0, end_ns - start_ns, state)
-    chunks, dropped = _release(token, lazy, sink)
+    if token is None and own is not None and own.sink is None:
+        own.busy = False  # the common case: the thread's own sink, and the task printed nothing
+        return (OK, start_ns, end_ns, cpu_ns, state.worker, [], 0, result, None, None)
+    chunks, dropped = _release(token, own, sink)
     return (OK, start_ns, end_ns, cpu_ns, state.worker, chunks, dropped, result, None, None)
 
 
 def _release(
-    token: Any, lazy: capture.LazySink | None, sink: capture.BoundedSink | None
+    token: Any, own: capture.LazySink | None, sink: capture.BoundedSink | None
 ) -> tuple[list[tuple[int, str]], int]:
     """Route output away from the task again, and return what it printed."""
-    _reset_sink(token)
-    if lazy is not None:
-        lazy.busy = False
-        return lazy.take()
+    if token is not None:
+        _reset_sink(token)
+    if own is not None:
+        own.busy = False
+        return own.take()
     return sink.finish()  # type: ignore[union-attr]
 
 
