@@ -46,6 +46,19 @@ def assert_one_line_error(
     return lines[0]
 
 
+def run_python(code: str, timeout: float = 120) -> str:
+    """Run ``code`` in a fresh interpreter that imports conlab from src/; its stdout (asserts exit 0)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": SRC},
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
 def _spin() -> None:
     from conlab.workloads.compute import BASE, count_primes
 

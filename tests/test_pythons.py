@@ -6,14 +6,13 @@ import glob
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 
 from conlab.errors import ResultFileError
 from conlab.pythons import inspect_python, strip_python_options
 from conlab.report import resultfile
-from tests.helpers import SRC, assert_one_line_error, run_cli
+from tests.helpers import assert_one_line_error, run_cli, run_python
 
 
 def _pyenv(version: str) -> str | None:
@@ -181,12 +180,5 @@ def test_the_child_side_never_imports_rich(tmp_path):
         f"code = child_main([{str(out)!r}, 'demo', '--quick', '--repeats', '1', '--warmup', '0']); "
         "assert 'rich' not in sys.modules, 'the child imported rich'; sys.exit(code)"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": SRC},
-    )
-    assert proc.returncode == 0, proc.stderr
+    run_python(code)
     assert len(resultfile.load(str(out)).comparisons) == 6

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -18,7 +16,7 @@ from conlab.model import Results
 from conlab.report import resultfile
 from conlab.workloads import build
 from tests.advice import tasks
-from tests.helpers import SRC, assert_one_line_error, run_cli
+from tests.helpers import assert_one_line_error, run_cli, run_python
 
 THREADS = ("threads", "thread-pool")
 PROCESSES = ("processes", "process-pool")
@@ -69,15 +67,7 @@ print(json.dumps({"cores": advice.probe.cores, "predictions": [p.to_dict() for p
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs os.sched_setaffinity")
 def test_on_one_core_nothing_beats_sequential_for_pure_python():
-    proc = subprocess.run(
-        [sys.executable, "-c", ONE_CORE],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": SRC},
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+    out = json.loads(run_python(ONE_CORE))
     assert out["cores"] == 1
     predicted = {(p["strategy"], p["workers"], str(p["options"])): p for p in out["predictions"]}
     sequential = next(p["total_s"] for p in predicted.values() if p["strategy"] == "sequential")

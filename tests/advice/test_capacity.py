@@ -10,7 +10,7 @@ import pytest
 
 from conlab.advice import calibrate
 from conlab.measure.environment import usable_cpus
-from tests.helpers import SRC
+from tests.helpers import run_python
 
 SPIN_FOREVER = "while True: pass"
 
@@ -21,15 +21,7 @@ def measure_in_a_child(affinity=None):
     if affinity is not None:
         code += f"os.sched_setaffinity(0, {set(affinity)!r})\n"
     code += "from conlab.advice.calibrate import parallel_capacity\nprint(parallel_capacity())\n"
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": SRC},
-    )
-    assert proc.returncode == 0, proc.stderr
-    return float(proc.stdout.strip())
+    return float(run_python(code, timeout=60).strip())
 
 
 def test_capacity_is_between_one_and_the_usable_cores():
