@@ -13,7 +13,9 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from conlab.measure.probe import TreeProbe
 from conlab.model import Task
@@ -30,13 +32,17 @@ def trivial(x: int) -> int:
     return x + 1
 
 
-def raw(xs: list[int]) -> float:
-    """What a user would write: submit every task, collect every result."""
+def pooled(fn: Callable[[Any], Any], items: Sequence[Any]) -> tuple[float, list[Any]]:
+    """What a user would write: submit every task to the pool, collect every result; seconds."""
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        futures = [pool.submit(trivial, x) for x in xs]
+        futures = [pool.submit(fn, x) for x in items]
         results = [f.result() for f in futures]
-    elapsed = time.perf_counter() - t0
+    return time.perf_counter() - t0, results
+
+
+def raw(xs: list[int]) -> float:
+    elapsed, results = pooled(trivial, xs)
     assert results[-1] == xs[-1] + 1
     return elapsed
 
@@ -50,11 +56,7 @@ def least_record(task: Task) -> tuple[int, int, object]:
 
 def least(tasks: list[Task]) -> float:
     """The raw pool running each task inside least_record: the floor any per-task probe pays."""
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        futures = [pool.submit(least_record, t) for t in tasks]
-        results = [f.result() for f in futures]
-    elapsed = time.perf_counter() - t0
+    elapsed, results = pooled(least_record, tasks)
     assert results[-1][2] == tasks[-1].args[0] + 1
     return elapsed
 

@@ -47,7 +47,7 @@ def assert_one_line_error(
 
 
 def run_python(code: str, timeout: float = 120) -> str:
-    """Run ``code`` in a fresh interpreter that imports conlab from src/; its stdout (asserts exit 0)."""
+    """Runs ``code`` in a fresh interpreter that imports conlab from src/; returns its stdout."""
     proc = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

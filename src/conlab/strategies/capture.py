@@ -130,7 +130,8 @@ def _forget_thread_sinks() -> None:
 
 
 if hasattr(os, "register_at_fork"):
-    # A child forked in the middle of a task prints to its own streams, not to a sink it cannot hand back.
+    # A child forked in the middle of a task prints to its own streams, not to a sink
+    # that it cannot hand back.
     os.register_at_fork(after_in_child=_forget_thread_sinks)
 
 
