@@ -45,6 +45,9 @@ def test_a_core_kept_busy_by_others_lowers_the_capacity():
 
     One spinner alone runs on the free CPU; two spinners either share it (half
     each) or one shares the busy CPU with the two hogs (a third): 1.0 to 1.33.
+    A spinner woken on the busy CPU runs ahead of the hogs for a few ms (the
+    scheduler credits sleepers), so one measurement in about ten reads up to 1.67
+    here: the lowest of three is judged.
     """
     cpus = sorted(os.sched_getaffinity(0))[:2]
     hogs = []
@@ -53,7 +56,7 @@ def test_a_core_kept_busy_by_others_lowers_the_capacity():
             hog = subprocess.Popen([sys.executable, "-c", SPIN_FOREVER])
             os.sched_setaffinity(hog.pid, {cpus[0]})
             hogs.append(hog)
-        capacity = measure_in_a_child(affinity=cpus)
+        capacity = min(measure_in_a_child(affinity=cpus) for _ in range(3))
     finally:
         for hog in hogs:
             hog.kill()
