@@ -210,8 +210,9 @@ def parallel_capacity() -> float:
     """How many cores' worth of pure Python this machine runs at once, measured now.
 
     ``k`` processes (k = the usable cores) spin at once for about 40 ms, each
-    timing itself; each one's throughput is the time one spin takes alone over
-    the time it took among the others, and the capacity is their sum (the
+    timing itself; each one's throughput is the time one spin takes alone (the
+    fastest spin seen, alone or among the others) over the time it took among
+    the others, and the capacity is their sum (the
     median of CAPACITY_ROUNDS rounds: it moves from moment to moment). A quiet
     machine with k real cores gives about k; a virtual machine whose CPUs
     are not all running (or a machine others keep busy) gives less, and no
