@@ -116,12 +116,13 @@ def execute_fields(
     if sink is None:
         own = state.sink
         if own.busy or _get_sink() is not None:
-            # A task run by a task in this thread, or inside an asyncio task: a sink of its own.
+            # A task run by a task in this thread, or inside an asyncio task: a sink of its own,
+            # which the router finds through the ContextVar.
             own = capture.LazySink()
             token = _set_sink(own)
         else:
-            token = None  # the router finds the thread's own sink by its busy flag
-        own.busy = True
+            own.busy = True  # the router finds the thread's own sink by this flag
+            token = None
     else:
         own = None
         token = _set_sink(sink)
