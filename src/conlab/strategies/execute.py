@@ -28,7 +28,7 @@ _get_sink = capture.get_sink
 # tiny and long tasks keeps the CPU time of its long ones.
 TINY_NS = 50_000
 TINY_RUN = 8
-CPU_EVERY = 32
+CPU_EVERY = 128
 
 
 class _Thread:
