@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from conlab.errors import UsageError
 from conlab.measure import stats
-from conlab.measure.probe import ProbeResult, TreeProbe
+from conlab.measure.probe import ProbeResult, TreeProbe, sampler_session
 from conlab.model import (
     RUN_FAILED,
     RUN_OK,
@@ -82,7 +82,7 @@ def compare(
     The workload's setup (a server, a temporary directory) is entered once around all of it.
     """
     check_counts(repeats, warmup)
-    with workload.prepared():
+    with workload.prepared(), sampler_session():
         return _compare(workload, strategies, repeats, warmup, seed, progress, on_update, title)
 
 

@@ -3,25 +3,32 @@
 CPU time is the user + system time of this process and of every child it has
 waited for (``RUSAGE_CHILDREN``): strategies join their workers before they
 return, so every worker, including those that already exited, is counted.
-Peak memory is the largest sum of RSS over this process and its live
-descendants, sampled by a background thread at 105 Hz; on Linux it reads
-``/proc`` directly, which costs microseconds per sample, elsewhere psutil when
-present. USS (memory private to each process, which forked children do not
-share) costs a hundred times more to read, so it is sampled at about 7 Hz, and the
-descendants are listed again at about 13 Hz. The
-probe also counts the CPU time the rest of the machine used during the run
-(``/proc/stat``), so that a busy machine can be told apart from a slow strategy,
-and its own CPU time, so that its cost is known.
+Peak memory is the largest sum of RSS (and of USS) over this process and its
+live descendants, sampled at 105 Hz. On Linux the sampler (sampler.py) runs
+in a process of its own, so that it takes no turn of this process's GIL; it
+reads ``/proc``, which costs microseconds per sample. Where that process
+cannot be started it runs as a thread here; elsewhere a thread uses psutil
+when present. A comparison keeps one sampler process for all its runs
+(``sampler_session``). The probe also counts the CPU time the rest of the
+machine used during the run (``/proc/stat``), so that a busy machine can be
+told apart from a slow strategy, and the sampler's own CPU time, so that its
+cost is known and left out of the tree's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import select
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+from conlab.measure import sampler
+from conlab.measure.sampler import SAMPLE_INTERVAL_S, USS_EVERY
 
 try:
     import resource
@@ -33,14 +40,10 @@ try:
 except ImportError:  # pragma: no cover - bare interpreters
     psutil = None
 
-# 105 Hz: each sample is due at a fixed time (t0 + n * interval), so that sleep's overshoot
-# of a fraction of a millisecond does not slow the rate, and a wake-up costs ~60 us of CPU here.
-SAMPLE_INTERVAL_S = 0.0095
-# USS is read at one sample in this many (about 7 Hz).
-USS_EVERY = 16
-USS_REGROW = 1.1
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _HAS_PROC = os.path.exists(f"/proc/{os.getpid()}/statm")
+# How long a sampler process may take to start, or to answer.
+SAMPLER_TIMEOUT_S = 10.0
 
 
 def self_cpu_s() -> float:
@@ -87,17 +90,6 @@ def pid_cpu_s(pid: int) -> float:
     return 0.0
 
 
-def _children_linux(pid: int) -> list[int]:
-    out: list[int] = []
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                out.extend(int(c) for c in f.read().split())
-    except OSError:
-        pass
-    return out
-
-
 def _rss_linux(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/statm", "rb") as f:
@@ -106,26 +98,13 @@ def _rss_linux(pid: int) -> int:
         return 0
 
 
-def _uss_linux(pid: int) -> int:
-    """Private memory of ``pid``: Private_Clean + Private_Dirty + Private_Hugetlb of smaps_rollup."""
-    total = 0
-    try:
-        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
-            for line in f:
-                if line.startswith(b"Private_"):
-                    total += int(line.split()[1]) * 1024
-    except (OSError, IndexError, ValueError):
-        return 0
-    return total
-
-
 _HAS_ROLLUP = os.path.exists(f"/proc/{os.getpid()}/smaps_rollup")
 
 
 def tree_uss_bytes(pids: list[int]) -> int | None:
     """Sum of USS over ``pids``, or None where the platform cannot tell."""
     if _HAS_ROLLUP:
-        return sum(_uss_linux(p) for p in pids)
+        return sum(sampler.uss_bytes(p) for p in pids)
     if psutil is not None:
         total = 0
         for pid in pids:
@@ -162,10 +141,10 @@ def load_average() -> float | None:
 
 
 def tree_rss_bytes(root: int, pids: list[int] | None = None) -> tuple[int, list[int]]:
-    """Sum of RSS over ``root`` and its descendants, and the pids summed."""
+    """Sum of RSS over ``root`` and its descendants (samplers left out), and the pids summed."""
     if _HAS_PROC:
         if pids is None:
-            pids = _descendants_linux(root)
+            pids = [p for p in sampler.descendants(root) if not sampler.is_sampler(p)]
         return sum(_rss_linux(p) for p in pids), pids
     if psutil is not None:
         try:
@@ -195,78 +174,133 @@ class ProbeResult:
     sampler_cpu_s: float = 0.0
 
 
-class _StatmReader:
-    """Reads RSS of a set of pids through statm files kept open: one pread per pid per sample."""
-
-    def __init__(self) -> None:
-        self._fds: dict[int, int] = {}
-
-    def track(self, pids: list[int]) -> None:
-        for pid in set(self._fds) - set(pids):
-            os.close(self._fds.pop(pid))
-        for pid in pids:
-            if pid not in self._fds:
-                with contextlib.suppress(OSError):
-                    self._fds[pid] = os.open(f"/proc/{pid}/statm", os.O_RDONLY)
-
-    def rss_bytes(self) -> int:
-        total = 0
-        for pid, fd in list(self._fds.items()):
-            try:
-                total += int(os.pread(fd, 128, 0).split()[1]) * _PAGE
-            except (OSError, IndexError, ValueError):
-                os.close(self._fds.pop(pid))
-        return total
-
-    def close(self) -> None:
-        self.track([])
+class _SamplerFailed(Exception):
+    """The sampler process could not be started, or stopped answering."""
 
 
-def _descendants_linux(root: int) -> list[int]:
-    pids, frontier = [root], [root]
-    while frontier:
-        frontier = [c for p in frontier for c in _children_linux(p)]
-        pids.extend(frontier)
-    return pids
+class _SamplerProcess:
+    """A sampler process (sampler.py) measuring this process's tree, and the pipes to it."""
 
-
-class _Budgeted:
-    """A costly step of the sampler, run every ``every`` samples at most, within a CPU budget.
-
-    Reading smaps_rollup costs more the larger the process (it walks the page
-    tables), and listing descendants more the more threads there are: after a
-    step that cost ``c`` CPU seconds, the next waits ``c / BUDGET`` seconds.
-    """
-
-    BUDGET = 0.002  # of one core, for each costly step
-
-    def __init__(self, every: int) -> None:
-        self.every = every
-        self.not_before = 0.0
-
-    def due(self, n: int) -> bool:
-        return n % self.every == 0 and time.perf_counter() >= self.not_before
-
-    @contextlib.contextmanager
-    def timed(self) -> Iterator[None]:
-        cpu0 = time.thread_time()
+    def __init__(self, interval_s: float) -> None:
+        if not sys.executable:
+            raise _SamplerFailed("no Python executable to start a sampler with")
+        command = [sys.executable, "-S", "-E", sampler.__file__, sampler.MARKER]
         try:
-            yield
+            self.proc = subprocess.Popen(
+                [*command, str(os.getpid()), repr(interval_s)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                bufsize=0,
+            )
+        except OSError as exc:
+            raise _SamplerFailed(str(exc)) from exc
+        self.owner = os.getpid()
+        self.busy = False
+        self.broken = False
+        self._pending = b""
+
+    def ask(self, command: bytes) -> list[bytes]:
+        """Send ``command``; its answer's words."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            os.write(self.proc.stdin.fileno(), command + b"\n")
+            fd = self.proc.stdout.fileno()
+            deadline = time.monotonic() + SAMPLER_TIMEOUT_S
+            while b"\n" not in self._pending:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([fd], [], [], left)[0]:
+                    raise _SamplerFailed(f"the sampler did not answer {command!r}")
+                data = os.read(fd, 4096)
+                if not data:
+                    raise _SamplerFailed("the sampler ended")
+                self._pending += data
+        except OSError as exc:
+            raise _SamplerFailed(str(exc)) from exc
+        line, self._pending = self._pending.split(b"\n", 1)
+        return line.split()
+
+    def close(self) -> float:
+        """End the sampler and reap it; the CPU seconds it used in all (0 when unknown)."""
+        proc = self.proc
+        assert proc.stdin is not None and proc.stdout is not None
+        with contextlib.suppress(OSError):
+            os.write(proc.stdin.fileno(), b"quit\n")
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
+        try:
+            deadline = time.monotonic() + 5
+            while True:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.monotonic() > deadline:
+                    proc.kill()
+                    pid, status, usage = os.wait4(proc.pid, 0)
+                    break
+                time.sleep(0.001)
+        except ChildProcessError:  # reaped elsewhere
+            proc.returncode = proc.returncode if proc.returncode is not None else 0
+            return 0.0
+        except BaseException:  # Ctrl-C while it ends: it must not outlive this process
+            proc.kill()
+            proc.wait()
+            raise
         finally:
-            cost = time.thread_time() - cpu0
-            self.not_before = time.perf_counter() + cost / self.BUDGET
+            proc.stdout.close()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        return float(usage.ru_utime + usage.ru_stime)
+
+
+_session: _SamplerProcess | None = None
+
+
+@contextlib.contextmanager
+def sampler_session() -> Iterator[None]:
+    """One sampler process for every probe started inside, instead of one per probe.
+
+    A comparison's runs share it: starting a sampler costs about 20 ms.
+    """
+    global _session
+    if not _HAS_PROC or (_session is not None and _session.owner == os.getpid()):
+        yield
+        return
+    try:
+        session = _SamplerProcess(SAMPLE_INTERVAL_S)
+    except _SamplerFailed:
+        yield
+        return
+    _session = session
+    try:
+        yield
+    finally:
+        _session = None
+        session.close()
+
+
+def _forget_session() -> None:
+    global _session
+    _session = None  # a forked child's probes start samplers of their own
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_session)
 
 
 class TreeProbe:
     """Measures CPU time and peak memory of this process tree between start() and stop()."""
 
-    # The list of descendants is walked again this often; RSS is read at every sample.
+    # Without /proc (the psutil thread), the list of descendants is walked again this often.
     RESCAN_EVERY = 8
 
     def __init__(self, interval_s: float = SAMPLE_INTERVAL_S) -> None:
         self.interval_s = interval_s
         self._stopping = False
+        self._stopped = False
         self._thread: threading.Thread | None = None
+        self._process: _SamplerProcess | None = None
+        self._own_process = False
+        self._ready_cpu_s = 0.0
         self._peak = 0
         self._peak_uss: int | None = None
         self._samples = 0
@@ -275,18 +309,87 @@ class TreeProbe:
         self._t0 = 0.0
         self._load: float | None = None
         self._sampler_cpu_s = 0.0
+        self._sampler_machine_s: float | None = None  # when not _sampler_cpu_s
         self._can_sample = _HAS_PROC or psutil is not None
 
     def start(self) -> TreeProbe:
+        # The sampler first: its start-up is not part of what is measured.
+        if _HAS_PROC:
+            self._start_process()
+        if self._process is None and self._can_sample:
+            self._sample(None, uss=True)
+            self._thread = threading.Thread(target=self._loop, name="conlab-probe", daemon=True)
+            self._thread.start()
         self._load = load_average()
         self._busy0 = machine_busy_cpu_s()
         self._t0 = time.perf_counter()
         self._cpu0 = tree_cpu_s()
-        if self._can_sample:
-            self._sample(None, uss=True)
-            self._thread = threading.Thread(target=self._loop, name="conlab-probe", daemon=True)
-            self._thread.start()
         return self
+
+    def _start_process(self) -> None:
+        """Sample in a process of its own: the comparison's (sampler_session), or a new one."""
+        session = _session
+        own = not (
+            session is not None
+            and session.owner == os.getpid()
+            and not session.busy
+            and not session.broken
+        )
+        try:
+            process = _SamplerProcess(self.interval_s) if own else session
+            assert process is not None
+        except _SamplerFailed:
+            return
+        try:
+            answer = process.ask(b"start")
+            self._ready_cpu_s = float(answer[1])
+        except (_SamplerFailed, IndexError, ValueError):
+            process.broken = True
+            if own:
+                process.close()
+            return
+        except BaseException:  # Ctrl-C: a sampler of its own must not outlive the probe
+            if own:
+                process.close()
+            raise
+        process.busy = True
+        self._process, self._own_process = process, own
+
+    def _stop_process(self, process: _SamplerProcess) -> float:
+        """Stop sampling; the sampler's CPU seconds already counted in this tree's CPU time."""
+        try:
+            answer = process.ask(b"stop")
+            samples, peak, uss, cpu = (
+                int(answer[1]),
+                int(answer[2]),
+                int(answer[3]),
+                float(answer[4]),
+            )
+        except (_SamplerFailed, IndexError, ValueError):
+            # It died or stopped answering: the peak as of now, and no cost known.
+            process.broken = True
+            samples, peak, uss, cpu = 0, 0, -1, 0.0
+            self._sample(None, uss=True)
+        except BaseException:
+            if self._own_process:
+                process.close()
+            raise
+        finally:
+            process.busy = False
+        self._samples += samples
+        self._peak = max(self._peak, peak)
+        if uss >= 0:
+            self._peak_uss = max(self._peak_uss or 0, uss)
+        if not self._own_process:
+            # A comparison's sampler is reaped after it: none of its CPU time is in the tree's yet.
+            self._sampler_cpu_s = self._sampler_machine_s = cpu
+            return 0.0
+        # Reaped now, all of its CPU time is in the tree's. What it used while it sampled is its
+        # cost; what it used after its start-up was used by the machine during the probe.
+        total = process.close()
+        self._sampler_cpu_s = cpu
+        self._sampler_machine_s = max(cpu, total - self._ready_cpu_s)
+        return total
 
     def _sample(self, pids: list[int] | None, uss: bool = False) -> list[int]:
         rss, pids = tree_rss_bytes(os.getpid(), pids)
@@ -318,10 +421,8 @@ class TreeProbe:
         self._sampler_cpu_s = time.thread_time() - cpu0
 
     def _loop_proc(self) -> None:
-        root, reader, n = os.getpid(), _StatmReader(), 0
-        pids: list[int] = []
-        rescan, uss = _Budgeted(self.RESCAN_EVERY), _Budgeted(USS_EVERY)
-        uss_rss = 0
+        """The sampler as a thread of this process, where no sampler process could be started."""
+        tree = sampler.TreeSampler(os.getpid())
         due = time.perf_counter()
         try:
             while not self._stopping:
@@ -331,40 +432,33 @@ class TreeProbe:
                     time.sleep(delay)
                 else:
                     due -= delay  # late: the next sample is due one interval from now, no burst
-                if rescan.due(n):
-                    with rescan.timed():
-                        pids = _descendants_linux(root)
-                        reader.track(pids)
-                rss = reader.rss_bytes()
-                self._samples += 1
-                self._peak = max(self._peak, rss)
-                # USS is read within its budget, and whenever RSS has grown by a tenth since
-                # the last reading, so that a fast-growing process is not missed.
-                if uss.due(n) or rss > USS_REGROW * uss_rss:
-                    uss_rss = rss
-                    with uss.timed():
-                        self._record_uss(pids)
-                n += 1
+                tree.tick()
         finally:
-            reader.close()
-
-    def _record_uss(self, pids: list[int]) -> None:
-        value = tree_uss_bytes(pids)
-        if value is not None:
-            self._peak_uss = max(self._peak_uss or 0, value)
+            tree.close()
+        self._samples += tree.samples
+        self._peak = max(self._peak, tree.peak)
+        if tree.peak_uss is not None:
+            self._peak_uss = max(self._peak_uss or 0, tree.peak_uss)
 
     def stop(self) -> ProbeResult:
-        if self._thread is not None:
+        in_tree = 0.0  # the sampler's CPU seconds counted in tree_cpu_s
+        if self._process is not None and not self._stopped:
+            in_tree = self._stop_process(self._process)
+        elif self._thread is not None and not self._stopping:
             self._stopping = True
             self._thread.join()
             self._sample(None, uss=True)
+            in_tree = self._sampler_cpu_s
+        self._stopped = True
         wall = time.perf_counter() - self._t0
         # The sampler's own CPU time is the probe's cost, not the work's.
-        cpu = max(0.0, tree_cpu_s() - self._cpu0 - self._sampler_cpu_s)
+        cpu = max(0.0, tree_cpu_s() - self._cpu0 - in_tree)
         busy1 = machine_busy_cpu_s()
         other = None
         if self._busy0 is not None and busy1 is not None:
-            other = max(0.0, busy1 - self._busy0 - cpu - self._sampler_cpu_s)
+            sampler_s = self._sampler_machine_s
+            sampler_s = self._sampler_cpu_s if sampler_s is None else sampler_s
+            other = max(0.0, busy1 - self._busy0 - cpu - sampler_s)
         return ProbeResult(
             cpu_s=cpu,
             peak_rss_bytes=self._peak if self._can_sample else None,
@@ -380,5 +474,5 @@ class TreeProbe:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
-        if self._thread is not None and not self._stopping:
+        if not self._stopped:
             self.stop()

@@ -1,0 +1,170 @@
+"""The sampler process: left out of what it measures, gone with its parent, replaced when it fails."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from conlab.measure import probe, sampler
+from tests.helpers import SRC, run_python
+
+pytestmark = pytest.mark.skipif(
+    not probe._HAS_PROC, reason="the sampler process reads /proc (Linux)"
+)
+MB = 1 << 20
+
+
+def samplers() -> list[psutil.Process]:
+    """This process's sampler children."""
+    return [p for p in psutil.Process().children() if sampler.is_sampler(p.pid)]
+
+
+def gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_probe_samples_in_a_process_of_its_own_and_reaps_it() -> None:
+    p = probe.TreeProbe().start()
+    try:
+        (child,) = samplers()
+        assert child.cmdline()[-3] == sampler.MARKER
+        time.sleep(0.2)
+    finally:
+        result = p.stop()
+    assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+    assert samplers() == []
+    assert result.samples >= 10 and result.sampler_cpu_s > 0
+    assert result.peak_rss_bytes is not None and result.peak_uss_bytes is not None
+
+
+def test_a_session_keeps_one_sampler_for_every_probe_inside() -> None:
+    with probe.sampler_session():
+        (child,) = samplers()
+        for _ in range(3):
+            with probe.TreeProbe() as p:
+                assert samplers() == [child]
+                time.sleep(0.05)
+                result = p.stop()
+            assert result.samples >= 3
+    assert gone_within(child.pid, 5)
+    assert samplers() == []
+
+
+def test_samplers_are_left_out_of_the_tree_they_measure() -> None:
+    with probe.sampler_session():
+        (session,) = samplers()
+        summed, pids = probe.tree_rss_bytes(os.getpid())
+        with probe.TreeProbe() as p:
+            time.sleep(0.1)
+            result = p.stop()
+        sampler_rss = session.memory_info().rss
+    assert os.getpid() in pids and session.pid not in pids
+    assert sampler_rss > 4 * MB
+    assert result.peak_rss_bytes is not None
+    # This tree (which does not grow in the probe) without its sampler, not with it.
+    assert abs(result.peak_rss_bytes - summed) < min(2 * MB, sampler_rss / 2)
+
+
+def test_a_sampler_ends_when_the_process_it_measures_is_killed() -> None:
+    code = """
+import sys, time
+from conlab.measure import probe
+with probe.sampler_session():
+    p = probe.TreeProbe().start()
+    print(p._process.proc.pid, flush=True)
+    time.sleep(60)
+"""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": SRC},
+    )
+    try:
+        assert proc.stdout is not None
+        pid = int(proc.stdout.readline())
+        assert sampler.is_sampler(pid)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        # Its parent gone, it notices within a few samples (its parent is checked every 16).
+        assert gone_within(pid, 3), "the sampler outlived the process it measured"
+    finally:
+        proc.kill()
+        proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
+
+
+def test_a_sampler_ignores_ctrl_c_and_is_stopped_by_its_probe() -> None:
+    p = probe.TreeProbe().start()
+    try:
+        (child,) = samplers()
+        child.send_signal(signal.SIGINT)
+        time.sleep(0.1)
+        assert child.is_running() and child.status() != psutil.STATUS_ZOMBIE
+    finally:
+        result = p.stop()
+    assert result.samples >= 5
+    assert gone_within(child.pid, 1)
+
+
+def test_without_a_sampler_process_the_probe_samples_in_a_thread(monkeypatch) -> None:
+    monkeypatch.setattr(sys, "executable", "")
+    with probe.TreeProbe() as p:
+        assert samplers() == []
+        time.sleep(0.2)
+        result = p.stop()
+    assert result.samples >= 10 and result.sampler_cpu_s > 0
+    assert result.peak_rss_bytes is not None and result.peak_rss_bytes > 4 * MB
+
+
+def test_a_sampler_that_dies_mid_probe_costs_the_run_nothing_but_its_samples() -> None:
+    p = probe.TreeProbe().start()
+    (child,) = samplers()
+    child.kill()
+    child.wait(5)
+    result = p.stop()
+    # The peak as of the stop, read here; the run is measured all the same.
+    assert result.peak_rss_bytes is not None and result.peak_rss_bytes > 4 * MB
+    assert result.cpu_s >= 0 and samplers() == []
+
+
+def test_the_sampler_file_runs_without_site_packages_and_says_how_to_use_it() -> None:
+    done = subprocess.run(
+        [sys.executable, "-S", "-E", sampler.__file__], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"usage: sampler.py {sampler.MARKER} ROOT_PID INTERVAL_S"
+
+
+@pytest.mark.parametrize("session", [False, True], ids=["own-sampler", "session"])
+def test_the_sampler_cpu_time_is_left_out_of_the_tree(session: bool) -> None:
+    # Its own sampler is reaped at the probe's end (its CPU time then in the tree's, taken out);
+    # a session's is reaped after the probe (none of it in the tree's).
+    code = f"""
+import contextlib, time
+from conlab.measure import probe
+with probe.sampler_session() if {session} else contextlib.nullcontext():
+    with probe.TreeProbe() as p:
+        time.sleep(2.0)
+        r = p.stop()
+print(r.cpu_s, r.sampler_cpu_s)
+"""
+    cpu, sampler_cpu = (float(v) for v in run_python(code, timeout=60).split())
+    # 105 wake-ups a second cost more than 10 ms in two seconds; sleeping costs this process none.
+    assert sampler_cpu > 0.01
+    assert cpu < 0.01, f"a sleeping probe measured {cpu:.3f} s of CPU"
