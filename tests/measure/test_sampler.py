@@ -168,3 +168,19 @@ print(r.cpu_s, r.sampler_cpu_s)
     # 105 wake-ups a second cost more than 10 ms in two seconds; sleeping costs this process none.
     assert sampler_cpu > 0.01
     assert cpu < 0.01, f"a sleeping probe measured {cpu:.3f} s of CPU"
+
+
+def test_two_probes_at_once_in_a_session_each_get_a_sampler() -> None:
+    # The session's sampler serves one probe at a time; the second starts its own.
+    with probe.sampler_session():
+        (session,) = samplers()
+        first = probe.TreeProbe().start()
+        second = probe.TreeProbe().start()
+        assert len(samplers()) == 2 and session in samplers()
+        time.sleep(0.05)
+        results = [second.stop(), first.stop()]
+        assert samplers() == [session]
+        third = probe.TreeProbe().start()
+        assert samplers() == [session]
+        results.append(third.stop())
+    assert all(r.samples >= 2 and r.peak_rss_bytes for r in results)

@@ -196,7 +196,7 @@ class _SamplerProcess:
         except OSError as exc:
             raise _SamplerFailed(str(exc)) from exc
         self.owner = os.getpid()
-        self.busy = False
+        self.busy = threading.Lock()  # held by the probe that uses it: one at a time
         self.broken = False
         self._pending = b""
 
@@ -332,8 +332,8 @@ class TreeProbe:
         own = not (
             session is not None
             and session.owner == os.getpid()
-            and not session.busy
             and not session.broken
+            and session.busy.acquire(blocking=False)
         )
         try:
             process = _SamplerProcess(self.interval_s) if own else session
@@ -343,16 +343,15 @@ class TreeProbe:
         try:
             answer = process.ask(b"start")
             self._ready_cpu_s = float(answer[1])
-        except (_SamplerFailed, IndexError, ValueError):
+        except BaseException as exc:  # Ctrl-C too: a sampler of its own must not outlive the probe
             process.broken = True
             if own:
                 process.close()
-            return
-        except BaseException:  # Ctrl-C: a sampler of its own must not outlive the probe
-            if own:
-                process.close()
+            else:
+                process.busy.release()
+            if isinstance(exc, (_SamplerFailed, IndexError, ValueError)):
+                return
             raise
-        process.busy = True
         self._process, self._own_process = process, own
 
     def _stop_process(self, process: _SamplerProcess) -> float:
@@ -375,7 +374,8 @@ class TreeProbe:
                 process.close()
             raise
         finally:
-            process.busy = False
+            if not self._own_process:
+                process.busy.release()
         self._samples += samples
         self._peak = max(self._peak, peak)
         if uss >= 0:
