@@ -122,8 +122,12 @@ def test_a_sampler_ignores_ctrl_c_and_is_stopped_by_its_probe() -> None:
     assert gone_within(child.pid, 1)
 
 
-def test_without_a_sampler_process_the_probe_samples_in_a_thread(monkeypatch) -> None:
-    monkeypatch.setattr(sys, "executable", "")
+@pytest.mark.parametrize("how", ["no executable", "frozen application"])
+def test_without_a_sampler_process_the_probe_samples_in_a_thread(monkeypatch, how) -> None:
+    if how == "no executable":
+        monkeypatch.setattr(sys, "executable", "")
+    else:
+        monkeypatch.setattr(sys, "frozen", True, raising=False)
     with probe.TreeProbe() as p:
         assert samplers() == []
         time.sleep(0.2)

@@ -182,7 +182,8 @@ class _SamplerProcess:
     """A sampler process (sampler.py) measuring this process's tree, and the pipes to it."""
 
     def __init__(self, interval_s: float) -> None:
-        if not sys.executable:
+        if not sys.executable or getattr(sys, "frozen", False):
+            # A frozen application's executable runs the application, not a script.
             raise _SamplerFailed("no Python executable to start a sampler with")
         command = [sys.executable, "-S", "-E", sampler.__file__, sampler.MARKER]
         try:
