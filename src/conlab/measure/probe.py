@@ -294,8 +294,11 @@ class TreeProbe:
     # Without /proc (the psutil thread), the list of descendants is walked again this often.
     RESCAN_EVERY = 8
 
-    def __init__(self, interval_s: float = SAMPLE_INTERVAL_S) -> None:
+    def __init__(self, interval_s: float = SAMPLE_INTERVAL_S, *, process: bool = True) -> None:
+        """``process=False`` samples in a thread of this process even where a sampler process
+        could be started (benchmarks/sampler_costs.py compares the two)."""
         self.interval_s = interval_s
+        self._use_process = process
         self._stopping = False
         self._stopped = False
         self._thread: threading.Thread | None = None
@@ -315,7 +318,7 @@ class TreeProbe:
 
     def start(self) -> TreeProbe:
         # The sampler first: its start-up is not part of what is measured.
-        if _HAS_PROC:
+        if _HAS_PROC and self._use_process:
             self._start_process()
         if self._process is None and self._can_sample:
             self._sample(None, uss=True)

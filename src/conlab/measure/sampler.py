@@ -7,13 +7,13 @@ about 13 Hz; each costly step within a CPU budget.
 
 It runs in a process of its own (``python -S -E sampler.py --conlab-sampler
 ROOT INTERVAL``), so that its wake-ups take no turn of the measured
-process's GIL: as a thread there, it cost a thread pool of trivial tasks
-5 to 9 % of its wall time (30 alternating rounds of 20,000 tasks; in a
-process of its own, nothing measurable). A wake-up of a process of its own
-costs more CPU on this VM, though: about 2 % of a core, against 1.3 % as a
-thread. Samplers leave themselves, and each other, out of the tree they sum.
-This file imports only the standard library: the sampler process starts
-without site-packages, in about 20 ms.
+process's GIL: as a thread there, it made a thread pool of trivial tasks
+0.05x slower on average over five runs of benchmarks/sampler_costs.py
+(-0.02x to +0.10x, within this VM's noise). Reading another process's
+``/proc`` files costs more CPU than reading one's own, though: about 2 % of
+a core here, against 1.3 % as a thread. Samplers leave themselves, and each
+other, out of the tree they sum. This file imports only the standard
+library: the sampler process starts without site-packages, in about 20 ms.
 
 Protocol, one line each way on the sampler's stdin and stdout: ``start`` ->
 ``ready CPU_S`` (first sample taken; CPU_S its CPU time so far); ``stop`` ->
