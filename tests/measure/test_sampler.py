@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -188,3 +189,112 @@ def test_two_probes_at_once_in_a_session_each_get_a_sampler() -> None:
         assert samplers() == [session]
         results.append(third.stop())
     assert all(r.samples >= 2 and r.peak_rss_bytes for r in results)
+
+
+GROWING_TREE = """
+import json, multiprocessing, os, threading, time
+from conlab.measure import sampler
+
+def grow(step_bytes, steps, pause_s, hold_s):
+    blocks = []
+    for _ in range(steps):
+        block = bytearray(step_bytes)
+        block[::4096] = b"\\1" * len(block[::4096])
+        blocks.append(block)
+        time.sleep(pause_s)
+    time.sleep(hold_s)
+
+class CountedTree(sampler.TreeSampler):
+    reads, cpu_s, most_s = 0, 0.0, 0.0
+
+    def _read_uss(self, rss, reuse_s=0.0):
+        cpu0 = time.thread_time()
+        super()._read_uss(rss, reuse_s)
+        cost = time.thread_time() - cpu0
+        self.reads, self.cpu_s, self.most_s = self.reads + 1, self.cpu_s + cost, max(self.most_s, cost)
+
+tree = CountedTree(os.getpid())
+tree.full()
+child = multiprocessing.get_context("fork").Process(target=grow, args=(%d << 20, %d, 0.02, 0.6))
+r, w = os.pipe()
+t0 = time.perf_counter()
+thread = threading.Thread(target=tree.sample_until, args=(r, sampler.SAMPLE_INTERVAL_S))
+thread.start()
+child.start()
+child.join()
+os.write(w, b"x")
+thread.join()
+wall = time.perf_counter() - t0
+print(json.dumps(dict(reads=tree.reads, cpu_s=tree.cpu_s, most_s=tree.most_s, wall=wall,
+                      peak=tree.peak, peak_uss=tree.peak_uss, allowed=tree.USS_SHARE * wall
+                      + tree.USS_SPARE_S)))
+"""
+
+
+def test_a_fast_growing_tree_gets_early_uss_readings_within_their_budget() -> None:
+    # In a small fresh interpreter, a child grows by 8 MB every 20 ms to 320 MB, pausing
+    # between steps, then holds it 0.6 s and ends: RSS passes the regrowth mark again and
+    # again. USS is read early while the budget allows, so the child's USS is seen before it
+    # ends, and the readings' CPU time stays within the budget (but for the last reading's).
+    got = json.loads(run_python(GROWING_TREE % (8, 40), timeout=60))
+    assert got["peak"] >= 320 * MB
+    assert got["reads"] >= 3, "a growing tree's USS is read before the stop"
+    assert got["cpu_s"] <= got["allowed"] + got["most_s"], got
+    assert got["peak_uss"] >= 300 * MB, got
+
+
+def test_a_process_not_yet_a_sampler_when_first_seen_is_asked_again() -> None:
+    # Forked, it carries its parent's command line until it execs: a sampler started so is
+    # known as one at the next listing; a process that is no sampler is not asked a third time.
+    late = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys, time; time.sleep(0.2); "
+            f"os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(30)', "
+            f"{sampler.MARKER!r}])",
+        ]
+    )
+    plain = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    asked: list[int] = []
+    real = sampler.is_sampler
+    tree = sampler.TreeSampler(os.getpid())
+    try:
+        sampler.is_sampler = lambda pid: asked.append(pid) or real(pid)  # type: ignore[assignment]
+        tree._list()
+        assert late.pid in tree.pids and plain.pid in tree.pids
+        time.sleep(0.6)
+        tree._list()
+        assert late.pid not in tree.pids and plain.pid in tree.pids
+        tree._list()
+        assert asked.count(plain.pid) == 2 and asked.count(late.pid) == 2
+    finally:
+        sampler.is_sampler = real  # type: ignore[assignment]
+        tree.close()
+        for proc in (late, plain):
+            proc.kill()
+            proc.wait()
+
+
+def test_a_start_takes_the_last_uss_reading_of_the_same_tree_again(monkeypatch) -> None:
+    # A comparison starts its next run moments after the last stopped: USS is not read again
+    # for the same processes at the same RSS; it is once the tree has grown, or in time.
+    reads: list[int] = []
+    real = sampler.uss_bytes
+    monkeypatch.setattr(sampler, "uss_bytes", lambda pid: reads.append(pid) or real(pid))
+    tree = sampler.TreeSampler(os.getpid())
+    try:
+        tree.full()
+        first = len(reads)
+        tree.full(reuse_s=1.0)
+        assert len(reads) == first and tree.peak_uss
+        block = bytearray(64 * MB)
+        block[::4096] = b"\1" * len(block[::4096])
+        tree.full(reuse_s=1.0)
+        assert len(reads) == 2 * first, "the tree grew: read again"
+        time.sleep(0.3)
+        tree.full(reuse_s=0.2)
+        assert len(reads) == 3 * first, "the reading is too old: read again"
+        del block
+    finally:
+        tree.close()

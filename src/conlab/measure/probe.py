@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from conlab.measure import sampler
-from conlab.measure.sampler import SAMPLE_INTERVAL_S, USS_EVERY
+from conlab.measure.sampler import SAMPLE_INTERVAL_S
 
 try:
     import resource
@@ -291,8 +291,8 @@ if hasattr(os, "register_at_fork"):
 class TreeProbe:
     """Measures CPU time and peak memory of this process tree between start() and stop()."""
 
-    # Without /proc (the psutil thread), the list of descendants is walked again this often.
-    RESCAN_EVERY = 8
+    # Without /proc (the psutil thread), the descendants are listed and USS read this often.
+    RESCAN_EVERY, USS_EVERY = 8, 16
 
     def __init__(self, interval_s: float = SAMPLE_INTERVAL_S, *, process: bool = True) -> None:
         """``process=False`` samples in a thread of this process even where a sampler process
@@ -301,6 +301,7 @@ class TreeProbe:
         self._use_process = process
         self._stopping = False
         self._stopped = False
+        self._wake_r = self._wake_w = -1  # the sampler thread's stop cue, a pipe
         self._thread: threading.Thread | None = None
         self._process: _SamplerProcess | None = None
         self._own_process = False
@@ -322,6 +323,8 @@ class TreeProbe:
             self._start_process()
         if self._process is None and self._can_sample:
             self._sample(None, uss=True)
+            if _HAS_PROC:
+                self._wake_r, self._wake_w = os.pipe()  # written to at stop(): the thread's cue
             self._thread = threading.Thread(target=self._loop, name="conlab-probe", daemon=True)
             self._thread.start()
         self._load = load_average()
@@ -419,7 +422,7 @@ class TreeProbe:
             while not self._stopping:
                 time.sleep(self.interval_s)
                 pids = self._sample(
-                    None if n % self.RESCAN_EVERY == 0 else pids, n % USS_EVERY == 0
+                    None if n % self.RESCAN_EVERY == 0 else pids, n % self.USS_EVERY == 0
                 )
                 n += 1
         self._sampler_cpu_s = time.thread_time() - cpu0
@@ -427,16 +430,9 @@ class TreeProbe:
     def _loop_proc(self) -> None:
         """The sampler as a thread of this process, where no sampler process could be started."""
         tree = sampler.TreeSampler(os.getpid())
-        due = time.perf_counter()
         try:
-            while not self._stopping:
-                due += self.interval_s
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-                else:
-                    due -= delay  # late: the next sample is due one interval from now, no burst
-                tree.tick()
+            tree.full()
+            tree.sample_until(self._wake_r, self.interval_s)
         finally:
             tree.close()
         self._samples += tree.samples
@@ -450,7 +446,12 @@ class TreeProbe:
             in_tree = self._stop_process(self._process)
         elif self._thread is not None and not self._stopping:
             self._stopping = True
+            if _HAS_PROC:
+                os.write(self._wake_w, b"x")
             self._thread.join()
+            if _HAS_PROC:
+                os.close(self._wake_r)
+                os.close(self._wake_w)
             self._sample(None, uss=True)
             in_tree = self._sampler_cpu_s
         self._stopped = True
