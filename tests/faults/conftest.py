@@ -13,6 +13,9 @@ import os
 
 import pytest
 
+# The cells' checks live there (plain asserts, so that a bare interpreter runs them too).
+pytest.register_assert_rewrite("tests.faults.faults")
+
 _cells: dict[tuple[str, str], bool | None] = {}  # None: the strategy cannot run here
 
 
