@@ -134,14 +134,18 @@ def allocates_past_the_limit():
 
 @dataclass(frozen=True)
 class Fault:
-    """A fault, and what a strategy must record for it: status and words of the message."""
+    """A fault, and what a strategy must record for it: status and words of the message.
+
+    ``{to}`` in a word stands for where the strategy sends its tasks pickled
+    (Strategy.ships_to: "another process", "a subinterpreter").
+    """
 
     name: str
     task: Task
     status: str
     words: tuple[str, ...]
-    # What an in-process strategy records instead, when the fault cannot hurt it.
-    in_process: tuple[str, tuple[str, ...]] | None = None
+    # What a strategy that hands tasks over unpickled records instead: the fault cannot hurt it.
+    unpickled: tuple[str, tuple[str, ...]] | None = None
     timeout_s: float | None = None
     # The asyncio variant of the task; by default the same function, called from a coroutine.
     async_task: Task | None = None
@@ -172,22 +176,23 @@ FAULTS = [
         "unpicklable argument",
         Task(takes, (threading.Lock(),)),
         ERROR,
-        ("argument 1", "_thread.lock", "cannot be sent", "module level"),
-        in_process=(OK, ()),
+        ("argument 1", "_thread.lock", "cannot be sent to {to}", "module level"),
+        unpickled=(OK, ()),
     ),
     Fault(
         "unpicklable result",
         Task(returns_a_lock),
         ERROR,
-        ("the result", "_thread.lock", "cannot be sent"),
-        in_process=(OK, ()),
+        # On its way back: "to another process", "back from a subinterpreter".
+        ("the result", "_thread.lock", "cannot be sent", "{to}", "thread strategy"),
+        unpickled=(OK, ()),
     ),
     Fault(
         "unpicklable callable",
         Task(Holder(), name="holder"),
         ERROR,
-        ("the callable", "Holder", "cannot be sent", "thread strategy"),
-        in_process=(OK, ()),
+        ("the callable", "Holder", "cannot be sent to {to}", "thread strategy"),
+        unpickled=(OK, ()),
         async_task=Task(AsyncHolder(), name="holder"),
     ),
     Fault("50 MB of output", Task(prints_50_mb), OK, ()),
@@ -229,15 +234,15 @@ def run_cell(strategy: Strategy, fault: Fault) -> TaskRecord:
 
 def _check_hit(strategy: Strategy, fault: Fault, hit: TaskRecord, notes: list[str]) -> None:
     """The fault's own record: its status, the words of its message, its exit code."""
-    status, words = fault.status, fault.words
-    if fault.in_process and not strategy.uses_processes:
-        status, words = fault.in_process
+    status, words = fault.status, [w.format(to=strategy.ships_to) for w in fault.words]
+    if fault.unpickled and strategy.ships_to is None:
+        status, words = fault.unpickled[0], list(fault.unpickled[1])
     exit_code_known = True
     if status == CRASHED and strategy.name == "ray":
         # Ray says that its worker died, never how: WorkerCrashedError carries no exit code
         # or signal, and neither do Ray's records of the worker (its exit detail is "connection
         # error code 2. End of file"). The record says so rather than guess.
-        words, exit_code_known = ("Ray does not say how", "no exit code or signal"), False
+        words, exit_code_known = ["Ray does not say how", "no exit code or signal"], False
     assert hit.status == status, (hit.error, notes)
     for word in words:
         assert word in (hit.error or ""), hit.error

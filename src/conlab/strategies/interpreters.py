@@ -23,7 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from conlab.model import ERROR, Task, TaskRecord
-from conlab.strategies import capture, worker
+from conlab.strategies import capture, shipping, worker
 from conlab.strategies.base import Execution, Strategy
 from conlab.strategies.execute import format_error, unstarted
 
@@ -72,6 +72,7 @@ class InterpretersStrategy(Strategy):
     description = (
         "subinterpreters with their own GIL: InterpreterPoolExecutor (3.14), _interpreters (3.13)"
     )
+    ships_to = shipping.SUBINTERPRETER
 
     def unavailable_reason(self) -> str | None:
         return unavailable_reason()
@@ -98,15 +99,15 @@ def _payload(task: Task, index: int) -> bytes | TaskRecord:
             "define it in a module and import it from there",
         )
     try:
-        return pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
+        return _dumps(task)
     except Exception as exc:
-        return unstarted(
-            task,
-            index,
-            ERROR,
-            f"{task.name} cannot be shared with a subinterpreter ({format_error(exc)}): "
-            "tasks must be module-level functions, importable by module, with picklable arguments",
-        )
+        hint = shipping.task_hint(task, exc, shipping.SUBINTERPRETER, _dumps)
+        return unstarted(task, index, ERROR, hint)
+
+
+def _dumps(obj: Any) -> bytes:
+    """Pickled by reference: the subinterpreter imports what it is sent."""
+    return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 # --- inside the subinterpreter ----------------------------------------------------------
@@ -139,7 +140,7 @@ def task_bytes(payload: bytes, index: int) -> bytes:
     _install_capture()
     task = worker._load_task(payload, index)
     record = task if isinstance(task, TaskRecord) else execute(task, index)
-    return worker.pack(record)
+    return worker.pack(record, f"back from {shipping.SUBINTERPRETER}")
 
 
 # --- 3.13: _interpreters, one per worker thread -------------------------------------------
@@ -226,7 +227,7 @@ def _describe(failure: Any) -> str:
 def _callables(tasks: Sequence[Task]) -> bytes:
     fns = list({id(t.fn): t.fn for t in tasks}.values())
     try:
-        return pickle.dumps(fns)
+        return _dumps(fns)
     except Exception:
         return b""
 

@@ -91,11 +91,12 @@ class TeeSink(capture.BoundedSink):
             )
 
 
-def pack(record: TaskRecord) -> bytes:
+def pack(record: TaskRecord, sent: str = f"to {shipping.PROCESS}") -> bytes:
     """A record with its result, ready to travel back to the parent.
 
     The result is pickled here, in the worker, so that a result that cannot be
-    sent back is recorded against its own task.
+    sent back is recorded against its own task; ``sent`` is how its hint says
+    where the result was going ("to another process", "back from a subinterpreter").
     """
     result_bytes = b""
     if record.ok:
@@ -103,7 +104,7 @@ def pack(record: TaskRecord) -> bytes:
             result_bytes = shipping.dumps(record.result)
         except Exception as exc:
             record.status = ERROR
-            record.error = shipping.unpicklable_hint("the result", record.result, exc)
+            record.error = shipping.unpicklable_hint("the result", record.result, exc, sent)
             record.traceback = traceback.format_exc()
     record.result = None
     return pickle.dumps((record, result_bytes), protocol=pickle.HIGHEST_PROTOCOL)
