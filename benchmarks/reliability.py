@@ -5,12 +5,14 @@
 The table lists every fault tried against every strategy and start method, and
 whether the run survived it (ended in time, every task recorded with the right
 status and cause, no process left behind), as tests/faults/test_matrix.py found.
+A column whose cells ran under another Python than the suite's says which.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -18,27 +20,29 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(ROOT, "README.md")
 START, END = "<!-- reliability:start -->", "<!-- reliability:end -->"
+Cell = tuple[str, str, "bool | None", "str | None"]  # strategy, fault, survived, Python
 
 
-def run_matrix() -> list[tuple[str, str, bool | None]]:
+def run_matrix() -> list[Cell]:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "cells.json")
         env = {**os.environ, "CONLAB_RELIABILITY_JSON": path}
         cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/faults"]
         subprocess.run(cmd, cwd=ROOT, env=env, check=False)
         with open(path) as f:
-            return [(s, fault, ok) for s, fault, ok in json.load(f)]
+            return [(s, fault, ok, python) for s, fault, ok, python in json.load(f)]
 
 
-def table(cells: list[tuple[str, str, bool | None]]) -> str:
+def table(cells: list[Cell]) -> str:
     """None marks a strategy that cannot run on this machine (shown as n/a, not counted)."""
-    skipped = sorted({s for s, _, ok in cells if ok is None})
+    skipped = sorted({s for s, _, ok, _ in cells if ok is None})
     cells = [c for c in cells if c[2] is not None]
-    strategies = list(dict.fromkeys(s for s, _, _ in cells))
-    faults = list(dict.fromkeys(f for _, f, _ in cells))
-    ok = {(s, f): v for s, f, v in cells}
+    strategies = list(dict.fromkeys(s for s, _, _, _ in cells))
+    faults = list(dict.fromkeys(f for _, f, _, _ in cells))
+    ok = {(s, f): v for s, f, v, _ in cells}
+    pythons = {s: python for s, _, _, python in cells if python}
     lines = [
-        "| fault | " + " | ".join(f"`{s}`" for s in strategies) + " |",
+        "| fault | " + " | ".join(_header(s, pythons.get(s)) for s in strategies) + " |",
         "| --- | " + " | ".join("---" for _ in strategies) + " |",
     ]
     for fault in faults:
@@ -50,8 +54,18 @@ def table(cells: list[tuple[str, str, bool | None]]) -> str:
         f"{survived} of {len(cells)} cells survived ({len(faults)} faults x "
         f"{len(strategies)} strategies and start methods)."
         + (f" Not available here, so not tried: {', '.join(skipped)}." if skipped else "")
+        + (
+            " A column marked with a Python ran its cells in a child process under that Python;"
+            f" the others ran under {platform.python_version()}."
+            if pythons
+            else ""
+        )
     )
     return "\n".join(lines)
+
+
+def _header(strategy: str, python: str | None) -> str:
+    return f"`{strategy}`" + (f" on {python}" if python else "")
 
 
 def main() -> int:
@@ -66,7 +80,7 @@ def main() -> int:
     with open(README, "w", encoding="utf-8") as f:
         f.write(f"{head}{START}\n{table(cells)}\n{END}{tail}")
     print(table(cells))
-    return 0 if all(ok is not False for _, _, ok in cells) else 1
+    return 0 if all(ok is not False for _, _, ok, _ in cells) else 1
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import time
@@ -21,16 +22,18 @@ os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
 # come and go as the tests' faults kill them, so their trees are left out of the check below;
 # the tests check those clusters themselves: their workers back to their number, none dead.
 shared_roots: set[int] = set()
+# Sessions of children that a test started in a session of their own (the fault matrix's cells
+# under another Python): every process in them counts as this one's, even orphaned (init's child).
+watched_sessions: set[int] = set()
 
 
 def _descendants() -> set[int]:
     try:
         procs = psutil.Process().children(recursive=True)
     except psutil.Error:
-        return set()
-    if not shared_roots:
-        return {p.pid for p in procs}
-    return {p.pid for p in procs if not _in_shared_tree(p)}
+        procs = []
+    own = {p.pid for p in procs if not (shared_roots and _in_shared_tree(p))}
+    return own | _in_watched_sessions()
 
 
 def _in_shared_tree(proc: psutil.Process) -> bool:
@@ -38,6 +41,18 @@ def _in_shared_tree(proc: psutil.Process) -> bool:
         return proc.pid in shared_roots or any(p.pid in shared_roots for p in proc.parents())
     except psutil.Error:
         return False
+
+
+def _in_watched_sessions() -> set[int]:
+    """The processes of the watched sessions, wherever they were reparented."""
+    if not watched_sessions:
+        return set()
+    found = set()
+    for pid in psutil.pids():
+        with contextlib.suppress(OSError):
+            if os.getsid(pid) in watched_sessions:
+                found.add(pid)
+    return found
 
 
 # The forkserver is a long-lived helper of multiprocessing itself, shared by all tests.
@@ -68,4 +83,5 @@ def no_orphans() -> Iterator[None]:
         if not alive or time.monotonic() > deadline:
             break
         time.sleep(0.05)
+    watched_sessions.clear()
     assert not alive, f"the test left child processes behind: {alive}"

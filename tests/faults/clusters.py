@@ -197,7 +197,7 @@ class RayCluster:
             return
         from conlab.model import Task
         from conlab.strategies import make
-        from tests.faults.test_matrix import good
+        from tests.faults.faults import good
 
         for pid in gone:
             assert not _running(pid), f"process {pid} still runs"

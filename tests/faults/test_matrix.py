@@ -1,10 +1,9 @@
-"""The fault matrix: every fault, written once, against every strategy and start method.
+"""The fault matrix: every fault (tests/faults/faults.py) against every strategy and start method.
 
-Each cell runs three tasks, the fault between two good ones, and checks that the
-run ends within a bound, that every task has a record with the right status,
-that the message names the cause, and (the autouse fixture) that no child
-process remains. A fault that cannot hurt a strategy (an unpicklable argument
-under threads) is checked for the right outcome, ``ok``, not skipped.
+Each cell runs three tasks, the fault between two good ones, and checks the
+records (faults.run_cell) and (the autouse fixture) that no child process remains.
+A strategy that cannot run under this Python but can under the machine's 3.13
+(interpreters) has its cells run there, by tests/faults/cell.py in a child process.
 
 A new strategy joins by adding one line to STRATEGIES. In-process strategies run
 isolated (in a sandbox process): a segfault there would otherwise end the test run.
@@ -20,22 +19,21 @@ again; that is Dask's doing, not the fault's, and not what a cell is about.
 
 from __future__ import annotations
 
-import asyncio
-import ctypes
+import json
 import os
-import resource
 import signal
-import threading
-import time
-from dataclasses import dataclass
+import subprocess
+import sys
 
 import pytest
 
-from conlab.model import CRASHED, ERROR, OK, TIMEOUT, Task
-from conlab.strategies import make
-from conlab.strategies.sandbox import run_strategy
+from conlab.model import CRASHED, TIMEOUT
+from tests import conftest
 from tests.conftest import START_METHODS
 from tests.faults import clusters
+from tests.faults.faults import BOUND_S, FAULT_IDS, FAULTS, run_cell, strategy_for
+from tests.helpers import ROOT, SRC
+from tests.test_pythons import PY313
 
 # One entry per strategy and start method: (name, workers, options).
 STRATEGIES = [
@@ -52,175 +50,7 @@ STRATEGIES = [
 # The strategies that run on a shared cluster, and the fixture that gives it.
 CLUSTERS = {"dask": "dask_cluster", "ray": "ray_cluster"}
 STRATEGY_IDS = [f"{n}{'/' + o['start_method'] if o else ''}" for n, _, o in STRATEGIES]
-
-TIMEOUT_S = 0.5
-BOUND_S = 30.0  # a cell's run ends well within this, whatever the fault
-MIB = 1 << 20
-
-
-# --- the faults: module-level functions, picklable by reference under every start method ---
-
-
-def good(x):
-    return x * x
-
-
-def _settle():
-    """Let the good tasks finish first, so that only the fault's own task is hit."""
-    time.sleep(0.05)
-
-
-def raises():
-    _settle()
-    raise ValueError("boom on purpose")
-
-
-def exits():
-    _settle()
-    os._exit(1)
-
-
-def kills_itself():
-    _settle()
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def segfaults():
-    _settle()
-    ctypes.string_at(0)
-
-
-def hangs():
-    print("hanging")
-    time.sleep(60)
-
-
-# --- their async variants, for the asyncio strategy ---
-
-
-async def good_async(x):
-    return good(x)
-
-
-async def after_a_turn(fn, *args):
-    """The fault, once the loop has let the good tasks (which never await) finish."""
-    await asyncio.sleep(0)
-    return fn(*args)
-
-
-async def awaits_forever():
-    """A coroutine's hang: awaiting what never comes (a blocking one is in test_asyncio.py)."""
-    print("hanging")
-    await asyncio.sleep(60)
-
-
-def takes(arg):
-    return type(arg).__name__
-
-
-class Holder:
-    """A callable object that holds a lock: it cannot be pickled, whatever the pickler."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-
-    def __call__(self):
-        return "held"
-
-
-class AsyncHolder(Holder):
-    async def __call__(self):
-        await asyncio.sleep(0)
-        return "held"
-
-
-def returns_a_lock():
-    return threading.Lock()
-
-
-def prints_50_mb():
-    """Prints 50 MB; returns how much the peak RSS of the process that printed grew meanwhile."""
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    filler = "x" * (MIB - 8)
-    for k in range(50):
-        print(f"{k:07d}{filler}")  # a new string each time, as a real program's output
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_kib) * 1024
-
-
-def allocates_past_the_limit():
-    _settle()
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    with open("/proc/self/statm") as f:
-        vm_bytes = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    resource.setrlimit(resource.RLIMIT_AS, (vm_bytes + 256 * MIB, hard))
-    try:
-        return len(bytearray(1024 * MIB))
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-
-
-@dataclass(frozen=True)
-class Fault:
-    """A fault, and what a strategy must record for it: status and words of the message."""
-
-    name: str
-    task: Task
-    status: str
-    words: tuple[str, ...]
-    # What an in-process strategy records instead, when the fault cannot hurt it.
-    in_process: tuple[str, tuple[str, ...]] | None = None
-    timeout_s: float | None = None
-    # The asyncio variant of the task; by default the same function, called from a coroutine.
-    async_task: Task | None = None
-
-    def task_for(self, strategy):
-        if not getattr(strategy, "wants_async", False):
-            return self.task
-        if self.async_task is not None:
-            return self.async_task
-        task = self.task
-        return Task(after_a_turn, (task.fn, *task.args), task.kwargs, name=task.name)
-
-
-FAULTS = [
-    Fault("raises", Task(raises), ERROR, ("ValueError: boom on purpose",)),
-    Fault("os._exit(1)", Task(exits), CRASHED, ("exit code 1",)),
-    Fault("SIGKILL of itself", Task(kills_itself), CRASHED, ("SIGKILL",)),
-    Fault("segfault", Task(segfaults), CRASHED, ("SIGSEGV", "segmentation fault")),
-    Fault(
-        "hang past --timeout",
-        Task(hangs),
-        TIMEOUT,
-        ("timeout of 0.5 s",),
-        timeout_s=TIMEOUT_S,
-        async_task=Task(awaits_forever, name="hangs"),
-    ),
-    Fault(
-        "unpicklable argument",
-        Task(takes, (threading.Lock(),)),
-        ERROR,
-        ("argument 1", "_thread.lock", "cannot be sent", "module level"),
-        in_process=(OK, ()),
-    ),
-    Fault(
-        "unpicklable result",
-        Task(returns_a_lock),
-        ERROR,
-        ("the result", "_thread.lock", "cannot be sent"),
-        in_process=(OK, ()),
-    ),
-    Fault(
-        "unpicklable callable",
-        Task(Holder(), name="holder"),
-        ERROR,
-        ("the callable", "Holder", "cannot be sent", "thread strategy"),
-        in_process=(OK, ()),
-        async_task=Task(AsyncHolder(), name="holder"),
-    ),
-    Fault("50 MB of output", Task(prints_50_mb), OK, ()),
-    Fault("allocation past RLIMIT_AS", Task(allocates_past_the_limit), ERROR, ("MemoryError",)),
-]
-FAULT_IDS = [f.name for f in FAULTS]
+CHILD_BOUND_S = BOUND_S + 30  # a cell in a child process: its run, and the child's start-up
 
 
 @pytest.fixture(scope="module")
@@ -235,71 +65,54 @@ def ray_cluster(tmp_path_factory):
         yield cluster
 
 
-def _strategy(spec, fault, cluster=None):
-    name, workers, options = spec
-    options = {**options, **(cluster.options if cluster else {})}
-    return make(name, workers, isolate=True, timeout_s=fault.timeout_s, **options)
-
-
 @pytest.mark.parametrize("fault", FAULTS, ids=FAULT_IDS)
 @pytest.mark.parametrize("spec", STRATEGIES, ids=STRATEGY_IDS)
 def test_fault(spec, fault, request):
-    strategy = _strategy(spec, fault)
+    strategy = strategy_for(spec, fault)
     if reason := strategy.unavailable_reason():
-        pytest.skip(f"{strategy.name} cannot run here: {reason}")
-    cluster = request.getfixturevalue(CLUSTERS[spec[0]]) if spec[0] in CLUSTERS else None
-    if cluster is not None:
-        strategy = _strategy(spec, fault, cluster)
-    fn = good_async if getattr(strategy, "wants_async", False) else good
-    tasks = [Task(fn, (2,), name="before"), fault.task_for(strategy), Task(fn, (3,), name="after")]
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    t = time.monotonic()
-    execution = run_strategy(strategy, tasks)
-    elapsed = time.monotonic() - t
-    grown_bytes = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_kib) * 1024
-    assert elapsed < BOUND_S, f"the run took {elapsed:.1f} s"
-    records = execution.records
-    assert [r.index for r in records] == [0, 1, 2], "every task has a record, in task order"
-    before, hit, after = records
-    assert (before.status, before.result) == (OK, 4), before.error
-    assert (after.status, after.result) == (OK, 9), (after.error, execution.notes)
-    status, words = fault.status, fault.words
-    if fault.in_process and not strategy.uses_processes:
-        status, words = fault.in_process
-    exit_code_known = True
-    if status == CRASHED and strategy.name == "ray":
-        # Ray says that its worker died, never how: WorkerCrashedError carries no exit code
-        # or signal, and neither do Ray's records of the worker (its exit detail is "connection
-        # error code 2. End of file"). The record says so rather than guess.
-        words, exit_code_known = ("Ray does not say how", "no exit code or signal"), False
-    assert hit.status == status, (hit.error, execution.notes)
-    for word in words:
-        assert word in (hit.error or ""), hit.error
-    if status == CRASHED:
-        if exit_code_known:
-            assert hit.exit_code is not None and hit.exit_code != 0
-        else:
-            assert hit.exit_code is None
-        assert "process" in hit.error and "died" in hit.error
-    if fault.name == "50 MB of output":
-        _check_bounded_output(hit, grown_bytes)
-    if cluster is not None:
+        if spec[0] in CLUSTERS or sys.version_info[:2] == (3, 13):
+            pytest.skip(f"{strategy.name} cannot run here: {reason}")
+        _run_under_3_13(spec, fault, f"{strategy.name} cannot run here ({reason})", request)
+    elif spec[0] in CLUSTERS:
+        cluster = request.getfixturevalue(CLUSTERS[spec[0]])
+        hit = run_cell(strategy_for(spec, fault, **cluster.options), fault)
         # What died or was stopped has been replaced, and nothing else was left behind.
         killed = hit.status in (CRASHED, TIMEOUT)
         cluster.check(killed, {hit.worker.pid} if killed and hit.worker else set())
+    else:
+        run_cell(strategy, fault)
 
 
-def _check_bounded_output(record, parent_grown_bytes):
-    """50 MB printed: the record keeps head and tail, and no process held the 50 MB.
+def _run_under_3_13(spec, fault, why_not_here, request):
+    """The cell, run by the machine's CPython 3.13 in a child process of a session of its own.
 
-    The task reports the growth of its own process's peak RSS (a worker, a sandbox);
-    the test's process, which received the record, is measured likewise.
+    The no-orphan check watches that session, so that what the child leaves
+    behind is found even once orphaned. The cell records the child's Python
+    for the reliability table (tests/faults/conftest.py).
     """
-    assert record.output_dropped_chars > 49 * MIB
-    assert len(record.output) < 256 * 1024
-    assert (
-        record.output.startswith("0000000" + "x" * 1000)
-        and "characters of output omitted" in record.output
+    if PY313 is None:
+        pytest.skip(f"{why_not_here}, and no CPython 3.13 is under /root/.pyenv/versions")
+    cmd = [PY313, "-s", "-m", "tests.faults.cell", json.dumps(spec), fault.name]
+    env = {"PYTHONPATH": os.pathsep.join([SRC, ROOT]), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
-    assert record.result < 20 * MIB, f"the printing process grew by {record.result / MIB:.0f} MiB"
-    assert parent_grown_bytes < 20 * MIB, f"conlab grew by {parent_grown_bytes / MIB:.0f} MiB"
+    conftest.watched_sessions.add(proc.pid)
+    try:
+        out, err = proc.communicate(timeout=CHILD_BOUND_S)
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    assert proc.returncode == 0, err
+    report = json.loads(out.splitlines()[-1])
+    request.node.user_properties.append(("python", report["python"]))
+    if report["outcome"] == "skipped":
+        pytest.skip(report["why"])
+    assert report["outcome"] == "passed", f"under Python {report['python']}: {report['why']}"

@@ -67,7 +67,8 @@ def test_on_python_3_13_subinterpreters_run_capture_and_record_errors():
     assert seed["pids"] == [seed["me"]] and seed["threads"] == 2
     in_main, lam, bad, good = out["tasks"]
     assert in_main[0] == "error" and "__main__" in in_main[1] and "module" in in_main[1]
-    assert lam[0] == "error" and "cannot be shared with a subinterpreter" in lam[1]
+    assert lam[0] == "error" and "the callable of task 'lam'" in lam[1]
+    assert "cannot be sent to a subinterpreter" in lam[1] and "module level" in lam[1]
     assert bad[0] == "error" and bad[1].startswith("ValueError: invalid literal") and bad[3]
     assert good[:3] == ["ok", None, 3]
 

@@ -77,7 +77,7 @@ TIMEOUT_SCRIPT = textwrap.dedent(
     import json
     from conlab.model import Task
     from conlab.strategies import make
-    from tests.faults.test_matrix import good, hangs, kills_itself
+    from tests.faults.faults import good, hangs, kills_itself
 
     # Two CPUs: the good task waits for one, and starts in a fresh worker once the
     # crash frees it; neither the wait nor loading its module counts against 0.5 s.

@@ -52,6 +52,9 @@ class Strategy(abc.ABC):
     # Whether ``workers`` means anything: ``threads`` and ``processes`` start one per task.
     pooled: ClassVar[bool] = True
     uses_processes: ClassVar[bool] = False
+    # Where tasks and results travel pickled (shipping.PROCESS, shipping.SUBINTERPRETER), as
+    # hints name it; None: they are handed over as they are, so they need not pickle.
+    ships_to: ClassVar[str | None] = None
     # Whether run() itself stops waiting for a task past ``timeout_s`` (threads abandon it);
     # otherwise the sandbox running an in-process strategy stops it (see sandbox.py).
     handles_timeout: ClassVar[bool] = False

@@ -46,6 +46,7 @@ class DaskStrategy(Strategy):
     name = "dask"
     description = "a Dask distributed.Client: a LocalCluster of N one-thread worker processes, or --scheduler ADDRESS"
     uses_processes = True
+    ships_to = shipping.PROCESS
     handles_timeout = True
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:

@@ -6,7 +6,9 @@ way: N isolated interpreters, one per worker thread. A task travels pickled by
 reference, so its function must be importable by module in a fresh
 interpreter: a function defined in ``__main__`` or a notebook cell cannot be.
 Each task runs through conlab's ``execute()`` inside the subinterpreter, so its
-output and errors are captured as everywhere else.
+output and errors are captured as everywhere else. In a sandbox (``isolate``),
+the subinterpreters note their tasks in the sandbox's journal: a task that ends
+the process (``os._exit``, a segfault) then takes only itself down.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from conlab.model import ERROR, Task, TaskRecord
-from conlab.strategies import capture, worker
+from conlab.strategies import capture, shipping, worker
+from conlab.strategies import execute as execute_module
 from conlab.strategies.base import Execution, Strategy
 from conlab.strategies.execute import format_error, unstarted
 
@@ -35,7 +38,9 @@ for _p in reversed(_conlab_path.split("\\0")):
         sys.path.insert(0, _p)
 from conlab.strategies import interpreters as _conlab_interpreters
 """
-_TASK = "_conlab_interpreters.run_here(_conlab_payload, _conlab_index, _conlab_out)\n"
+_TASK = (
+    "_conlab_interpreters.run_here(_conlab_payload, _conlab_index, _conlab_out, _conlab_journal)\n"
+)
 _PRELOAD = "_conlab_interpreters.preload_here(_conlab_payload)\n"
 
 
@@ -72,6 +77,7 @@ class InterpretersStrategy(Strategy):
     description = (
         "subinterpreters with their own GIL: InterpreterPoolExecutor (3.14), _interpreters (3.13)"
     )
+    ships_to = shipping.SUBINTERPRETER
 
     def unavailable_reason(self) -> str | None:
         return unavailable_reason()
@@ -98,15 +104,21 @@ def _payload(task: Task, index: int) -> bytes | TaskRecord:
             "define it in a module and import it from there",
         )
     try:
-        return pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
+        return _dumps(task)
     except Exception as exc:
-        return unstarted(
-            task,
-            index,
-            ERROR,
-            f"{task.name} cannot be shared with a subinterpreter ({format_error(exc)}): "
-            "tasks must be module-level functions, importable by module, with picklable arguments",
-        )
+        hint = shipping.task_hint(task, exc, shipping.SUBINTERPRETER, _dumps)
+        return unstarted(task, index, ERROR, hint)
+
+
+def _dumps(obj: Any) -> bytes:
+    """Pickled by reference: the subinterpreter imports what it is sent."""
+    return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _journal_fd() -> int:
+    """The frames file of the sandbox this runs in, for the subinterpreters' tasks (-1: none)."""
+    journal = execute_module.journal
+    return journal.frames_fd if isinstance(journal, worker.FrameLog) else -1
 
 
 # --- inside the subinterpreter ----------------------------------------------------------
@@ -127,19 +139,19 @@ def preload_here(payload: bytes) -> None:
         pickle.loads(payload)
 
 
-def run_here(payload: bytes, index: int, out_path: str) -> None:
+def run_here(payload: bytes, index: int, out_path: str, journal_fd: int) -> None:
     """Load, execute and pack one task, writing the packed record to ``out_path``."""
     with open(out_path, "wb") as f:
-        f.write(task_bytes(payload, index))
+        f.write(task_bytes(payload, index, journal_fd))
 
 
-def task_bytes(payload: bytes, index: int) -> bytes:
-    from conlab.strategies.execute import execute
-
+def task_bytes(payload: bytes, index: int, journal_fd: int) -> bytes:
+    """One task, run here and packed; noted in the sandbox's journal (``journal_fd``, -1: none)."""
     _install_capture()
+    execute_module.journal = worker.FrameLog(journal_fd) if journal_fd >= 0 else None
     task = worker._load_task(payload, index)
-    record = task if isinstance(task, TaskRecord) else execute(task, index)
-    return worker.pack(record)
+    record = task if isinstance(task, TaskRecord) else execute_module.execute(task, index)
+    return worker.pack(record, f"back from {shipping.SUBINTERPRETER}")
 
 
 # --- 3.13: _interpreters, one per worker thread -------------------------------------------
@@ -156,6 +168,7 @@ def _run_low_level(
     idle: queue.Queue[int] = queue.Queue()
     created: list[int] = []
     out_dir = tempfile.mkdtemp(prefix="conlab-interp-")
+    journal_fd = _journal_fd()
     try:
         for _ in range(workers):
             interp = _interpreters.create()
@@ -177,7 +190,12 @@ def _run_low_level(
                 failure = _interpreters.exec(
                     interp,
                     _TASK,
-                    {"_conlab_payload": payload, "_conlab_index": index, "_conlab_out": out},
+                    {
+                        "_conlab_payload": payload,
+                        "_conlab_index": index,
+                        "_conlab_out": out,
+                        "_conlab_journal": journal_fd,
+                    },
                 )
             finally:
                 idle.put(interp)
@@ -226,7 +244,7 @@ def _describe(failure: Any) -> str:
 def _callables(tasks: Sequence[Task]) -> bytes:
     fns = list({id(t.fn): t.fn for t in tasks}.values())
     try:
-        return pickle.dumps(fns)
+        return _dumps(fns)
     except Exception:
         return b""
 
@@ -240,6 +258,7 @@ def _run_pool_executor(
     from concurrent.futures import InterpreterPoolExecutor  # type: ignore[attr-defined]
 
     s0 = time.perf_counter_ns()
+    journal_fd = _journal_fd()
     with InterpreterPoolExecutor(max_workers=workers) as pool:
         preload = _callables(tasks)
         for f in [pool.submit(preload_here, preload) for _ in range(workers)]:
@@ -247,7 +266,7 @@ def _run_pool_executor(
                 f.result()
         t0 = time.perf_counter_ns()
         futures = [
-            p if isinstance(p, TaskRecord) else pool.submit(task_bytes, p, i)
+            p if isinstance(p, TaskRecord) else pool.submit(task_bytes, p, i, journal_fd)
             for i, p in enumerate(payloads)
         ]
         records = []

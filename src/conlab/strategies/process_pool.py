@@ -47,6 +47,7 @@ class ProcessPoolStrategy(Strategy):
     name = "process-pool"
     description = "concurrent.futures.ProcessPoolExecutor(max_workers=N), start method fork, forkserver or spawn"
     uses_processes = True
+    ships_to = shipping.PROCESS
 
     def __init__(
         self,

@@ -50,6 +50,7 @@ class ProcessesStrategy(Strategy):
     description = "one multiprocessing.Process per task (start method fork, forkserver or spawn)"
     pooled = False
     uses_processes = True
+    ships_to = shipping.PROCESS
 
     def __init__(
         self, workers: int | None = None, start_method: str | None = None, plain: bool = False

@@ -51,6 +51,7 @@ class RayStrategy(Strategy):
     name = "ray"
     description = "Ray tasks: a local ray.init(num_cpus=N), or --ray-address ADDRESS"
     uses_processes = True
+    ships_to = shipping.PROCESS
     handles_timeout = True
 
     def __init__(self, workers: int | None = None, ray_address: str | None = None) -> None:

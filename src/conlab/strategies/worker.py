@@ -34,24 +34,15 @@ NOBODY = -1  # a _HOLD frame for this index: no task holds the thread any more
 WRITE_THROUGH_CHARS = 1 << 20
 
 
-class WorkerLog:
-    """The files of one worker process (child side)."""
+class FrameLog:
+    """Writes a worker process's frames to its open frames file: task starts, output, records.
 
-    def __init__(self, log_dir: str) -> None:
-        pid = os.getpid()
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-        self.frames_fd = os.open(os.path.join(log_dir, f"{pid}.frames"), flags, 0o600)
-        raw_fd = os.open(os.path.join(log_dir, f"{pid}.raw"), flags, 0o600)
-        for stream in ("stdout", "stderr"):
-            with contextlib.suppress(AttributeError, ValueError, OSError):
-                getattr(sys, stream).flush()
-        os.dup2(raw_fd, 1)
-        os.dup2(raw_fd, 2)
-        os.close(raw_fd)
-        # Imported here: faulthandler cannot load in a subinterpreter, where this module also runs.
-        import faulthandler
+    Apart from WorkerLog so that a subinterpreter of that process, which shares
+    its file descriptors, can note its own tasks in the same file.
+    """
 
-        faulthandler.enable(file=2, all_threads=True)
+    def __init__(self, frames_fd: int) -> None:
+        self.frames_fd = frames_fd
 
     def start(self, index: int) -> None:
         os.write(self.frames_fd, _FRAME.pack(_START, time.perf_counter_ns(), index, 0))
@@ -70,6 +61,26 @@ class WorkerLog:
             self.frames_fd,
             _FRAME.pack(_END, time.perf_counter_ns(), record.index, len(data)) + data,
         )
+
+
+class WorkerLog(FrameLog):
+    """The files of one worker process (child side): its frames, and its fds 1 and 2."""
+
+    def __init__(self, log_dir: str) -> None:
+        pid = os.getpid()
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        super().__init__(os.open(os.path.join(log_dir, f"{pid}.frames"), flags, 0o600))
+        raw_fd = os.open(os.path.join(log_dir, f"{pid}.raw"), flags, 0o600)
+        for stream in ("stdout", "stderr"):
+            with contextlib.suppress(AttributeError, ValueError, OSError):
+                getattr(sys, stream).flush()
+        os.dup2(raw_fd, 1)
+        os.dup2(raw_fd, 2)
+        os.close(raw_fd)
+        # Imported here: faulthandler cannot load in a subinterpreter, where this module also runs.
+        import faulthandler
+
+        faulthandler.enable(file=2, all_threads=True)
 
 
 class TeeSink(capture.BoundedSink):
@@ -91,11 +102,12 @@ class TeeSink(capture.BoundedSink):
             )
 
 
-def pack(record: TaskRecord) -> bytes:
+def pack(record: TaskRecord, sent: str = f"to {shipping.PROCESS}") -> bytes:
     """A record with its result, ready to travel back to the parent.
 
     The result is pickled here, in the worker, so that a result that cannot be
-    sent back is recorded against its own task.
+    sent back is recorded against its own task; ``sent`` is how its hint says
+    where the result was going ("to another process", "back from a subinterpreter").
     """
     result_bytes = b""
     if record.ok:
@@ -103,7 +115,7 @@ def pack(record: TaskRecord) -> bytes:
             result_bytes = shipping.dumps(record.result)
         except Exception as exc:
             record.status = ERROR
-            record.error = shipping.unpicklable_hint("the result", record.result, exc)
+            record.error = shipping.unpicklable_hint("the result", record.result, exc, sent)
             record.traceback = traceback.format_exc()
     record.result = None
     return pickle.dumps((record, result_bytes), protocol=pickle.HIGHEST_PROTOCOL)
