@@ -10,6 +10,7 @@ run has no speed-up; it is shown as failed, with the reason.
 
 from __future__ import annotations
 
+import gc
 import random
 import statistics
 from collections.abc import Callable, Sequence
@@ -168,6 +169,9 @@ def _entry(workload: Workload, strategy: Strategy) -> _Entry:
 
 
 def _measure(entry: _Entry, warmup: bool) -> _Sample:
+    # Each run starts with no garbage left by the one before: collecting what an earlier run
+    # left (a pool's futures, records) is not this run's cost, wherever the round put it.
+    gc.collect()
     probe = TreeProbe().start()
     try:
         execution = run_strategy(entry.strategy, entry.tasks)
