@@ -302,6 +302,7 @@ class TreeProbe:
         self._stopping = False
         self._stopped = False
         self._wake_r = self._wake_w = -1  # the sampler thread's stop cue, a pipe
+        self._tree: sampler.TreeSampler | None = None  # the sampler thread's, on /proc
         self._thread: threading.Thread | None = None
         self._process: _SamplerProcess | None = None
         self._own_process = False
@@ -322,9 +323,13 @@ class TreeProbe:
         if _HAS_PROC and self._use_process:
             self._start_process()
         if self._process is None and self._can_sample:
-            self._sample(None, uss=True)
             if _HAS_PROC:
+                # The thread's sampler takes the first sample here, before the run starts.
+                self._tree = sampler.TreeSampler(os.getpid())
+                self._tree.full()
                 self._wake_r, self._wake_w = os.pipe()  # written to at stop(): the thread's cue
+            else:
+                self._sample(None, uss=True)
             self._thread = threading.Thread(target=self._loop, name="conlab-probe", daemon=True)
             self._thread.start()
         self._load = load_average()
@@ -412,11 +417,11 @@ class TreeProbe:
                 self._peak_uss = max(self._peak_uss or 0, value)
 
     def _loop(self) -> None:
-        # time.sleep, not Event.wait: waking costs half as much, and stop() waits one interval.
         cpu0 = time.thread_time()
-        if _HAS_PROC:
-            self._loop_proc()
+        if self._tree is not None:
+            self._loop_proc(self._tree)
         else:
+            # time.sleep, not Event.wait: waking costs half as much, and stop() waits one interval.
             pids: list[int] | None = None
             n = 1
             while not self._stopping:
@@ -427,11 +432,9 @@ class TreeProbe:
                 n += 1
         self._sampler_cpu_s = time.thread_time() - cpu0
 
-    def _loop_proc(self) -> None:
+    def _loop_proc(self, tree: sampler.TreeSampler) -> None:
         """The sampler as a thread of this process, where no sampler process could be started."""
-        tree = sampler.TreeSampler(os.getpid())
         try:
-            tree.full()
             tree.sample_until(self._wake_r, self.interval_s)
         finally:
             tree.close()
@@ -446,10 +449,10 @@ class TreeProbe:
             in_tree = self._stop_process(self._process)
         elif self._thread is not None and not self._stopping:
             self._stopping = True
-            if _HAS_PROC:
+            if self._tree is not None:
                 os.write(self._wake_w, b"x")
             self._thread.join()
-            if _HAS_PROC:
+            if self._tree is not None:
                 os.close(self._wake_r)
                 os.close(self._wake_w)
             self._sample(None, uss=True)
