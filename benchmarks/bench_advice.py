@@ -17,7 +17,7 @@ import sys
 import time
 
 from conlab.advice import Advice, Prediction, advise, calibrate, strategy_for
-from conlab.measure.lab import compare
+from conlab.lab.compare import compare
 from conlab.model import RUN_OK, Run
 from conlab.workloads import CATALOGUE, build
 

@@ -14,8 +14,8 @@ import statistics
 import sys
 import time
 
+from conlab.lab.sandbox import run_strategy
 from conlab.strategies import make
-from conlab.strategies.sandbox import run_strategy
 from conlab.workloads import build
 
 REPEATS = 7

@@ -16,7 +16,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
-from conlab.measure.lab import compare
+from conlab.lab.compare import compare
 from conlab.strategies import make
 from conlab.workloads import build
 from conlab.workloads.seed import NUMBERS, calc_cube, calc_square

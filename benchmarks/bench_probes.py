@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from conlab.measure.probe import TreeProbe, sampler_session
 from conlab.measure.stats import bootstrap_ratio_ci
+from conlab.measure.tree import TreeProbe, sampler_session
 from conlab.model import Task
 from conlab.strategies import make
 

@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from conlab._process import capture
+from conlab._process import execute as ex
 from conlab.model import OK, Task
-from conlab.strategies import capture
-from conlab.strategies import execute as ex
 
 TASKS = 100_000
 WORKERS = 2

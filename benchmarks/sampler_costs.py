@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from bench_probes import WORKERS, raw, trivial
 
-from conlab.measure.probe import TreeProbe, sampler_session
+from conlab.measure.tree import TreeProbe, sampler_session
 from conlab.model import Task
 from conlab.strategies import make
 

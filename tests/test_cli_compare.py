@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conlab.report import resultfile
+from conlab import resultfile
 from tests.helpers import SRC, assert_one_line_error, run_cli
 
 

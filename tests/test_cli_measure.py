@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conlab.report import resultfile
+from conlab import resultfile
 from tests.helpers import SRC, assert_one_line_error, run_cli
 
 

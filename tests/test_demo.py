@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conlab.report import resultfile
+from conlab import resultfile
 from tests.helpers import assert_one_line_error, run_cli
 
 

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from conlab import explain_probes
-from conlab.demo import DemoSettings, parts
-from conlab.report import resultfile
+from conlab import resultfile
+from conlab.lesson import experiments as explain_probes
+from conlab.lesson.demo import DemoSettings, parts
 from tests.helpers import run_cli
 
 

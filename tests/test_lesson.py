@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-from conlab import lesson
+from conlab.lesson import notebook as lesson
 from tests.helpers import SRC
 
 # A __main__ with no file, like a notebook's: a spawned child cannot import it.

@@ -9,9 +9,9 @@ import subprocess
 
 import pytest
 
+from conlab import resultfile
+from conlab.cli.pythons import inspect_python, strip_python_options
 from conlab.errors import ResultFileError
-from conlab.pythons import inspect_python, strip_python_options
-from conlab.report import resultfile
 from tests.helpers import assert_one_line_error, run_cli, run_python
 
 
@@ -176,7 +176,7 @@ def test_show_reads_a_file_with_several_environments(tmp_path):
 def test_the_child_side_never_imports_rich(tmp_path):
     out = tmp_path / "child.json"
     code = (
-        "import sys; from conlab.pythons import child_main; "
+        "import sys; from conlab.cli.pythons import child_main; "
         f"code = child_main([{str(out)!r}, 'demo', '--quick', '--repeats', '1', '--warmup', '0']); "
         "assert 'rich' not in sys.modules, 'the child imported rich'; sys.exit(code)"
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from conlab._version import __version__
 
 __all__ = [
     "Comparison",
@@ -33,6 +33,18 @@ if TYPE_CHECKING:
     from conlab.api import advise, compare, sweep
     from conlab.engine import ItemFailure, map
 
+
+def _show_in_jupyter() -> None:
+    # Inside IPython, comparisons display as their report (report/ renders, not the model).
+    import sys
+
+    if "IPython" in sys.modules:
+        from conlab.report import notebook
+
+        notebook.register()
+
+
+_show_in_jupyter()
 
 _LAZY = {
     "advise": "conlab.api",

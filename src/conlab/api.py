@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from conlab.errors import UsageError
-from conlab.measure.lab import compare as _compare
+from conlab.lab.compare import compare as _compare
 from conlab.model import Comparison, Workload
 from conlab.strategies import REGISTRY, Strategy, parse_spec
 from conlab.workloads import build
@@ -14,7 +14,7 @@ from conlab.workloads.user import function_workload, is_target, load_factory
 
 if TYPE_CHECKING:
     from conlab.advice import Advice
-    from conlab.measure.sweep import Sweep
+    from conlab.lab.sweep import Sweep
 
 DEFAULT_STRATEGIES = ("threads", "thread-pool", "processes", "process-pool")
 
@@ -136,7 +136,7 @@ def sweep(
 
     The result shows speed-up and efficiency against workers and Amdahl's fit.
     """
-    from conlab.measure.sweep import sweep as _sweep
+    from conlab.lab.sweep import sweep as _sweep
 
     return _sweep(
         workload,

@@ -259,16 +259,9 @@ class Comparison:
         return None
 
     def __repr__(self) -> str:
-        # The table a terminal shows, not a wall of dataclass fields (report/ renders it).
-        from conlab.report.text import comparison_text
-
-        return comparison_text(self)
-
-    def _repr_html_(self) -> str:
-        """Jupyter shows the table, the timelines and each task's output."""
-        from conlab.report.html import comparison_fragment
-
-        return comparison_fragment(self, notebook=True)
+        # One line; the table is report/'s (and Jupyter's, once conlab is imported there).
+        runs = ", ".join(run.label for run in self.runs)
+        return f"Comparison({self.workload!r}, {self.tasks} tasks, runs: {runs})"
 
 
 @dataclass

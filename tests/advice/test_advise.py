@@ -9,11 +9,11 @@ import os
 import pytest
 
 import conlab
+from conlab import resultfile
 from conlab.advice import advise
 from conlab.errors import UnknownNameError, UsageError
 from conlab.measure.environment import usable_cpus
 from conlab.model import Results
-from conlab.report import resultfile
 from conlab.workloads import build
 from tests.advice import tasks
 from tests.helpers import assert_one_line_error, run_cli, run_python

@@ -6,7 +6,7 @@ import pytest
 
 from conlab.advice.calibrate import costs
 from conlab.advice.predict import MODEL, chunksize_for, predict_all, predict_one, recommend
-from conlab.advice.probe import Shipping, TaskProbe
+from conlab.advice.profile import Shipping, TaskProbe
 
 
 def made_probe(

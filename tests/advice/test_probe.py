@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from conlab.advice.probe import probe
+from conlab.advice.profile import probe
 from conlab.measure.environment import usable_cpus
 from conlab.model import Task, Workload
 from conlab.workloads import build

@@ -21,10 +21,10 @@ import threading
 import time
 from dataclasses import dataclass
 
+from conlab.lab.sandbox import run_strategy
 from conlab.model import CRASHED, ERROR, OK, TIMEOUT, Task, TaskRecord
 from conlab.strategies import make
 from conlab.strategies.base import Strategy
-from conlab.strategies.sandbox import run_strategy
 
 TIMEOUT_S = 0.5
 BOUND_S = 30.0  # a cell's run ends well within this, whatever the fault

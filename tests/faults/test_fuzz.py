@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
+from conlab import resultfile
 from conlab.cli import build_parser, main
 from conlab.model import Comparison, Results, Run, TaskRecord, Worker
-from conlab.report import resultfile
 from tests.helpers import assert_one_line_error, run_cli
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import psutil
 import pytest
 
-from conlab.report import resultfile
+from conlab import resultfile
 from tests.helpers import SRC
 
 
@@ -100,7 +100,7 @@ SANDBOXED = """
 import time
 from conlab.model import Task
 from conlab.strategies import make
-from conlab.strategies.sandbox import run_strategy
+from conlab.lab.sandbox import run_strategy
 
 def hang():
     time.sleep(60)

@@ -10,9 +10,9 @@ import pytest
 from conlab.api import compare
 from conlab.cli import _measure_options, _Parser
 from conlab.errors import UsageError
+from conlab.lab.sandbox import needs_sandbox, run_strategy
 from conlab.model import LOST, OK, TIMEOUT, Task, TaskRecord, Workload
 from conlab.strategies import Execution, Strategy, make
-from conlab.strategies.sandbox import needs_sandbox, run_strategy
 from conlab.workloads import build
 
 PARENT = os.getpid()

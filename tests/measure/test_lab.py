@@ -6,7 +6,7 @@ import os
 import time
 from typing import ClassVar
 
-from conlab.measure.lab import compare
+from conlab.lab.compare import compare
 from conlab.model import Task, Workload
 from conlab.strategies import make
 from conlab.strategies.base import Execution, Strategy

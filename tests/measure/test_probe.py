@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from conlab.measure import probe
+from conlab.lab.compare import compare
+from conlab.measure import tree as probe
 from conlab.measure.environment import usable_cpus
-from conlab.measure.lab import compare
 from conlab.strategies import make
 from conlab.workloads import build
 from tests.helpers import on_two_free_cores

@@ -12,7 +12,8 @@ import time
 import psutil
 import pytest
 
-from conlab.measure import probe, sampler
+from conlab.measure import sampler
+from conlab.measure import tree as probe
 from tests.helpers import SRC, run_python
 
 pytestmark = pytest.mark.skipif(
@@ -83,7 +84,7 @@ def test_samplers_are_left_out_of_the_tree_they_measure() -> None:
 def test_a_sampler_ends_when_the_process_it_measures_is_killed() -> None:
     code = """
 import sys, time
-from conlab.measure import probe
+from conlab.measure import tree as probe
 with probe.sampler_session():
     p = probe.TreeProbe().start()
     print(p._process.proc.pid, flush=True)
@@ -162,7 +163,7 @@ def test_the_sampler_cpu_time_is_left_out_of_the_tree(session: bool) -> None:
     # a session's is reaped after the probe (none of it in the tree's).
     code = f"""
 import contextlib, time
-from conlab.measure import probe
+from conlab.measure import tree as probe
 with probe.sampler_session() if {session} else contextlib.nullcontext():
     with probe.TreeProbe() as p:
         time.sleep(2.0)

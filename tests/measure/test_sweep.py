@@ -6,11 +6,12 @@ import json
 
 import pytest
 
-from conlab import api
+from conlab import api, resultfile
 from conlab.errors import UsageError
-from conlab.measure.sweep import Sweep, sized, sweeps_in
+from conlab.lab.sweep import Sweep, sized, sweeps_in
 from conlab.model import Comparison, Results, Run
-from conlab.report import resultfile
+from conlab.report import notebook
+from conlab.report import text as report_text
 from conlab.report.text import fit_sentence
 from conlab.workloads import build
 
@@ -31,8 +32,8 @@ def test_a_real_sweep_of_cpu_over_one_and_two_workers(tmp_path):
     assert all(p.speedup is not None and p.efficiency == p.speedup / p.workers for p in points)
     fit = result.fit()
     assert fit is not None and 0.0 <= fit.low <= fit.serial_fraction <= fit.high <= 1.0
-    assert "Amdahl fit: serial fraction" in repr(result)
-    assert "Amdahl fit" in result._repr_html_()
+    assert "Amdahl fit: serial fraction" in report_text.sweep_text(result)
+    assert "Amdahl fit" in notebook.sweep_html(result)
     # The result file keeps the sweep, and reading it back finds it again.
     path = tmp_path / "sweep.json"
     resultfile.write(Results({"python": "x"}, result.comparisons), str(path))

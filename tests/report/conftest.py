@@ -6,8 +6,8 @@ import time
 
 import pytest
 
+from conlab.lab.compare import compare
 from conlab.measure import environment
-from conlab.measure.lab import compare
 from conlab.model import Results, Task, Workload
 from conlab.strategies import make
 from conlab.workloads import build

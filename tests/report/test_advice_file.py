@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from conlab import resultfile
 from conlab.errors import ResultFileError
 from conlab.model import Comparison, Results
-from conlab.report import resultfile
 
 ADVICE = {
     "strategy": "process-pool",

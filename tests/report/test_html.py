@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+from conlab import resultfile
 from conlab.model import Results
-from conlab.report import html, resultfile
+from conlab.report import html, notebook
+from conlab.report import text as report_text
 from tests.report.conftest import HOSTILE
 
 
@@ -86,9 +88,11 @@ def test_incomplete_results_say_so(results):
 
 def test_notebook_view_and_text_view(results):
     seed = results.comparisons[0]
-    fragment = seed._repr_html_()
+    fragment = notebook.comparison_html(seed)
     assert fragment.startswith("<style>") and "<body" not in fragment
     assert "square : 81" in fragment and '<details class="task-output" open>' in fragment
-    text = repr(seed)
+    text = report_text.comparison_text(seed)
     assert "thread-pool" in text and "square : 81" in text
     assert "Comparison(" not in text
+    # The model itself stays one line.
+    assert "\n" not in repr(seed) and repr(seed).startswith("Comparison('seed'")

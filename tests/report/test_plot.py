@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from conlab.errors import UsageError
-from conlab.measure.sweep import Sweep
+from conlab.lab.sweep import Sweep
 from conlab.model import Results
 from conlab.report import plot
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from conlab import resultfile
+from conlab.lab.compare import compare
 from conlab.measure import environment
 from conlab.measure.diff import diff
-from conlab.measure.lab import compare
 from conlab.model import Results
-from conlab.report import resultfile
 from conlab.strategies import make
 from conlab.workloads import build
 from tests.helpers import assert_one_line_error, run_cli

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from conlab import resultfile
 from conlab.model import Comparison, Results, Run, TaskRecord, Worker
-from conlab.report import resultfile
 
 
 def test_worker_address_and_attempts_round_trip(tmp_path):

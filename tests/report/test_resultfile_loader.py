@@ -6,11 +6,11 @@ import json
 
 import pytest
 
+from conlab import resultfile
 from conlab.errors import ResultFileError
+from conlab.lab.compare import compare
 from conlab.measure import environment
-from conlab.measure.lab import compare
 from conlab.model import Results
-from conlab.report import resultfile
 from conlab.strategies import make
 from conlab.workloads import build
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from conlab.measure.lab import compare
+from conlab.lab.compare import compare
+from conlab.lab.sandbox import run_strategy
 from conlab.model import ERROR, OK, TIMEOUT, Task
 from conlab.strategies import make
-from conlab.strategies.sandbox import run_strategy
 from conlab.workloads import build
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conlab.strategies import capture
+from conlab._process import capture
 
 
 def test_bounded_sink_keeps_head_and_tail_and_counts_the_rest():

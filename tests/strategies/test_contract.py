@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conlab.measure.lab import compare
+from conlab.lab.compare import compare
 from conlab.model import CRASHED, ERROR, OK, Task
 from conlab.strategies import make
 from conlab.workloads import build, seed

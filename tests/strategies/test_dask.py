@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import psutil
 import pytest
 
-from conlab.measure.lab import compare
+from conlab.lab.compare import compare
 from conlab.model import CRASHED, OK, RUN_OK, TIMEOUT, Task
 from conlab.strategies import make
 from conlab.workloads import build

@@ -7,9 +7,8 @@ import os
 import threading
 import time
 
-from conlab.model import ERROR, OK, Task, Worker
-from conlab.strategies import capture
-from conlab.strategies.execute import (
+from conlab._process import capture
+from conlab._process.execute import (
     CPU_EVERY,
     TINY_NS,
     TINY_RUN,
@@ -17,6 +16,7 @@ from conlab.strategies.execute import (
     execute_fields,
     record,
 )
+from conlab.model import ERROR, OK, Task, Worker
 
 
 def tiny(x):

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from conlab.measure.lab import compare
+from conlab.lab.compare import compare
 from conlab.model import RUN_UNAVAILABLE
 from conlab.strategies import make
 from conlab.workloads import build
@@ -19,7 +19,7 @@ from tests.test_pythons import PY313
 SCRIPT = textwrap.dedent(
     """
     import json, os, sys
-    from conlab.measure.lab import compare
+    from conlab.lab.compare import compare
     from conlab.model import Task
     from conlab.strategies import make
     from conlab.workloads import build

@@ -22,7 +22,7 @@ pytest.importorskip("ray", reason="Ray is not installed (make setup installs con
 SCRIPT = textwrap.dedent(
     """
     import json, os
-    from conlab.measure.lab import compare
+    from conlab.lab.compare import compare
     from conlab.model import Task
     from conlab.strategies import make
     from conlab.workloads import build

@@ -15,7 +15,7 @@ import pytest
 
 from conlab.api import strategy_list
 from conlab.errors import UsageError
-from conlab.measure.lab import compare
+from conlab.lab.compare import compare
 from conlab.workloads import CATALOGUE, KINDS, build, unavailable_reason
 
 SMALL = {

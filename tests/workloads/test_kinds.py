@@ -15,8 +15,8 @@ import time
 import pytest
 
 from conlab.api import strategy_list
+from conlab.lab.compare import compare
 from conlab.measure.environment import usable_cpus
-from conlab.measure.lab import compare
 from conlab.workloads import build, unavailable_reason
 from tests.helpers import needs_two_free_cores, on_two_free_cores
 

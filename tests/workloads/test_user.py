@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 import conlab
-from conlab.report import resultfile
+from conlab import resultfile
 from tests.helpers import run_cli
 
 MODULE = textwrap.dedent(

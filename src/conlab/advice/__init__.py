@@ -23,9 +23,9 @@ from conlab.advice.predict import (
     recommend,
     runner_up,
 )
-from conlab.advice.probe import TaskProbe, probe
+from conlab.advice.profile import TaskProbe, probe
 from conlab.errors import UsageError
-from conlab.measure.lab import Progress, check_counts, compare
+from conlab.lab.compare import Progress, check_counts, compare
 from conlab.model import RUN_OK, Comparison, Run, Workload
 from conlab.strategies import REGISTRY, Strategy, make
 
@@ -177,7 +177,7 @@ def advise(
     check_counts(repeats, warmup)
     names = _check_strategies(strategies)
     if start_method is not None:
-        from conlab.strategies.crashes import resolve_start_method
+        from conlab._process.crashes import resolve_start_method
 
         resolve_start_method(start_method)
     # The workload's setup (a server, a temporary directory) is what its tasks need to run.

@@ -150,7 +150,7 @@ def pipe_bytes_per_s() -> float:
 
 _IMPORT = (
     "import sys, time, importlib\n"
-    "import conlab.strategies.worker\n"
+    "import conlab._process.worker\n"
     "t = time.perf_counter()\n"
     "importlib.import_module(sys.argv[1])\n"
     "print(time.perf_counter() - t)\n"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conlab.advice.calibrate import Costs, costs, family, import_s, pipe_bytes_per_s, start_methods
-from conlab.advice.probe import TaskProbe
+from conlab.advice.profile import TaskProbe
 from conlab.model import schedule_floor_s
 from conlab.strategies import REGISTRY
 

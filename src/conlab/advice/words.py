@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conlab.advice.calibrate import costs
 from conlab.advice.predict import Prediction
-from conlab.advice.probe import TaskProbe
+from conlab.advice.profile import TaskProbe
 
 
 def seconds(value: float) -> str:

@@ -15,9 +15,9 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
 from conlab.engine import backends
+from conlab.engine.auto import Advice, Probe, choose, probe
 from conlab.engine.backends import Backend, InlineBackend, StrategyBackend, ThreadBackend
 from conlab.engine.chunks import ItemFailure, ItemTimeoutError, RemoteTraceback, WorkerCrashedError
-from conlab.engine.probe import Advice, Probe, choose, probe
 from conlab.engine.stream import Stream
 from conlab.errors import UsageError
 

@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from conlab._process import shipping
 from conlab.errors import ConlabError
-from conlab.strategies import shipping
 
 # What failed in a chunk: (position in the chunk, the exception, its traceback as text).
 Errors = list[tuple[int, BaseException, str]]

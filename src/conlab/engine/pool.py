@@ -20,6 +20,8 @@ from collections.abc import Callable
 from multiprocessing.connection import wait as wait_ready
 from typing import Any
 
+from conlab._process import shipping
+from conlab._process.crashes import describe_exit, resolve_start_method
 from conlab.engine.backends import Backend, Chunk, Done
 from conlab.engine.chunks import (
     CRASHED,
@@ -32,8 +34,6 @@ from conlab.engine.chunks import (
     run_chunk,
 )
 from conlab.errors import UsageError
-from conlab.strategies import shipping
-from conlab.strategies.crashes import describe_exit, resolve_start_method
 
 _LOAD_FAILED = b"!"  # prefix of a reply saying the chunk's items could not be loaded
 GROW_AFTER_S = 0.002  # no result yet after this: start the next worker anyway

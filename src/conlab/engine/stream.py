@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
+from conlab.engine.auto import Advice
 from conlab.engine.backends import Backend, Chunk, Done
 from conlab.engine.chunks import (
     CRASHED,
@@ -25,7 +26,6 @@ from conlab.engine.chunks import (
     label,
     unpack_outcome,
 )
-from conlab.engine.probe import Advice
 
 log = logging.getLogger("conlab")
 

@@ -10,7 +10,7 @@ import sys
 import sysconfig
 from typing import Any
 
-from conlab.strategies import shipping
+from conlab._process import shipping
 
 
 def gil_enabled() -> bool:
@@ -111,7 +111,7 @@ def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str]:
 
 
 def collect() -> dict[str, Any]:
-    from conlab import __version__
+    from conlab._version import __version__
 
     uname = platform.uname()
     return {

@@ -8,7 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from conlab.explain import Lesson
+from conlab.lesson.table import Lesson
 
 TITLE = "4. The lesson's table, Threading vs Multiprocessing, every cell measured now"
 

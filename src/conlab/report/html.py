@@ -16,7 +16,7 @@ from conlab.report.terminal import output_run, strategy_label
 from conlab.report.timeline import span_s
 
 if TYPE_CHECKING:
-    from conlab.measure.sweep import Sweep
+    from conlab.lab.sweep import Sweep
 
 BODY_CSS = (
     "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:60em;color:#222;padding:0 1em}"
@@ -218,7 +218,7 @@ def _environment(env: dict[str, Any]) -> str:
 
 def document(results: Results, title: str = "conlab report") -> str:
     """The whole report as one HTML document."""
-    from conlab.measure.sweep import sweeps_in
+    from conlab.lab.sweep import sweeps_in
 
     cores = results.environment.get("usable_cpus")
     sweeps = sweeps_in(results.comparisons, cores if isinstance(cores, int) else None)

@@ -16,7 +16,7 @@ from conlab.report.terminal import strategy_label
 from conlab.report.timeline import lanes, span_s
 
 if TYPE_CHECKING:
-    from conlab.measure.sweep import Sweep
+    from conlab.lab.sweep import Sweep
 
 FORMATS = ("png", "svg")
 WIDTH_IN = 12.0
@@ -42,7 +42,7 @@ def check(path: str) -> None:
 
 def _rows(results: Results) -> list[tuple[str, Any, float]]:
     """What each row shows and its height in inches."""
-    from conlab.measure.sweep import sweeps_in
+    from conlab.lab.sweep import sweeps_in
 
     cores = results.environment.get("usable_cpus")
     sweeps = sweeps_in(results.comparisons, cores if isinstance(cores, int) else None)

@@ -14,7 +14,7 @@ from conlab.report.terminal import strategy_label
 from conlab.report.timeline import lanes, span_s, ticks
 
 if TYPE_CHECKING:
-    from conlab.measure.sweep import Sweep
+    from conlab.lab.sweep import Sweep
 
 WIDTH = 760
 LABEL_W = 170

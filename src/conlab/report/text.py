@@ -12,7 +12,7 @@ from conlab.model import Comparison
 from conlab.report import terminal
 
 if TYPE_CHECKING:
-    from conlab.measure.sweep import Sweep
+    from conlab.lab.sweep import Sweep
 
 WIDTH = 100
 

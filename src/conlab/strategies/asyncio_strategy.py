@@ -25,12 +25,12 @@ import traceback
 from collections.abc import Awaitable, Generator, Sequence
 from typing import Any
 
-from conlab.measure.probe import self_cpu_s
+from conlab._process import capture, worker
+from conlab._process import execute as execute_module
+from conlab._process.execute import current_worker, format_error, timed_out
+from conlab.measure.tree import self_cpu_s
 from conlab.model import ERROR, OK, Task, TaskRecord
-from conlab.strategies import capture, worker
-from conlab.strategies import execute as execute_module
 from conlab.strategies.base import Execution, Strategy
-from conlab.strategies.execute import current_worker, format_error, timed_out
 
 CANCELLED = (
     "it was cancelled at its next await (asyncio.CancelledError) and the other tasks went on"

@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from conlab._process.crashes import CRASH_HINT, describe_exit
+from conlab._process.execute import format_error, timed_out, unstarted
 from conlab.model import CRASHED, Task, TaskRecord, Worker
-from conlab.strategies.crashes import CRASH_HINT, describe_exit
-from conlab.strategies.execute import format_error, timed_out, unstarted
 
 NO_WORKER_GRACE_S = 30.0
 POLL_S = 0.5

@@ -22,13 +22,14 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from conlab._process import shipping, worker
+from conlab._process.execute import format_error, unstarted
 from conlab.errors import StrategyUnavailable
-from conlab.measure.probe import self_cpu_s
+from conlab.measure.tree import self_cpu_s
 from conlab.model import CRASHED, ERROR, LOST, Task, TaskRecord
-from conlab.strategies import remote, shipping, worker
+from conlab.strategies import remote
 from conlab.strategies.base import Execution, Strategy
 from conlab.strategies.dask_faults import STARTED_TOPIC, Start, Watch, killed_record
-from conlab.strategies.execute import format_error, unstarted
 
 INSTALL_HINT = "Dask is not installed: pip install 'conlab[dask]'"
 CONNECT_TIMEOUT_S = 30.0

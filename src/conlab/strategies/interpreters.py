@@ -24,11 +24,11 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from conlab._process import capture, shipping, worker
+from conlab._process import execute as execute_module
+from conlab._process.execute import format_error, unstarted
 from conlab.model import ERROR, Task, TaskRecord
-from conlab.strategies import capture, shipping, worker
-from conlab.strategies import execute as execute_module
 from conlab.strategies.base import Execution, Strategy
-from conlab.strategies.execute import format_error, unstarted
 
 # Runs in the subinterpreter's __main__, with the names the parent shares.
 _BOOT = """\

@@ -24,19 +24,19 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from conlab.errors import UsageError
-from conlab.measure.probe import children_cpu_s, pid_cpu_s, self_cpu_s
-from conlab.model import ERROR, LOST, Task, TaskRecord
-from conlab.strategies import shipping, worker
-from conlab.strategies.base import Execution, Strategy
-from conlab.strategies.crashes import (
+from conlab._process import shipping, worker
+from conlab._process.crashes import (
     crashed_record,
     describe_exit,
     kill_all,
     resolve_start_method,
     stdio_redirected,
 )
-from conlab.strategies.execute import timed_out, unstarted
+from conlab._process.execute import timed_out, unstarted
+from conlab.errors import UsageError
+from conlab.measure.tree import children_cpu_s, pid_cpu_s, self_cpu_s
+from conlab.model import ERROR, LOST, Task, TaskRecord
+from conlab.strategies.base import Execution, Strategy
 
 WARMUP_TIMEOUT_S = 120.0
 BOOT = "pool.boot"

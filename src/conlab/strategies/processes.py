@@ -12,17 +12,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from conlab.measure.probe import children_cpu_s, pid_cpu_s, self_cpu_s
-from conlab.model import CRASHED, ERROR, OK, Task, TaskRecord, Worker
-from conlab.strategies import shipping, worker
-from conlab.strategies.base import Execution, Strategy
-from conlab.strategies.crashes import (
+from conlab._process import shipping, worker
+from conlab._process.crashes import (
     crashed_record,
     kill_all,
     resolve_start_method,
     stdio_redirected,
 )
-from conlab.strategies.execute import current_worker, timed_out, unstarted
+from conlab._process.execute import current_worker, timed_out, unstarted
+from conlab.measure.tree import children_cpu_s, pid_cpu_s, self_cpu_s
+from conlab.model import CRASHED, ERROR, OK, Task, TaskRecord, Worker
+from conlab.strategies.base import Execution, Strategy
 
 READY_TIMEOUT_S = 120.0
 

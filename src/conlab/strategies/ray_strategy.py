@@ -21,13 +21,14 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from conlab._process import shipping, worker
+from conlab._process.crashes import CRASH_HINT
+from conlab._process.execute import format_error, timed_out, unstarted
 from conlab.errors import StrategyUnavailable
-from conlab.measure.probe import pid_cpu_s, self_cpu_s
+from conlab.measure.tree import pid_cpu_s, self_cpu_s
 from conlab.model import CRASHED, ERROR, LOST, Task, TaskRecord, Worker
-from conlab.strategies import remote, shipping, worker
+from conlab.strategies import remote
 from conlab.strategies.base import Execution, Strategy
-from conlab.strategies.crashes import CRASH_HINT
-from conlab.strategies.execute import format_error, timed_out, unstarted
 
 INSTALL_HINT = "Ray is not installed: pip install 'conlab[ray]'"
 

@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from conlab._process import capture, shipping, worker
+from conlab._process.execute import execute
 from conlab.model import TaskRecord
-from conlab.strategies import capture, shipping, worker
-from conlab.strategies.execute import execute
 
 _capture_lock = threading.Lock()
 _capture_on = False

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from conlab.measure.probe import self_cpu_s
+from conlab._process import capture
+from conlab._process.execute import execute
+from conlab.measure.tree import self_cpu_s
 from conlab.model import Task
-from conlab.strategies import capture
 from conlab.strategies.base import Execution, Strategy
-from conlab.strategies.execute import execute
 
 
 class SequentialStrategy(Strategy):

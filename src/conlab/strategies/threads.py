@@ -13,12 +13,12 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from conlab.measure.probe import self_cpu_s
+from conlab._process import capture
+from conlab._process import execute as _execute
+from conlab._process.execute import execute, execute_fields, record, timed_out, unstarted
+from conlab.measure.tree import self_cpu_s
 from conlab.model import LOST, Task, TaskRecord
-from conlab.strategies import capture
-from conlab.strategies import execute as _execute
 from conlab.strategies.base import Execution, Strategy
-from conlab.strategies.execute import execute, execute_fields, record, timed_out, unstarted
 
 ABANDONED = (
     "its thread was abandoned (a thread cannot be stopped) and ran on until its process ended"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import os
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import conlab
+from conlab._process.children import CONLAB_SRC
 from conlab.model import Task, Workload
 from conlab.workloads.params import at_least
 
@@ -51,7 +50,7 @@ class Server:
     @contextlib.contextmanager
     def running(self) -> Iterator[Server]:
         """Start the server in a child process; stop it, and wait for it, on the way out."""
-        package_root = os.path.dirname(os.path.dirname(os.path.abspath(conlab.__file__)))
+        package_root = CONLAB_SRC
         code = (
             f"import sys; sys.path.insert(0, {package_root!r}); "
             "from conlab.workloads.web import serve; serve()"

@@ -54,7 +54,7 @@ def _start_methods() -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from conlab import __version__
+    from conlab._version import __version__
 
     parser = _Parser(
         prog="conlab",
@@ -399,7 +399,8 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 def _write_outputs(args: argparse.Namespace, results: Results) -> None:
     """Write every file asked for (--json, --markdown, --csv); called after each round."""
-    from conlab.report import csv, markdown, resultfile
+    from conlab import resultfile
+    from conlab.report import csv, markdown
 
     if getattr(args, "json", None):
         resultfile.write(results, args.json)
@@ -454,7 +455,7 @@ def _check_writable(path: str | None) -> None:
 
 def _measure_demo(args: argparse.Namespace) -> Results:
     """The demo's measurement alone, no report: what a --python child runs."""
-    from conlab.demo import DemoSettings, parts
+    from conlab.lesson.demo import DemoSettings, parts
     from conlab.measure import environment
     from conlab.model import Comparison, Results
 
@@ -478,7 +479,7 @@ def _measure_demo(args: argparse.Namespace) -> Results:
 
 def _cmd_elsewhere(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """Any measuring command with --python: run its measurement under each interpreter, merge, show."""
-    from conlab import pythons
+    from conlab.cli import pythons
     from conlab.report import terminal
 
     if getattr(args, "measure", None) is None:
@@ -509,7 +510,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _run_demo(args: argparse.Namespace, results: Results) -> int:
-    from conlab.demo import DemoSettings, parts
+    from conlab.lesson.demo import DemoSettings, parts
     from conlab.measure import environment
     from conlab.model import Comparison
     from conlab.report import explain as explain_report
@@ -577,8 +578,8 @@ def _compare_plan(args: argparse.Namespace) -> tuple[Workload, list[Strategy]]:
 
 def _measure_compare(args: argparse.Namespace) -> Results:
     """compare's measurement alone, no report: what a --python child runs."""
+    from conlab.lab.compare import compare
     from conlab.measure import environment
-    from conlab.measure.lab import compare
     from conlab.model import Results
 
     workload, chosen = _compare_plan(args)
@@ -595,8 +596,8 @@ def _repeats_warmup(args: argparse.Namespace) -> tuple[int, int]:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from conlab.lab.compare import compare
     from conlab.measure import environment
-    from conlab.measure.lab import compare
     from conlab.model import Results
     from conlab.report import terminal
 
@@ -672,7 +673,7 @@ def _cmd_strategies(args: argparse.Namespace) -> int:
 
 def _save_interrupted(results: Results, exc: KeyboardInterrupt, args: argparse.Namespace) -> None:
     """Ctrl-C: write what completed, with the part in progress as far as it got, marked incomplete."""
-    from conlab.measure.lab import Interrupted
+    from conlab.lab.compare import Interrupted
 
     if isinstance(exc, Interrupted):
         # The part in progress replaces its last written state (from the last round).
@@ -759,7 +760,7 @@ def _cmd_advise(args: argparse.Namespace) -> int:
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
-    from conlab import explain
+    from conlab.lesson import table as explain
     from conlab.measure import environment
     from conlab.model import Results
     from conlab.report import explain as explain_report
@@ -784,7 +785,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    from conlab.report import resultfile, terminal
+    from conlab import resultfile
+    from conlab.report import terminal
 
     for path in (args.markdown, args.csv):
         _check_writable(path)
@@ -797,8 +799,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
+    from conlab.lab.sweep import sweep
     from conlab.measure import environment
-    from conlab.measure.sweep import sweep
     from conlab.model import Results
     from conlab.report.text import fit_sentence, sweep_table
 
@@ -832,7 +834,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from conlab.report import resultfile
+    from conlab import resultfile
 
     if not (args.html or args.plot or args.trace):
         raise UsageError("say what to write: --html PATH, --plot PATH or --trace PATH")
@@ -843,9 +845,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
+    from conlab import resultfile
     from conlab.measure.diff import diff
     from conlab.report import diff as diff_report
-    from conlab.report import resultfile
 
     a, b = resultfile.load(args.a), resultfile.load(args.b)
     result = diff(a, b, min_effect=args.min_effect / 100, alpha=args.alpha)

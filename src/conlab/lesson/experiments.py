@@ -111,7 +111,7 @@ def shared_list(workers: int, start_method: str) -> tuple[int, int]:
 def _own_memory() -> tuple[int, int | None]:
     """This process's RSS, and its USS (memory no other process shares) where psutil tells."""
     if psutil is None:
-        from conlab.measure.probe import tree_rss_bytes
+        from conlab.measure.tree import tree_rss_bytes
 
         return tree_rss_bytes(os.getpid(), [os.getpid()])[0], None
     proc = psutil.Process()

@@ -40,13 +40,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from conlab._process import execute as execute_module
+from conlab._process import worker
+from conlab._process.crashes import crashed_record, describe_exit, kill_all
+from conlab._process.execute import timed_out, unstarted
 from conlab.errors import UsageError
 from conlab.model import LOST, Task, TaskRecord
-from conlab.strategies import execute as execute_module
-from conlab.strategies import worker
 from conlab.strategies.base import Execution, Strategy
-from conlab.strategies.crashes import crashed_record, describe_exit, kill_all
-from conlab.strategies.execute import timed_out, unstarted
 
 POLL_S = 0.02
 READY_TIMEOUT_S = 60.0
@@ -264,7 +264,7 @@ def _watch(
 
 def _child_main(conn: Any, strategy: Strategy, tasks: list[Task], log_dir: str) -> None:
     """The sandbox: run the strategy here, journal every task, send the Execution back."""
-    from conlab.measure.probe import TreeProbe
+    from conlab.measure.tree import TreeProbe
 
     try:
         execute_module.journal = worker.WorkerLog(log_dir)

@@ -10,8 +10,8 @@ import traceback
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from conlab._process import capture
 from conlab.model import ERROR, OK, TIMEOUT, Task, TaskRecord, Worker
-from conlab.strategies import capture
 
 _HOST = socket.gethostname()
 _thread_time_ns = time.thread_time_ns

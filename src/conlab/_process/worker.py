@@ -24,9 +24,9 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+from conlab._process import capture, shipping
+from conlab._process.execute import current_worker, execute, format_error
 from conlab.model import ERROR, TaskRecord
-from conlab.strategies import capture, shipping
-from conlab.strategies.execute import current_worker, execute, format_error
 
 _FRAME = struct.Struct("<BqiI")  # kind, perf_counter_ns, task index, payload length
 _START, _OUT, _END, _HOLD = 1, 2, 3, 4

@@ -15,12 +15,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from conlab._process import capture, shipping
+from conlab._process.execute import execute
 from conlab.advice.calibrate import parallel_capacity
 from conlab.errors import UserCodeError
 from conlab.measure.environment import gil_enabled, usable_cpus
 from conlab.model import Task, TaskRecord, Workload
-from conlab.strategies import capture, shipping
-from conlab.strategies.execute import execute
 
 BATCH_S = 0.05
 # Beyond this, batch B is not timed alone: it is taken to last as long as batch A.

@@ -16,7 +16,9 @@ import multiprocessing
 from dataclasses import dataclass, field
 from typing import Any
 
-from conlab.explain_probes import (
+from conlab._process.crashes import resolve_start_method
+from conlab.lab.compare import Progress, compare
+from conlab.lesson.experiments import (
     RACE_INCREMENTS,
     RACE_THREADS,
     free_threaded_elsewhere,
@@ -27,10 +29,8 @@ from conlab.explain_probes import (
     thread_memory,
 )
 from conlab.measure.environment import gil_enabled, usable_cpus
-from conlab.measure.lab import Progress, compare
 from conlab.model import RUN_OK, Comparison, Run
 from conlab.strategies import make
-from conlab.strategies.crashes import resolve_start_method
 from conlab.workloads import build
 
 

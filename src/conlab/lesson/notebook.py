@@ -16,13 +16,12 @@ spawn. The child writes a result file that the caller reads back.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from typing import Any
 
+from conlab._process import children
 from conlab.errors import ConlabError
 from conlab.model import Comparison, Task, Workload
 from conlab.workloads.seed import NUMBERS
@@ -59,7 +58,7 @@ def calc_cube(numbers, sleep_s=0.2):
 if __name__ == "__main__":
     import sys
 
-    from conlab.lesson import child_main
+    from conlab.lesson.notebook import child_main
 
     child_main(calc_square, calc_cube, sys.argv[1:])
 """
@@ -69,10 +68,10 @@ def child_main(
     calc_square: Callable[..., Any], calc_cube: Callable[..., Any], argv: list[str]
 ) -> None:
     """Runs in the script's process: both ways, under spawn, into a result file."""
+    from conlab import resultfile
+    from conlab.lab.compare import compare
     from conlab.measure import environment
-    from conlab.measure.lab import compare
     from conlab.model import Results
-    from conlab.report import resultfile
     from conlab.strategies import ProcessesStrategy
 
     path, sleep_s, repeats, warmup = argv[0], float(argv[1]), int(argv[2]), int(argv[3])
@@ -117,14 +116,12 @@ def notebook_comparison(
     sleep_s: float, repeats: int, warmup: int, timeout_s: float = 600
 ) -> Comparison:
     """Run the lesson's cell in a fresh interpreter and return what conlab measured there."""
-    from conlab.report import resultfile
+    from conlab import resultfile
 
     with tempfile.TemporaryDirectory(prefix="conlab-lesson-") as tmp:
         path = os.path.join(tmp, "lesson.json")
-        proc = _run_child(
-            [sys.executable, "-c", SCRIPT, path, str(sleep_s), str(repeats), str(warmup)],
-            timeout_s,
-        )
+        argv = [sys.executable, "-c", SCRIPT, path, str(sleep_s), str(repeats), str(warmup)]
+        proc = children.run(argv, env=children.child_env(), timeout_s=timeout_s)
         if proc.returncode != 0 or not os.path.exists(path):
             lines = [line for line in proc.stderr.splitlines() if line.strip()]
             raise ConlabError(
@@ -132,33 +129,3 @@ def notebook_comparison(
                 f"(exit {proc.returncode}): {lines[-1] if lines else 'no output'}"
             )
         return resultfile.load(path).comparisons[0]
-
-
-def _run_child(argv: list[str], timeout_s: float) -> subprocess.CompletedProcess[str]:
-    """Run the child interpreter; on Ctrl-C, pass it on so that it stops its own children."""
-    with subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": _conlab_path()},
-    ) as child:
-        try:
-            out, err = child.communicate(timeout=timeout_s)
-        except BaseException:
-            child.send_signal(signal.SIGINT)
-            try:
-                child.communicate(timeout=3)
-            except BaseException:
-                child.kill()
-                child.wait()
-            raise
-        return subprocess.CompletedProcess(argv, child.returncode, out, err)
-
-
-def _conlab_path() -> str:
-    """Make the child find this conlab, installed or not."""
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    rest = os.environ.get("PYTHONPATH")
-    return here + (os.pathsep + rest if rest else "")

@@ -17,8 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from conlab.errors import UsageError
+from conlab.lab.sandbox import run_strategy
 from conlab.measure import stats
-from conlab.measure.probe import ProbeResult, TreeProbe, sampler_session
+from conlab.measure.tree import ProbeResult, TreeProbe, sampler_session
 from conlab.model import (
     RUN_FAILED,
     RUN_OK,
@@ -31,7 +32,6 @@ from conlab.model import (
 )
 from conlab.strategies import SequentialStrategy
 from conlab.strategies.base import Execution, Strategy
-from conlab.strategies.sandbox import run_strategy
 
 Progress = Callable[[int, int, str], None]
 Update = Callable[[Comparison], None]

@@ -6,9 +6,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from conlab import explain, lesson
+from conlab.lab.compare import Progress, Update, check_counts, compare
+from conlab.lesson import notebook as lesson
+from conlab.lesson import table as explain
 from conlab.measure.environment import usable_cpus
-from conlab.measure.lab import Progress, Update, check_counts, compare
 from conlab.model import Comparison
 from conlab.strategies import make
 from conlab.workloads import build

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conlab.errors import UsageError
+from conlab.lab.compare import Progress, check_counts, compare
 from conlab.measure.environment import usable_cpus
 from conlab.measure.fit import AmdahlFit, fit_amdahl
-from conlab.measure.lab import Progress, check_counts, compare
 from conlab.model import RUN_OK, Comparison, Run, Workload
 from conlab.strategies import make
 from conlab.workloads import CATALOGUE, build
@@ -98,14 +98,8 @@ class Sweep:
         return fit_amdahl(reference.wall_s, {p.workers: p.run.wall_s for p in points})
 
     def __repr__(self) -> str:
-        from conlab.report.text import sweep_text
-
-        return sweep_text(self)
-
-    def _repr_html_(self) -> str:
-        from conlab.report.html import sweep_fragment
-
-        return sweep_fragment(self, notebook=True)
+        workers = ", ".join(map(str, self.worker_counts))
+        return f"Sweep({self.workload!r}, {self.strategy}, workers: {workers})"
 
 
 def _swept_run(c: Comparison) -> Run | None:

@@ -10,10 +10,10 @@ import sys
 import threading
 from typing import Any
 
+from conlab._process import worker
+from conlab._process.execute import current_worker
 from conlab.errors import UsageError
 from conlab.model import CRASHED, Task, TaskRecord, Worker
-from conlab.strategies import worker
-from conlab.strategies.execute import current_worker
 
 _SIGNAL_MEANING = {
     "SIGSEGV": "a segmentation fault, usually in C code",
