@@ -29,6 +29,7 @@ lint: setup
 	$(RUN) ruff check src tests benchmarks
 	$(RUN) ruff format --check src tests benchmarks
 	$(RUN) mypy
+	$(RUN) lint-imports --no-cache
 
 bench: setup
 	$(RUN) python benchmarks/run.py $(ARGS)
