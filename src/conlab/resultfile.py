@@ -8,13 +8,11 @@ the start of that repeat.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
-import tempfile
 from typing import Any
 
+from conlab import outputs
 from conlab.errors import ResultFileError
 from conlab.measure import noise, stats
 from conlab.model import (
@@ -154,23 +152,19 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
+def dumps(results: Results) -> str:
+    """The file's text: strict JSON (NaN and infinities become null)."""
+    return json.dumps(_jsonable(to_dict(results)), indent=1, allow_nan=False)
+
+
 def write(results: Results, path: str) -> None:
     """Write atomically: a reader, or a crash mid-write, never sees half a file."""
-    write_text(json.dumps(_jsonable(to_dict(results)), indent=1, allow_nan=False), path)
+    outputs.write_text(dumps(results), path)
 
 
 def write_text(data: str, path: str) -> None:
-    """Replace ``path`` with ``data`` atomically (a temporary file, then a rename)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".conlab-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Replace ``path`` with ``data`` atomically (see :mod:`conlab.outputs`)."""
+    outputs.write_text(data, path)
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -238,11 +232,34 @@ def _kind_names(kinds: Any) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
+# A result file of 10,000 runs of 1,000 tasks is some 100 MB; more is not one of ours.
+MAX_FILE_BYTES = 256 * 2**20
+_CHUNK_BYTES = 2**20
+_JSON_STARTS = b'{["-0123456789tfn'  # the bytes JSON text can begin with
+
+
+def _read_bounded(path: str) -> bytes:
+    """The file's bytes, refused past MAX_FILE_BYTES or when its first byte cannot begin
+    JSON text (``/dev/zero`` and ``/dev/urandom`` are never read to the end)."""
+    chunks: list[bytes] = []
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK_BYTES):
+            if not chunks and chunk.lstrip(b" \t\r\n")[:1] not in _JSON_STARTS:
+                raise ResultFileError(f"{path}: not a conlab result file (not UTF-8 JSON text)")
+            size += len(chunk)
+            if size > MAX_FILE_BYTES:
+                raise ResultFileError(
+                    f"{path}: not a conlab result file (larger than {MAX_FILE_BYTES >> 20} MiB)"
+                )
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def load(path: str) -> Results:
     """Read a result file; any problem is one ResultFileError naming the path and the place."""
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        raw = _read_bounded(path)
     except FileNotFoundError:
         raise ResultFileError(
             f"{path}: no such file; give the path of a file written with --json"

@@ -10,6 +10,7 @@ import json
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from conlab import outputs
 from conlab.model import RUN_FAILED, RUN_OK, RUN_UNAVAILABLE, Comparison, Results, Run
 from conlab.report import svg
 from conlab.report.terminal import output_run, strategy_label
@@ -239,5 +240,4 @@ def document(results: Results, title: str = "conlab report") -> str:
 
 
 def write(results: Results, path: str) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(document(results))
+    outputs.write_text(document(results), path)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from conlab import outputs
 from conlab.errors import UsageError
 from conlab.model import RUN_OK, Comparison, Results
 from conlab.report.terminal import strategy_label
 from conlab.report.timeline import lanes, span_s
+from conlab.report.visible import visible
 
 if TYPE_CHECKING:
     from conlab.lab.sweep import Sweep
@@ -64,6 +66,17 @@ def size_px(results: Results) -> tuple[int, int]:
 def plot(results: Results, path: str) -> None:
     """Draw every comparison and sweep of ``results`` to ``path`` (.png or .svg)."""
     check(path)
+    import matplotlib
+
+    # Names are the user's text, not TeX: "$\\undefined{x}$" must print as it is.
+    with matplotlib.rc_context({"text.parse_math": False}):
+        data = _draw(results, os.path.splitext(path)[1].lstrip(".").lower())
+    outputs.write_bytes(data, path)
+
+
+def _draw(results: Results, fmt: str) -> bytes:
+    import io
+
     from matplotlib.figure import Figure
 
     rows = _rows(results)
@@ -74,18 +87,22 @@ def plot(results: Results, path: str) -> None:
     for sub, (what, item, _) in zip(rows_figs, rows, strict=False):
         left, right = sub.subplots(1, 2, width_ratios=[1, 1] if what == "sweep" else [1, 2.4])
         if what == "sweep":
-            sub.suptitle(f"{item.workload}: {item.strategy} sweep", x=0.01, ha="left", fontsize=9)
+            sub.suptitle(
+                visible(f"{item.workload}: {item.strategy} sweep"), x=0.01, ha="left", fontsize=9
+            )
             _sweep(item, left, right)
         else:
-            sub.suptitle(item.title or item.workload, x=0.01, ha="left", fontsize=9)
+            sub.suptitle(visible(item.title or item.workload), x=0.01, ha="left", fontsize=9)
             _speedups(item, left)
             _timelines(item, right)
-    fig.savefig(path, dpi=DPI, format=os.path.splitext(path)[1].lstrip(".").lower())
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=DPI, format=fmt)
+    return buffer.getvalue()
 
 
 def _speedups(c: Comparison, ax: Any) -> None:
     runs = [r for r in c.runs if r.status == RUN_OK and r.speedup is not None]
-    labels = [f"{strategy_label(r)}:{r.workers}" for r in runs]
+    labels = [visible(f"{strategy_label(r)}:{r.workers}") for r in runs]
     values = [r.speedup or 0.0 for r in runs]
     ax.barh(range(len(runs)), values, color="#72b7b2")
     ax.set_yticks(range(len(runs)), labels, fontsize=7)
@@ -114,14 +131,14 @@ def _timelines(c: Comparison, ax: Any) -> None:
                 ax.text(
                     bar.start_s + span * 0.005,
                     y,
-                    bar.name,
+                    visible(bar.name),
                     va="center",
                     fontsize=6,
                     color="white",
                     clip_on=True,
                 )
             ticks.append(y)
-            labels.append(f"{strategy_label(run)}:{run.workers} · {lane.label}")
+            labels.append(visible(f"{strategy_label(run)}:{run.workers} · {lane.label}"))
             y += 1
         if run.floor_s is not None:
             ax.vlines(run.floor_s, first - 0.5, y - 0.5, colors="#2a2", linestyles="dashed")

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from conlab.model import Comparison
 from conlab.report import terminal
+from conlab.report.visible import SafeConsole
 
 if TYPE_CHECKING:
     from conlab.lab.sweep import Sweep
@@ -20,7 +21,7 @@ WIDTH = 100
 def _console() -> tuple[Console, io.StringIO]:
     buffer = io.StringIO()
     # force_jupyter=False: inside a kernel rich would otherwise display instead of writing.
-    console = Console(
+    console = SafeConsole(
         file=buffer, width=WIDTH, color_system=None, highlight=False, force_jupyter=False
     )
     return console, buffer

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from conlab import outputs
 from conlab.model import Results, Run
 from conlab.report.terminal import strategy_label
 from conlab.report.timeline import lanes
@@ -82,5 +83,4 @@ def to_trace(results: Results) -> dict[str, Any]:
 
 
 def write(results: Results, path: str) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(to_trace(results), f, default=str)
+    outputs.write_text(json.dumps(to_trace(results), default=str), path)
