@@ -110,9 +110,7 @@ def strategy_list(
             )
         strategy = parse_spec(
             spec,
-            start_method=start_method,
-            scheduler=scheduler,
-            ray_address=ray_address,
+            {"start_method": start_method, "scheduler": scheduler, "ray_address": ray_address},
             timeout_s=timeout_s,
             isolate=isolate,
         )

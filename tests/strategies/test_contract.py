@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import signal
 import threading
@@ -10,38 +11,62 @@ import time
 
 import pytest
 
+from conlab.errors import UsageError
 from conlab.lab.compare import compare
+from conlab.lab.sweep import sweep
 from conlab.model import CRASHED, ERROR, OK, Task
-from conlab.strategies import make
+from conlab.strategies import (
+    REGISTRY,
+    ProcessesStrategy,
+    ProcessPoolStrategy,
+    ThreadPoolStrategy,
+    ThreadsStrategy,
+    make,
+    options_for,
+)
+from conlab.strategies.base import CLUSTER, FAMILIES, SEQUENTIAL, THREADS
 from conlab.workloads import build, seed
-from tests.conftest import START_METHODS
 
-# One entry per strategy and start method: (strategy name, workers, options).
+
+def _worker_counts(cls):
+    """Pools run with 2 workers, thread pools with 3 as well."""
+    if not cls.pooled or cls.family == SEQUENTIAL:
+        return [None]
+    return [2, 3] if cls.family == THREADS else [2]
+
+
+# One entry per registered strategy, worker count and start method: (name, workers, options).
+# The cluster strategies keep the same contract against clusters their own tests start
+# (test_dask.py, test_ray.py, and the fault matrix).
 SPECS = [
-    ("sequential", None, {}),
-    ("threads", None, {}),
-    ("thread-pool", 2, {}),
-    ("thread-pool", 3, {}),
-    *[("processes", None, {"start_method": m}) for m in START_METHODS],
-    *[("process-pool", 2, {"start_method": m}) for m in START_METHODS],
-    ("asyncio", None, {}),
+    (name, workers, {"start_method": method} if method else {})
+    for name, cls in REGISTRY.items()
+    if cls.family != CLUSTER
+    for workers in _worker_counts(cls)
+    for method in cls.start_methods()
 ]
 IDS = [f"{n}:{w or ''}{'/' + o['start_method'] if o else ''}" for n, w, o in SPECS]
-PROCESS_SPECS = [s for s in SPECS if s[0] in ("processes", "process-pool")]
+PROCESS_SPECS = [s for s in SPECS if REGISTRY[s[0]].uses_processes]
 PROCESS_IDS = [i for i, s in zip(IDS, SPECS, strict=True) if s in PROCESS_SPECS]
+
+
+def _built(spec):
+    name, workers, options = spec
+    built = make(name, workers, **options)
+    if reason := built.unavailable_reason():
+        pytest.skip(f"{name} cannot run here: {reason}")
+    return built
 
 
 @pytest.fixture(params=SPECS, ids=IDS)
 def strategy(request):
-    name, workers, options = request.param
-    built = make(name, workers, **options)
-    return AsyncTwins(built) if getattr(built, "wants_async", False) else built
+    built = _built(request.param)
+    return AsyncTwins(built) if built.wants_async else built
 
 
 @pytest.fixture(params=PROCESS_SPECS, ids=PROCESS_IDS)
 def process_strategy(request):
-    name, workers, options = request.param
-    return make(name, workers, **options)
+    return _built(request.param)
 
 
 # Task functions live at module level: picklable by reference under every start method.
@@ -125,7 +150,8 @@ class AsyncTwins:
 
     def __init__(self, strategy):
         self.strategy = strategy
-        self.name, self.uses_processes = strategy.name, strategy.uses_processes
+        self.name, self.family = strategy.name, strategy.family
+        self.uses_processes = strategy.uses_processes
 
     def workers_for(self, n_tasks):
         return self.strategy.workers_for(n_tasks)
@@ -176,7 +202,7 @@ def test_outputs_of_concurrent_tasks_are_never_mixed(strategy):
 def test_concurrent_tasks_overlap_in_time_and_output(strategy):
     tasks = [Task(shout, (tag, 10, 0.01), name=tag) for tag in ("alpha", "beta")]
     a, b = strategy.run(tasks).records
-    if strategy.name == "sequential":
+    if strategy.family == SEQUENTIAL:
         assert a.end_ns <= b.start_ns, "sequential runs one task after the other"
         return
     assert a.start_ns < b.end_ns and b.start_ns < a.end_ns, "the two tasks did not overlap"
@@ -229,8 +255,8 @@ def test_a_child_killed_by_a_signal_is_crashed_with_the_signal(process_strategy)
 def test_a_crash_makes_the_run_invalid_with_the_reason():
     workload = build("seed", sleep_s=0.01)
     workload.tasks[1] = Task(exit_in_child, workload.tasks[1].args, name="calc_cube")
-    comparison = compare(workload, [make("processes")], repeats=1, warmup=0)
-    run = comparison.run("processes")
+    comparison = compare(workload, [ProcessesStrategy()], repeats=1, warmup=0)
+    run = comparison.run(ProcessesStrategy.name)
     assert run.status == "failed"
     assert run.speedup is None
     assert "'calc_cube' crashed" in run.reason and "exit code 3" in run.reason
@@ -243,7 +269,7 @@ def test_threads_keep_outputs_apart_even_without_a_pause():
             print(tag, k)
         return tag
 
-    records = make("thread-pool", 4).run([Task(busy, (t,), name=t) for t in "abcd"]).records
+    records = ThreadPoolStrategy(4).run([Task(busy, (t,), name=t) for t in "abcd"]).records
     for record in records:
         assert record.output == "".join(f"{record.name} {k}\n" for k in range(2000))
 
@@ -253,7 +279,7 @@ def test_output_outside_tasks_still_reaches_the_real_stdout(capsys):
         print("inside")
         return 1
 
-    make("thread-pool", 2).run([Task(task)])
+    ThreadPoolStrategy(2).run([Task(task)])
     print("outside")
     assert capsys.readouterr().out == "outside\n"
 
@@ -262,6 +288,49 @@ def test_router_is_removed_after_the_run():
     import sys
 
     before = sys.stdout
-    make("threads").run([Task(square, (1,))])
+    ThreadsStrategy().run([Task(square, (1,))])
     assert sys.stdout is before
     assert not any(t.name.startswith("conlab") for t in threading.enumerate())
+
+
+# --- what a strategy declares, and make() ---------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", list(REGISTRY.values()), ids=list(REGISTRY))
+def test_a_strategy_declares_its_family_and_the_options_it_takes(cls):
+    assert cls.family in FAMILIES
+    parameters = inspect.signature(cls.__init__).parameters.values()
+    taken = [
+        p.name for p in parameters if p.name not in ("self", "workers") and p.kind != p.VAR_KEYWORD
+    ]
+    assert list(cls.option_names) == taken
+    assert (cls.start_methods() != [None]) == ("start_method" in taken)
+
+
+def test_make_refuses_an_option_the_strategy_does_not_take_and_names_those_it_does():
+    with pytest.raises(UsageError) as caught:
+        make("process-pool", 2, chunk_size=4)
+    assert str(caught.value) == (
+        "the process-pool strategy takes no option 'chunk_size'; "
+        "it takes: start_method, chunksize, timeout_s, isolate"
+    )
+
+
+def test_options_given_to_every_strategy_reach_those_that_take_them():
+    shared = {"start_method": "spawn", "chunksize": 4, "scheduler": None, "timeout_s": 1.0}
+    assert options_for(ThreadsStrategy, shared) == {"timeout_s": 1.0}
+    assert options_for(ProcessPoolStrategy, shared) == {
+        "start_method": "spawn",
+        "chunksize": 4,
+        "timeout_s": 1.0,
+    }
+    # An option no strategy takes stays, for make() to name.
+    assert options_for(ThreadsStrategy, {"chunk_size": 4}) == {"chunk_size": 4}
+
+
+def test_a_sweep_given_a_start_method_runs_a_thread_pool_and_refuses_a_misspelt_option():
+    workload = build("seed", sleep_s=0.01)
+    result = sweep(workload, "thread-pool", [2], repeats=1, warmup=0, start_method="spawn")
+    assert [c.run("thread-pool").status for c in result.comparisons] == ["ok"]
+    with pytest.raises(UsageError, match="takes no option 'timeout'"):
+        sweep(workload, "thread-pool", [2], repeats=1, warmup=0, timeout=3)

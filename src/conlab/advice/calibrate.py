@@ -51,14 +51,13 @@ async def anoop() -> None:
 
 def family(name: str) -> str:
     cls = REGISTRY.get(name)
-    if cls is not None and getattr(cls, "wants_async", False):
+    if cls is not None and cls.wants_async:
         return "async"
     return FAMILIES.get(name, "other")
 
 
 def start_methods(name: str) -> list[str | None]:
-    cls = REGISTRY[name]
-    return list(multiprocessing.get_all_start_methods()) if cls.uses_processes else [None]
+    return REGISTRY[name].start_methods()
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ prints it.
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -85,7 +84,7 @@ class Prediction:
 
 def accepts_chunksize(name: str) -> bool:
     cls = REGISTRY.get(name)
-    return cls is not None and "chunksize" in inspect.signature(cls.__init__).parameters
+    return cls is not None and "chunksize" in cls.option_names
 
 
 def worker_counts(fam: str, n_tasks: int, cores: int, fixed: int | None) -> list[int]:

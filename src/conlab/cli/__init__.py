@@ -665,7 +665,7 @@ def _cmd_strategies(args: argparse.Namespace) -> int:
     for name, cls in REGISTRY.items():
         reason = cls().unavailable_reason()
         note = f"  NOT AVAILABLE here: {reason}" if reason else ""
-        if getattr(cls, "wants_async", False):
+        if cls.wants_async:
             note += "  (runs workloads with an async variant)"
         print(f"{name:<13} {cls.description}{note}")
     return 0

@@ -212,6 +212,7 @@ def _backend(
         from conlab.engine.pool import ProcessBackend, default_workers
 
         return ProcessBackend(fn, workers or default_workers(), start_method, timeout)
-    from conlab.strategies import make
+    from conlab.strategies import make, options_for, strategy_class
 
-    return StrategyBackend(fn, make(name, workers, start_method=start_method))
+    options = options_for(strategy_class(name), {"start_method": start_method})
+    return StrategyBackend(fn, make(name, workers, **options))

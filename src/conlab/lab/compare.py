@@ -157,7 +157,7 @@ def _entry(workload: Workload, strategy: Strategy) -> _Entry:
         options=strategy.describe_options(),
     )
     reason = strategy.unavailable_reason()
-    if getattr(strategy, "wants_async", False):
+    if strategy.wants_async:
         if workload.async_tasks is None:
             reason = reason or f"the {workload.name} workload has no async variant"
         else:
@@ -218,7 +218,7 @@ def _notes(entries: list[_Entry]) -> list[str]:
     """What the strategies said about the runs shown (a pool rebuilt, a task run again)."""
     notes: list[str] = []
     for entry in entries:
-        if entry.run.options.get("plain"):
+        if entry.strategy.plain:
             continue  # the lesson's plain run explains itself
         for sample in entry.samples:
             if sample.execution.records is entry.run.records:
@@ -247,7 +247,7 @@ def _reference(workload: Workload, entries: list[_Entry]) -> _Reference:
 
 def _fill(entry: _Entry, workload: Workload, reference: _Reference) -> None:
     run = entry.run
-    plain = bool(run.options.get("plain"))
+    plain = entry.strategy.plain
     timed = [s for s in entry.samples if not s.warmup]
     run.wall_s = [s.execution.wall_ns / 1e9 for s in timed]
     run.startup_s = [

@@ -22,7 +22,7 @@ from conlab.lab.compare import Progress, check_counts, compare
 from conlab.measure.environment import usable_cpus
 from conlab.measure.fit import AmdahlFit, fit_amdahl
 from conlab.model import RUN_OK, Comparison, Run, Workload
-from conlab.strategies import make
+from conlab.strategies import make, options_for, strategy_class
 from conlab.workloads import CATALOGUE, build
 
 
@@ -174,6 +174,7 @@ def sweep(
     """Measure ``strategy`` with each worker count (for each amount of work in ``tasks``).
 
     ``strategy_options`` go to the strategy as to ``make``: timeout_s, isolate, scheduler, ...
+    Those the command line gives every strategy (start_method, scheduler, ...) apply where taken.
     """
     check_counts(repeats, warmup)
     counts = sorted(set(workers))
@@ -182,6 +183,7 @@ def sweep(
     options = {k: v for k, v in strategy_options.items() if v is not None}
     if start_method is not None:
         options["start_method"] = start_method
+    options = options_for(strategy_class(strategy), options)
     if not make(strategy, 1, **options).pooled:
         raise UsageError(
             f"{strategy} starts one worker per task, so it has no worker count to sweep: "

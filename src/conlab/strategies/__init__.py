@@ -6,7 +6,6 @@ reads the ``name:workers`` form the command line uses.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from conlab.errors import UnknownNameError, UsageError
@@ -34,7 +33,9 @@ __all__ = [
     "ThreadPoolStrategy",
     "ThreadsStrategy",
     "make",
+    "options_for",
     "parse_spec",
+    "strategy_class",
 ]
 
 REGISTRY: dict[str, type[Strategy]] = {
@@ -55,17 +56,41 @@ REGISTRY: dict[str, type[Strategy]] = {
 
 # Options every strategy takes (Strategy.configure), whatever its family.
 COMMON_OPTIONS = ("timeout_s", "isolate")
+# Options the command line and the API give to every strategy they build at once
+# (--start-method, --chunksize, --scheduler, --ray-address): each strategy takes those it declares.
+SHARED_OPTIONS = frozenset(n for cls in REGISTRY.values() for n in cls.option_names)
+
+
+def strategy_class(name: str) -> type[Strategy]:
+    """The strategy registered as ``name``; an unknown name is an error with suggestions."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise UnknownNameError("strategy", name, REGISTRY) from None
+
+
+def options_for(cls: type[Strategy], options: dict[str, Any]) -> dict[str, Any]:
+    """Of ``options`` given to several strategies at once, those ``cls`` takes.
+
+    A shared option another strategy takes (``start_method`` for ``threads``) is left
+    out; any other option stays, so that make() names it when ``cls`` does not take it.
+    """
+    return {
+        k: v
+        for k, v in options.items()
+        if k in cls.option_names or k in COMMON_OPTIONS or k not in SHARED_OPTIONS
+    }
 
 
 def make(name: str, workers: int | None = None, **options: Any) -> Strategy:
-    """The strategy called ``name``; options a strategy does not take are left out."""
-    try:
-        cls = REGISTRY[name]
-    except KeyError:
-        raise UnknownNameError("strategy", name, REGISTRY) from None
+    """The strategy called ``name``, built with ``options``; one it does not take is an error."""
+    cls = strategy_class(name)
     common = {k: options.pop(k) for k in COMMON_OPTIONS if k in options}
-    taken = inspect.signature(cls.__init__).parameters
-    strategy = cls(workers, **{k: v for k, v in options.items() if k in taken})
+    for option in options:
+        if option not in cls.option_names:
+            takes = ", ".join((*cls.option_names, *COMMON_OPTIONS))
+            raise UsageError(f"the {name} strategy takes no option {option!r}; it takes: {takes}")
+    strategy = cls(workers, **options)
     return strategy.configure(**common)
 
 
@@ -80,7 +105,11 @@ def parse_workers(text: str) -> int:
     return workers
 
 
-def parse_spec(spec: str, **options: Any) -> Strategy:
-    """``name`` or ``name:workers``."""
+def parse_spec(spec: str, shared: dict[str, Any] | None = None, **options: Any) -> Strategy:
+    """``name`` or ``name:workers``, with ``options``, and those of ``shared`` that it takes.
+
+    ``shared`` holds the options given to every strategy named at once (see options_for).
+    """
     name, _, workers = spec.strip().partition(":")
-    return make(name, parse_workers(workers) if workers else None, **options)
+    taken = options_for(strategy_class(name), shared) if shared else {}
+    return make(name, parse_workers(workers) if workers else None, **{**taken, **options})

@@ -30,7 +30,7 @@ from conlab._process import execute as execute_module
 from conlab._process.execute import current_worker, format_error, timed_out
 from conlab.measure.tree import self_cpu_s
 from conlab.model import ERROR, OK, Task, TaskRecord
-from conlab.strategies.base import Execution, Strategy
+from conlab.strategies.base import ASYNCIO, Execution, Strategy
 
 CANCELLED = (
     "it was cancelled at its next await (asyncio.CancelledError) and the other tasks went on"
@@ -43,11 +43,11 @@ class AsyncioStrategy(Strategy):
     """All tasks in one event loop; with ``workers`` N, at most N at a time (a semaphore)."""
 
     name = "asyncio"
+    family = ASYNCIO
     description = "asyncio.gather over the workload's async variant, in one event loop"
     pooled = False
     # A task past the timeout is cancelled here; the sandbox acts only when the loop is blocked.
     handles_timeout = True
-    # The lab gives this strategy the workload's async_tasks.
     wants_async = True
 
     def workers_for(self, n_tasks: int) -> int:

@@ -9,6 +9,7 @@ after every child the strategy started has been stopped.
 from __future__ import annotations
 
 import abc
+import multiprocessing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -44,14 +45,37 @@ class Execution:
         return self.t1_ns - self.t0_ns
 
 
+# The families: how a strategy runs work, for what chooses among strategies (the advice, the
+# lesson, the tests) without spelling their names.
+SEQUENTIAL = "sequential"
+THREADS = "threads"
+PROCESSES = "processes"
+ASYNCIO = "asyncio"
+INTERPRETERS = "interpreters"
+# On workers a scheduler hands tasks to (Dask, Ray): a cluster is started, or one is given.
+CLUSTER = "cluster"
+FAMILIES = (SEQUENTIAL, THREADS, PROCESSES, ASYNCIO, INTERPRETERS, CLUSTER)
+
+
 class Strategy(abc.ABC):
-    """One way of executing a list of tasks, with a worker count and options."""
+    """One way of executing a list of tasks, with a worker count and options.
+
+    The class attributes below are everything the lab, the advice and the lesson
+    read of a strategy besides ``run()``: a new strategy declares them and is
+    one line in the registry (``strategies/__init__.py``).
+    """
 
     name: ClassVar[str]
     description: ClassVar[str]
+    family: ClassVar[str]
+    # The options the constructor takes besides ``workers`` (make() refuses any other).
+    option_names: ClassVar[tuple[str, ...]] = ()
     # Whether ``workers`` means anything: ``threads`` and ``processes`` start one per task.
     pooled: ClassVar[bool] = True
+    # Whether tasks run in processes other than this one (so their pids differ from ours).
     uses_processes: ClassVar[bool] = False
+    # Whether it runs the workload's async variant (``Workload.async_tasks``), not its tasks.
+    wants_async: ClassVar[bool] = False
     # Where tasks and results travel pickled (shipping.PROCESS, shipping.SUBINTERPRETER), as
     # hints name it; None: they are handed over as they are, so they need not pickle.
     ships_to: ClassVar[str | None] = None
@@ -61,6 +85,9 @@ class Strategy(abc.ABC):
     # Per-task time limit in seconds (None: none), and whether to run in a sandbox process.
     timeout_s: float | None = None
     isolate: bool = False
+    # Whether it runs the user's code as written (the lesson's ``Process(target=...)``): no
+    # result comes back, so the lab checks no result and keeps its notes out of the report.
+    plain: bool = False
 
     def __init__(self, workers: int | None = None, **options: Any) -> None:
         if workers is not None and (not isinstance(workers, int) or workers < 1):
@@ -81,6 +108,13 @@ class Strategy(abc.ABC):
             self.isolate = True
             self.options["isolate"] = True
         return self
+
+    @classmethod
+    def start_methods(cls) -> list[str | None]:
+        """The start methods it can be built with here; ``[None]`` when it takes none."""
+        if "start_method" not in cls.option_names:
+            return [None]
+        return list(multiprocessing.get_all_start_methods())
 
     def unavailable_reason(self) -> str | None:
         """Why this strategy cannot run here, or None when it can."""

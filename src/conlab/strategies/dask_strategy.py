@@ -28,7 +28,7 @@ from conlab.errors import StrategyUnavailable
 from conlab.measure.tree import self_cpu_s
 from conlab.model import CRASHED, ERROR, LOST, Task, TaskRecord
 from conlab.strategies import remote
-from conlab.strategies.base import Execution, Strategy
+from conlab.strategies.base import CLUSTER, Execution, Strategy
 from conlab.strategies.dask_faults import STARTED_TOPIC, Start, Watch, killed_record
 
 INSTALL_HINT = "Dask is not installed: pip install 'conlab[dask]'"
@@ -45,6 +45,8 @@ def _import_distributed() -> Any:
 
 class DaskStrategy(Strategy):
     name = "dask"
+    family = CLUSTER
+    option_names = ("scheduler",)
     description = "a Dask distributed.Client: a LocalCluster of N one-thread worker processes, or --scheduler ADDRESS"
     uses_processes = True
     ships_to = shipping.PROCESS

@@ -28,7 +28,7 @@ from conlab._process import capture, shipping, worker
 from conlab._process import execute as execute_module
 from conlab._process.execute import format_error, unstarted
 from conlab.model import ERROR, Task, TaskRecord
-from conlab.strategies.base import Execution, Strategy
+from conlab.strategies.base import INTERPRETERS, Execution, Strategy
 
 # Runs in the subinterpreter's __main__, with the names the parent shares.
 _BOOT = """\
@@ -74,6 +74,7 @@ def unavailable_reason() -> str | None:
 
 class InterpretersStrategy(Strategy):
     name = "interpreters"
+    family = INTERPRETERS
     description = (
         "subinterpreters with their own GIL: InterpreterPoolExecutor (3.14), _interpreters (3.13)"
     )

@@ -36,7 +36,7 @@ from conlab._process.execute import timed_out, unstarted
 from conlab.errors import UsageError
 from conlab.measure.tree import children_cpu_s, pid_cpu_s, self_cpu_s
 from conlab.model import ERROR, LOST, Task, TaskRecord
-from conlab.strategies.base import Execution, Strategy
+from conlab.strategies.base import PROCESSES, Execution, Strategy
 
 WARMUP_TIMEOUT_S = 120.0
 BOOT = "pool.boot"
@@ -45,6 +45,8 @@ POLL_S = 0.02
 
 class ProcessPoolStrategy(Strategy):
     name = "process-pool"
+    family = PROCESSES
+    option_names = ("start_method", "chunksize")
     description = "concurrent.futures.ProcessPoolExecutor(max_workers=N), start method fork, forkserver or spawn"
     uses_processes = True
     ships_to = shipping.PROCESS
@@ -91,7 +93,7 @@ class ProcessPoolStrategy(Strategy):
                     f.result()
             except BrokenProcessPool:
                 pass  # every task below is then recorded against the broken pool
-            procs = dict(getattr(pool, "_processes", None) or {})
+            procs = workers_of(pool)
             cpu0, kids0 = self_cpu_s() + sum(pid_cpu_s(pid) for pid in procs), children_cpu_s()
             t0 = time.perf_counter_ns()
             records: list[TaskRecord | None] = [None] * len(tasks)
@@ -119,9 +121,7 @@ class ProcessPoolStrategy(Strategy):
             live_cpu = sum(pid_cpu_s(pid) for pid in procs)
             cpu = self_cpu_s() + live_cpu + children_cpu_s() - kids0 - cpu0
         except BaseException:
-            every = [
-                p for pool in pools for p in (getattr(pool, "_processes", None) or {}).values()
-            ]
+            every = [p for pool in pools for p in workers_of(pool).values()]
             kill_all(every + list(procs.values()))
             for pool in pools:
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -163,7 +163,7 @@ class ProcessPoolStrategy(Strategy):
                     _submit_batch(pool, tasks, pending[k : k + size])
                     for k in range(0, len(pending), size)
                 ]
-            procs.update(getattr(pool, "_processes", None) or {})
+            procs.update(workers_of(pool))
             for batch in batches:
                 for i, record in batch_outcome(batch):
                     records[i] = record
@@ -176,7 +176,7 @@ class ProcessPoolStrategy(Strategy):
                 records[i] = f
             elif isinstance(f, Future):
                 live[f] = i
-        procs.update(getattr(pool, "_processes", None) or {})
+        procs.update(workers_of(pool))
         if any(f is None for f in futures.values()):
             return {}  # the pool broke while tasks were submitted
         if self.timeout_s is None:
@@ -202,7 +202,7 @@ class ProcessPoolStrategy(Strategy):
         late: dict[int, int] = {}
         while live:
             done, _ = wait(list(live), timeout=POLL_S, return_when=FIRST_COMPLETED)
-            procs.update(getattr(pool, "_processes", None) or {})
+            procs.update(workers_of(pool))
             for f in done:
                 i = live.pop(f)
                 records[i] = _outcome(f)
@@ -220,6 +220,20 @@ class ProcessPoolStrategy(Strategy):
                         os.kill(pid, signal.SIGKILL)
                     late[i] = pid
         return late
+
+
+def workers_of(pool: ProcessPoolExecutor) -> dict[int, Any]:
+    """The pool's worker processes by pid, as far as they have started ({} where unknown).
+
+    concurrent.futures has no public way to reach them, and the strategy needs their
+    ``multiprocessing.Process`` objects: a worker past its task's timeout is killed, and
+    its exit code tells a task's crash from the pool's own SIGTERM to the others. The
+    public ``multiprocessing.active_children()`` will not do: it reaps a dead worker and
+    drops it, exit code and all, and lists children that are not the pool's. So this one
+    place reads the pool's private ``_processes``; without it (another implementation),
+    a broken pool's tasks are recorded lost instead of crashed.
+    """
+    return dict(getattr(pool, "_processes", None) or {})
 
 
 def _check_chunksize(chunksize: int | str) -> int | str:

@@ -22,7 +22,7 @@ from conlab._process.crashes import (
 from conlab._process.execute import current_worker, timed_out, unstarted
 from conlab.measure.tree import children_cpu_s, pid_cpu_s, self_cpu_s
 from conlab.model import CRASHED, ERROR, OK, Task, TaskRecord, Worker
-from conlab.strategies.base import Execution, Strategy
+from conlab.strategies.base import PROCESSES, Execution, Strategy
 
 READY_TIMEOUT_S = 120.0
 
@@ -47,6 +47,8 @@ class ProcessesStrategy(Strategy):
     """
 
     name = "processes"
+    family = PROCESSES
+    option_names = ("start_method", "plain")
     description = "one multiprocessing.Process per task (start method fork, forkserver or spawn)"
     pooled = False
     uses_processes = True

@@ -28,7 +28,7 @@ from conlab.errors import StrategyUnavailable
 from conlab.measure.tree import pid_cpu_s, self_cpu_s
 from conlab.model import CRASHED, ERROR, LOST, Task, TaskRecord, Worker
 from conlab.strategies import remote
-from conlab.strategies.base import Execution, Strategy
+from conlab.strategies.base import CLUSTER, Execution, Strategy
 
 INSTALL_HINT = "Ray is not installed: pip install 'conlab[ray]'"
 
@@ -50,6 +50,8 @@ def _import_ray() -> Any:
 
 class RayStrategy(Strategy):
     name = "ray"
+    family = CLUSTER
+    option_names = ("ray_address",)
     description = "Ray tasks: a local ray.init(num_cpus=N), or --ray-address ADDRESS"
     uses_processes = True
     ships_to = shipping.PROCESS

@@ -9,11 +9,12 @@ from conlab._process import capture
 from conlab._process.execute import execute
 from conlab.measure.tree import self_cpu_s
 from conlab.model import Task
-from conlab.strategies.base import Execution, Strategy
+from conlab.strategies.base import SEQUENTIAL, Execution, Strategy
 
 
 class SequentialStrategy(Strategy):
     name = "sequential"
+    family = SEQUENTIAL
     description = "a plain loop, one task after the other"
 
     def workers_for(self, n_tasks: int) -> int:

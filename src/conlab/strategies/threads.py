@@ -18,7 +18,7 @@ from conlab._process import execute as _execute
 from conlab._process.execute import execute, execute_fields, record, timed_out, unstarted
 from conlab.measure.tree import self_cpu_s
 from conlab.model import LOST, Task, TaskRecord
-from conlab.strategies.base import Execution, Strategy
+from conlab.strategies.base import THREADS, Execution, Strategy
 
 ABANDONED = (
     "its thread was abandoned (a thread cannot be stopped) and ran on until its process ended"
@@ -27,6 +27,7 @@ ABANDONED = (
 
 class ThreadsStrategy(Strategy):
     name = "threads"
+    family = THREADS
     description = "one threading.Thread per task: start() them all, then join() them all"
     pooled = False
     handles_timeout = True
@@ -71,6 +72,7 @@ class ThreadsStrategy(Strategy):
 
 class ThreadPoolStrategy(Strategy):
     name = "thread-pool"
+    family = THREADS
     description = "concurrent.futures.ThreadPoolExecutor(max_workers=N)"
     handles_timeout = True
 
