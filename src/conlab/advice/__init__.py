@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conlab.advice import words
+from conlab.advice.calibrate import LOOP
 from conlab.advice.predict import (
     MODEL,
     Prediction,
@@ -81,7 +82,7 @@ class Advice:
 
     @property
     def sequential(self) -> Prediction:
-        return next(p for p in self.predictions if p.strategy == "sequential")
+        return next(p for p in self.predictions if p.family == LOOP)
 
     def verified_for(self, p: Prediction) -> Verified | None:
         return next((v for v in self.verified if v.prediction is p), None)
@@ -132,7 +133,7 @@ def strategy_for(p: Prediction) -> Strategy:
     options: dict[str, Any] = dict(p.options)
     if p.chunksize and accepts_chunksize(p.strategy):
         options["chunksize"] = p.chunksize
-    pooled = REGISTRY[p.strategy].pooled and p.family != "sequential"
+    pooled = REGISTRY[p.strategy].pooled and p.family != LOOP
     return make(p.strategy, p.workers if pooled else None, **options)
 
 
@@ -191,7 +192,7 @@ def advise(
         raise UsageError(f"no strategy can run the {workload.name} workload here")
     chosen = recommend(predictions, async_as_written=_written_async(workload))
     other = runner_up(predictions, chosen)
-    sequential = next(p for p in predictions if p.strategy == "sequential")
+    sequential = next(p for p in predictions if p.family == LOOP)
     advice = Advice(
         workload,
         measured,
@@ -208,7 +209,7 @@ def advise(
 def _verify(advice: Advice, repeats: int, warmup: int, progress: Progress | None) -> None:
     """Run the choice and the runner-up (and sequential, the reference) on the whole workload."""
     checked = [p for p in (advice.chosen, advice.runner_up) if p is not None]
-    checked = [p for p in checked if p.strategy != "sequential"]
+    checked = [p for p in checked if p.family != LOOP]
     comparison = compare(
         advice.workload,
         [strategy_for(p) for p in checked],
@@ -219,7 +220,7 @@ def _verify(advice: Advice, repeats: int, warmup: int, progress: Progress | None
     )
     runs = comparison.runs
     for p in [advice.sequential, *checked]:
-        run = runs[0] if p.strategy == "sequential" else runs[1 + checked.index(p)]
+        run = runs[0] if p.family == LOOP else runs[1 + checked.index(p)]
         advice.verified.append(Verified(p, run))
     advice.comparison = comparison
     comparison.advice = advice.to_dict()

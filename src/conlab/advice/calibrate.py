@@ -25,17 +25,31 @@ from typing import Any
 from conlab.measure.environment import usable_cpus
 from conlab.model import Task
 from conlab.strategies import REGISTRY, Strategy, make
+from conlab.strategies.base import ASYNCIO, PROCESSES, SEQUENTIAL, THREADS
 
-# Families the prediction model knows; a strategy of another family is listed, not predicted.
-FAMILIES = {
-    "sequential": "sequential",
-    "threads": "threads",
-    "thread-pool": "thread-pool",
-    "processes": "processes",
-    "process-pool": "process-pool",
-    "asyncio": "async",
+# The prediction model's families: how a strategy is predicted, from the family it declares and
+# whether it pools its workers. A strategy of another kind (OTHER) is listed, not predicted.
+LOOP = "sequential"
+THREAD_PER_TASK = "threads"
+THREAD_POOL = "thread-pool"
+PROCESS_PER_TASK = "processes"
+PROCESS_POOL = "process-pool"
+EVENT_LOOP = "async"
+OTHER = "other"
+_MODELS = {
+    SEQUENTIAL: LOOP,
+    THREADS: THREAD_PER_TASK,
+    PROCESSES: PROCESS_PER_TASK,
+    ASYNCIO: EVENT_LOOP,
 }
-NOOP_TASKS = {"threads": 16, "thread-pool": 40, "processes": 2, "process-pool": 20, "async": 40}
+_POOL_MODELS = {THREADS: THREAD_POOL, PROCESSES: PROCESS_POOL}
+NOOP_TASKS = {
+    THREAD_PER_TASK: 16,
+    THREAD_POOL: 40,
+    PROCESS_PER_TASK: 2,
+    PROCESS_POOL: 20,
+    EVENT_LOOP: 40,
+}
 _PIPE_BYTES = 4 << 20
 # Strategies that start no process are timed this many times over their no-op tasks.
 REPEATS_IN_PROCESS = 3
@@ -50,10 +64,13 @@ async def anoop() -> None:
 
 
 def family(name: str) -> str:
+    """The prediction model's family of strategy ``name`` (OTHER: not predicted)."""
     cls = REGISTRY.get(name)
-    if cls is not None and cls.wants_async:
-        return "async"
-    return FAMILIES.get(name, "other")
+    if cls is None:
+        return OTHER
+    if cls.pooled and cls.family in _POOL_MODELS:
+        return _POOL_MODELS[cls.family]
+    return _MODELS.get(cls.family, OTHER)
 
 
 def start_methods(name: str) -> list[str | None]:
@@ -79,9 +96,9 @@ class Costs:
 
 
 def _workers_for(fam: str, cores: int) -> int | None:
-    if fam == "thread-pool":
+    if fam == THREAD_POOL:
         return 4
-    if fam == "process-pool":
+    if fam == PROCESS_POOL:
         return min(2, cores)
     return None
 
@@ -99,7 +116,7 @@ def costs(name: str, start_method: str | None) -> Costs:
         reason = strategy.unavailable_reason()
         if reason:
             return Costs(name, start_method, 1, 0.0, 0.0, unavailable=reason)
-        fn = anoop if fam == "async" else noop
+        fn = anoop if fam == EVENT_LOOP else noop
         execution = strategy.run([Task(fn, name="noop") for _ in range(n)])
         if not strategy.uses_processes:
             # Milliseconds each: timed again, the fastest kept (a busy machine only slows it).

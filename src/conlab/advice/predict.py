@@ -11,10 +11,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from conlab.advice.calibrate import Costs, costs, family, import_s, pipe_bytes_per_s, start_methods
+from conlab.advice.calibrate import (
+    EVENT_LOOP,
+    LOOP,
+    OTHER,
+    PROCESS_PER_TASK,
+    PROCESS_POOL,
+    THREAD_PER_TASK,
+    THREAD_POOL,
+    Costs,
+    costs,
+    family,
+    import_s,
+    pipe_bytes_per_s,
+    start_methods,
+)
 from conlab.advice.profile import TaskProbe
 from conlab.model import schedule_floor_s
-from conlab.strategies import REGISTRY
+from conlab.strategies import REGISTRY, SequentialStrategy
 
 MODEL = (
     "Each sampled task is timed alone: it lasts d seconds, of which c are CPU demand (its CPU "
@@ -38,7 +52,7 @@ MODEL = (
 )
 
 # Simplest first: what is recommended when predictions tie.
-PREFERENCE = ("sequential", "thread-pool", "threads", "async", "process-pool", "processes")
+PREFERENCE = (LOOP, THREAD_POOL, THREAD_PER_TASK, EVENT_LOOP, PROCESS_POOL, PROCESS_PER_TASK)
 TIE = 0.03
 # A chunk's work should be worth this many times its dispatch cost.
 CHUNK_WORK_PER_DISPATCH = 20
@@ -89,11 +103,11 @@ def accepts_chunksize(name: str) -> bool:
 
 def worker_counts(fam: str, n_tasks: int, cores: int, fixed: int | None) -> list[int]:
     """The worker counts worth predicting for a pool."""
-    if fam not in ("thread-pool", "process-pool"):
-        return [1 if fam == "sequential" else n_tasks]
+    if fam not in (THREAD_POOL, PROCESS_POOL):
+        return [1 if fam == LOOP else n_tasks]
     if fixed is not None:
         return [fixed]
-    top = min(n_tasks, 256 if fam == "thread-pool" else 4 * cores)
+    top = min(n_tasks, 256 if fam == THREAD_POOL else 4 * cores)
     counts = {top, min(cores, top)}
     k = 1
     while k <= top:
@@ -132,7 +146,7 @@ def _processes(probe: TaskProbe, n: int, cost: Costs, chunk: int, module: str | 
     child_s = ship.loads_args_s + ship.dumps_result_s
     send_s = ship.dumps_args_s + ship.args_bytes / bw
     back_s = ship.loads_result_s + ship.result_bytes / bw
-    pooled = family(cost.strategy) == "process-pool"
+    pooled = family(cost.strategy) == PROCESS_POOL
     method = cost.start_method
     startup = cost.startup_for(n, probe.cores)
     if method in ("spawn", "forkserver"):
@@ -177,29 +191,29 @@ def predict_one(
     """The prediction for strategy ``name`` (start method ``method``) with ``n`` workers."""
     fam = family(name)
     options = {"start_method": method} if method else {}
-    if fam == "sequential":
+    if fam == LOOP:
         return Prediction(name, 1, {}, None, 0.0, sum(probe.durations_s))
-    if fam == "other":
+    if fam == OTHER:
         return Prediction(name, n, options, unavailable="no prediction model for this strategy yet")
-    if fam == "async" and not has_async:
+    if fam == EVENT_LOOP and not has_async:
         return Prediction(name, n, options, unavailable="the workload has no async variant")
-    if fam in ("processes", "process-pool") and probe.shipping.error:
+    if fam in (PROCESS_PER_TASK, PROCESS_POOL) and probe.shipping.error:
         why = f"its tasks cannot be sent to another process ({probe.shipping.error})"
         return Prediction(name, n, options, unavailable=why)
     cost = costs(name, method)
     if cost.unavailable:
         return Prediction(name, n, options, unavailable=cost.unavailable)
-    if fam == "async":
+    if fam == EVENT_LOOP:
         return _async(probe, cost)
-    if fam in ("threads", "thread-pool"):
+    if fam in (THREAD_PER_TASK, THREAD_POOL):
         per_thread = cost.startup_s / max(1, cost.workers)
-        startup = per_thread * n if fam == "thread-pool" else 0.0
+        startup = per_thread * n if fam == THREAD_POOL else 0.0
         return _threads(probe, n, cost, startup)
     chunk = 1
-    if fam == "process-pool" and accepts_chunksize(name):
+    if fam == PROCESS_POOL and accepts_chunksize(name):
         chunk = chunksize_for(probe, cost.per_task_s, n)
     prediction = _processes(probe, n, cost, chunk, module)
-    if fam == "process-pool":
+    if fam == PROCESS_POOL:
         # The chunk size recommended for the user's own pool, even where conlab's sends one at a time.
         prediction.chunksize = chunksize_for(probe, cost.per_task_s, n)
     return prediction
@@ -216,14 +230,14 @@ def predict_all(
     """Every available strategy, start method and worker count, fastest first."""
     out = []
     for name in strategies if strategies is not None else list(REGISTRY):
-        methods: list[str | None] = start_methods(name) if family(name) != "other" else [None]
+        methods: list[str | None] = start_methods(name) if family(name) != OTHER else [None]
         if start_method is not None and methods != [None]:
             methods = [start_method]
         for method in methods:
             for n in worker_counts(family(name), probe.tasks, probe.cores, workers):
                 out.append(predict_one(probe, name, method, n, module, has_async))
-    if not any(p.strategy == "sequential" for p in out):
-        out.append(predict_one(probe, "sequential", None, 1))
+    if not any(p.family == LOOP for p in out):
+        out.append(predict_one(probe, SequentialStrategy.name, None, 1))
     return sorted(out, key=lambda p: (p.unavailable is not None, p.total_s))
 
 
@@ -241,7 +255,7 @@ def recommend(predictions: Sequence[Prediction], async_as_written: bool = True) 
     ok = [
         p
         for p in predictions
-        if p.unavailable is None and (async_as_written or p.strategy != "asyncio")
+        if p.unavailable is None and (async_as_written or p.family != EVENT_LOOP)
     ]
     best = min(p.total_s for p in ok)
     close = [p for p in ok if p.total_s <= best * (1 + TIE) + 1e-4]
@@ -251,6 +265,6 @@ def recommend(predictions: Sequence[Prediction], async_as_written: bool = True) 
 def runner_up(predictions: Sequence[Prediction], chosen: Prediction) -> Prediction | None:
     """The best prediction of another strategy than the chosen one (sequential runs anyway)."""
     for p in sorted((p for p in predictions if p.unavailable is None), key=lambda p: p.total_s):
-        if p.strategy not in (chosen.strategy, "sequential"):
+        if p.strategy != chosen.strategy and p.family != LOOP:
             return p
     return None

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from conlab.advice.calibrate import costs
+from conlab.advice.calibrate import (
+    EVENT_LOOP,
+    LOOP,
+    OTHER,
+    PROCESS_PER_TASK,
+    THREAD_PER_TASK,
+    THREAD_POOL,
+    costs,
+)
 from conlab.advice.predict import Prediction
 from conlab.advice.profile import TaskProbe
 
@@ -27,11 +35,11 @@ def describe(p: Prediction) -> str:
     """``a process-pool of 2 workers (fork)`` and the like."""
     method = p.options.get("start_method")
     how = f" ({method})" if method else ""
-    if p.family == "sequential":
+    if p.family == LOOP:
         return "sequential (a plain loop)"
-    if p.family in ("threads", "processes"):
+    if p.family in (THREAD_PER_TASK, PROCESS_PER_TASK):
         return f"{p.strategy} (one per task, {p.workers}){how}"
-    if p.family == "async":
+    if p.family == EVENT_LOOP:
         return "asyncio (one event loop)"
     chunk = f", chunk size {p.chunksize}" if p.chunksize and p.chunksize > 1 else ""
     return f"{p.strategy} with {p.workers} worker{'s' if p.workers != 1 else ''}{how}{chunk}"
@@ -96,10 +104,10 @@ def shipping_sentence(probe: TaskProbe) -> str:
 
 
 def startup_sentence(p: Prediction) -> str:
-    if p.family in ("sequential", "other"):
+    if p.family in (LOOP, OTHER):
         return ""
     cost = costs(p.strategy, p.options.get("start_method"))
-    if p.family in ("threads", "thread-pool", "async"):
+    if p.family in (THREAD_PER_TASK, THREAD_POOL, EVENT_LOOP):
         return f"Handing a task to {p.strategy} costs {seconds(cost.per_task_s)}" + (
             f", and starting it {seconds(p.startup_s)}." if p.startup_s else "."
         )
@@ -131,7 +139,7 @@ def why(
     if other is not None:
         verdict += f"; the best other strategy, {describe(other)}: {seconds(other.total_s)}"
     parts.append(verdict + ".")
-    if chosen.family == "sequential":
+    if chosen.family == LOOP:
         parts.append("No strategy is predicted to beat a plain loop for this work on this machine.")
     return " ".join(p for p in parts if p)
 

@@ -30,8 +30,12 @@ from conlab.lesson.experiments import (
 )
 from conlab.measure.environment import gil_enabled, usable_cpus
 from conlab.model import RUN_OK, Comparison, Run
-from conlab.strategies import make
+from conlab.strategies import ProcessPoolStrategy, ThreadPoolStrategy
 from conlab.workloads import build
+
+# The table's two columns, each measured as a pool of its kind.
+THREAD_POOL = ThreadPoolStrategy.name
+PROCESS_POOL = ProcessPoolStrategy.name
 
 
 @dataclass
@@ -125,7 +129,7 @@ def measure(
     k = min(max(2, cores), 8)
 
     def pair() -> list[Any]:
-        return [make("thread-pool", k), make("process-pool", k, start_method=method)]
+        return [ThreadPoolStrategy(k), ProcessPoolStrategy(k, start_method=method)]
 
     computing = compare(
         build("cpu", tasks=2 * k, size=sizes.cpu_size),
@@ -137,7 +141,7 @@ def measure(
     )
     waiting = compare(
         build("seed", sleep_s=sizes.sleep_s),
-        [make("thread-pool", 2), make("process-pool", 2, start_method=method)],
+        [ThreadPoolStrategy(2), ProcessPoolStrategy(2, start_method=method)],
         reps,
         warm,
         progress=progress,
@@ -157,28 +161,28 @@ def measure(
     rss, uss = process_memory(k, method)
     per_thread = thread_memory(k)
     startups = {
-        m: costs("process-pool", m).startup_s for m in multiprocessing.get_all_start_methods()
+        m: costs(PROCESS_POOL, m).startup_s for m in multiprocessing.get_all_start_methods()
     }
-    thread_startup = costs("thread-pool", None).startup_s
+    thread_startup = costs(THREAD_POOL, None).startup_s
     figures: dict[str, Any] = {
         "workers": k,
         "cores": cores,
         "start_method": method,
         "cpu_speedup": {
-            "threads": _speedup(computing, "thread-pool"),
-            "processes": _speedup(computing, "process-pool"),
+            "threads": _speedup(computing, THREAD_POOL),
+            "processes": _speedup(computing, PROCESS_POOL),
         },
         "cpu_parallelism": {
-            "threads": _run(computing, "thread-pool").parallelism,
-            "processes": _run(computing, "process-pool").parallelism,
+            "threads": _run(computing, THREAD_POOL).parallelism,
+            "processes": _run(computing, PROCESS_POOL).parallelism,
         },
         "wait_speedup": {
-            "threads": _speedup(waiting, "thread-pool"),
-            "processes": _speedup(waiting, "process-pool"),
+            "threads": _speedup(waiting, THREAD_POOL),
+            "processes": _speedup(waiting, PROCESS_POOL),
         },
         "hash_speedup": {
-            "threads": _speedup(hashing, "thread-pool"),
-            "processes": _speedup(hashing, "process-pool"),
+            "threads": _speedup(hashing, THREAD_POOL),
+            "processes": _speedup(hashing, PROCESS_POOL),
         },
         "race": {
             "updates": RACE_THREADS * RACE_INCREMENTS,
@@ -187,7 +191,7 @@ def measure(
         },
         "shared_list": {"appends": k, "threads": seen_t, "processes": seen_p},
         "memory": {"process_rss_bytes": rss, "process_uss_bytes": uss, "thread_bytes": per_thread},
-        "startup_s": {"thread-pool": thread_startup, **startups},
+        "startup_s": {THREAD_POOL: thread_startup, **startups},
         "gil_enabled": gil_enabled(),
     }
     if gil_enabled():
@@ -228,7 +232,7 @@ def _rows(f: dict[str, Any], computing: Comparison) -> tuple[list[Row], list[Row
     race_f, shared, mem = f["race"], f["shared_list"], f["memory"]
     seq = computing.reference
     seq_s = seq.median_wall_s if seq is not None else None
-    t_run, p_run = computing.run("thread-pool"), computing.run("process-pool")
+    t_run, p_run = computing.run(THREAD_POOL), computing.run(PROCESS_POOL)
 
     def cpu_speed(run: Run, speedup: float | None) -> str:
         if run.median_wall_s is None or seq_s is None:
@@ -272,7 +276,7 @@ def _rows(f: dict[str, Any], computing: Comparison) -> tuple[list[Row], list[Row
     ]
     hs = f["hash_speedup"]
     st = f["startup_s"]
-    methods = ", ".join(f"{m} {_ms(s)}" for m, s in st.items() if m != "thread-pool")
+    methods = ", ".join(f"{m} {_ms(s)}" for m, s in st.items() if m != THREAD_POOL)
     extra = [
         Row(
             "C code that releases the GIL (hashlib)",
@@ -317,8 +321,8 @@ def rule_of_thumb(f: dict[str, Any]) -> str:
     """The lesson's rule of thumb, restated from what was measured here."""
     w, c, h = f["wait_speedup"], f["cpu_speedup"], f["hash_speedup"]
     st = f["startup_s"]
-    fastest = min((m for m in st if m != "thread-pool"), key=lambda m: st[m])
-    slowest = max((m for m in st if m != "thread-pool"), key=lambda m: st[m])
+    fastest = min((m for m in st if m != THREAD_POOL), key=lambda m: st[m])
+    slowest = max((m for m in st if m != THREAD_POOL), key=lambda m: st[m])
     parts = [f"threads for waiting ({_x(w['threads'])}, processes {_x(w['processes'])})"]
     if (h["threads"] or 0) >= 1.3:
         parts.append(f"threads also for C code that releases the GIL (hashlib {_x(h['threads'])})")
