@@ -13,22 +13,7 @@ from conlab.advice.calibrate import (
 )
 from conlab.advice.predict import Prediction
 from conlab.advice.profile import TaskProbe
-
-
-def seconds(value: float) -> str:
-    """``1.23 s``, ``45.6 ms`` or ``78 µs``."""
-    if value >= 1:
-        return f"{value:.2f} s"
-    if value >= 1e-3:
-        return f"{value * 1e3:.1f} ms"
-    return f"{value * 1e6:.0f} µs"
-
-
-def size(n_bytes: float) -> str:
-    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
-        if n_bytes >= scale:
-            return f"{n_bytes / scale:.1f} {unit}"
-    return f"{int(n_bytes)} B"
+from conlab.measure.units import duration, size
 
 
 def describe(p: Prediction) -> str:
@@ -47,7 +32,7 @@ def describe(p: Prediction) -> str:
 
 def task_sentence(probe: TaskProbe) -> str:
     runq = (
-        f", {seconds(probe.runqueue_s)} of it waiting for a busy CPU"
+        f", {duration(probe.runqueue_s)} of it waiting for a busy CPU"
         if probe.runqueue_s > 0.05 * probe.duration_s
         else ""
     )
@@ -58,7 +43,7 @@ def task_sentence(probe: TaskProbe) -> str:
             "uncertain: run again when it is quieter."
         )
     return (
-        f"Each task took {seconds(probe.duration_s)} ({probe.sampled} of {probe.tasks} tasks "
+        f"Each task took {duration(probe.duration_s)} ({probe.sampled} of {probe.tasks} tasks "
         f"sampled), {probe.cpu_fraction:.0%} of it computing{runq}: it is {probe.label}.{busy}"
     )
 
@@ -87,8 +72,8 @@ def threads_sentence(probe: TaskProbe) -> str:
         else ""
     )
     return (
-        f"Two batches in two threads took {seconds(probe.pair_s)} against "
-        f"{seconds(probe.alone_s)} one after the other{busy} ({s:.2f}x{at_once}): {why}."
+        f"Two batches in two threads took {duration(probe.pair_s)} against "
+        f"{duration(probe.alone_s)} one after the other{busy} ({s:.2f}x{at_once}): {why}."
     )
 
 
@@ -98,7 +83,7 @@ def shipping_sentence(probe: TaskProbe) -> str:
         return f"Its tasks cannot be sent to another process: {ship.error}."
     total = ship.dumps_args_s + ship.loads_args_s + ship.dumps_result_s + ship.loads_result_s
     return (
-        f"Pickling a task and its result for another process takes {seconds(total)} "
+        f"Pickling a task and its result for another process takes {duration(total)} "
         f"({size(ship.args_bytes)} out, {size(ship.result_bytes)} back)."
     )
 
@@ -108,12 +93,12 @@ def startup_sentence(p: Prediction) -> str:
         return ""
     cost = costs(p.strategy, p.options.get("start_method"))
     if p.family in (THREAD_PER_TASK, THREAD_POOL, EVENT_LOOP):
-        return f"Handing a task to {p.strategy} costs {seconds(cost.per_task_s)}" + (
-            f", and starting it {seconds(p.startup_s)}." if p.startup_s else "."
+        return f"Handing a task to {p.strategy} costs {duration(cost.per_task_s)}" + (
+            f", and starting it {duration(p.startup_s)}." if p.startup_s else "."
         )
     return (
-        f"Starting {describe(p)} takes {seconds(p.startup_s)} here, and handing it a task "
-        f"{seconds(cost.per_task_s)}."
+        f"Starting {describe(p)} takes {duration(p.startup_s)} here, and handing it a task "
+        f"{duration(cost.per_task_s)}."
     )
 
 
@@ -133,11 +118,11 @@ def why(
     ]
     speedup = sequential.total_s / chosen.total_s if chosen.total_s > 0 else 1.0
     verdict = (
-        f"Predicted {seconds(chosen.total_s)} for {describe(chosen)}, against "
-        f"{seconds(sequential.total_s)} sequential ({speedup:.2f}x)"
+        f"Predicted {duration(chosen.total_s)} for {describe(chosen)}, against "
+        f"{duration(sequential.total_s)} sequential ({speedup:.2f}x)"
     )
     if other is not None:
-        verdict += f"; the best other strategy, {describe(other)}: {seconds(other.total_s)}"
+        verdict += f"; the best other strategy, {describe(other)}: {duration(other.total_s)}"
     parts.append(verdict + ".")
     if chosen.family == LOOP:
         parts.append("No strategy is predicted to beat a plain loop for this work on this machine.")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conlab.engine.chunks import ChunkOutcome, Errors, run_chunk
+from conlab.measure.units import duration
 
 WAITING_CPU_RATIO = 0.3  # below: the function mostly waits (sleep, I/O, locks); a busy machine halves a computing one
 PARALLEL_SPEEDUP = 1.5  # two threads at least this much faster than one: the GIL is released
@@ -105,7 +106,7 @@ def choose(measured: Probe) -> tuple[str, str]:
     """The strategy for what ``measured`` saw, and the reason, in one line."""
     if measured.items == 0:
         return "sequential", "the input is empty"
-    per_item = _duration(measured.per_item_s)
+    per_item = duration(measured.per_item_s)
     cpu = f"CPU {measured.cpu_ratio:.0%} of wall time"
     if measured.cpu_ratio < WAITING_CPU_RATIO:
         return "thread-pool", f"the function mostly waits ({cpu}, {per_item} per item)"
@@ -126,14 +127,6 @@ def choose(measured: Probe) -> tuple[str, str]:
         f"the function computes and holds the GIL: two threads ran {speedup:.2f}x as fast "
         f"as one ({cpu}, {per_item} per item)",
     )
-
-
-def _duration(seconds: float) -> str:
-    if seconds >= 1:
-        return f"{seconds:.2f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.1f} ms"
-    return f"{seconds * 1e6:.2f} us"
 
 
 __all__ = ["Advice", "Errors", "Probe", "choose", "probe"]

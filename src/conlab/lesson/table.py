@@ -29,6 +29,7 @@ from conlab.lesson.experiments import (
     thread_memory,
 )
 from conlab.measure.environment import gil_enabled, usable_cpus
+from conlab.measure.units import duration, size
 from conlab.model import RUN_OK, Comparison, Run
 from conlab.strategies import ProcessPoolStrategy, ThreadPoolStrategy
 from conlab.workloads import build
@@ -101,14 +102,9 @@ def _x(value: float | None) -> str:
     return "failed" if value is None else f"{value:.2f}×"
 
 
-def _mb(n_bytes: int | None) -> str:
-    if n_bytes is None:
-        return "?"
-    return f"{n_bytes / (1 << 20):.1f} MB" if n_bytes >= 1 << 20 else f"{n_bytes / 1024:.0f} KB"
-
-
 def _ms(seconds: float) -> str:
-    return f"{seconds * 1e3:.0f} ms" if seconds >= 0.01 else f"{seconds * 1e3:.1f} ms"
+    """A start-up in milliseconds: whole ones from 10 ms, tenths below."""
+    return duration(seconds, "ms", 0 if seconds >= 0.01 else 1)
 
 
 def measure(
@@ -237,10 +233,13 @@ def _rows(f: dict[str, Any], computing: Comparison) -> tuple[list[Row], list[Row
     def cpu_speed(run: Run, speedup: float | None) -> str:
         if run.median_wall_s is None or seq_s is None:
             return "failed"
-        return f"{_x(speedup)}: {seq_s:.3f} s sequential, {run.median_wall_s:.3f} s here"
+        here = duration(run.median_wall_s, "s")
+        return f"{_x(speedup)}: {duration(seq_s, 's')} sequential, {here} here"
 
     uss = (
-        f", {_mb(mem['process_uss_bytes'])} of it its own (USS)" if mem["process_uss_bytes"] else ""
+        f", {size(mem['process_uss_bytes'])} of it its own (USS)"
+        if mem["process_uss_bytes"]
+        else ""
     )
     rows = [
         Row(
@@ -264,7 +263,7 @@ def _rows(f: dict[str, Any], computing: Comparison) -> tuple[list[Row], list[Row
         Row(
             "Risk",
             f"race conditions: {race_f['lost']} of {race_f['updates']} updates lost without a lock, {race_f['lost_with_lock']} with one",
-            f"memory: {_mb(mem['process_rss_bytes'])} per worker (RSS{uss}), against {_mb(mem['thread_bytes'])} per thread",
+            f"memory: {size(mem['process_rss_bytes'])} per worker (RSS{uss}), against {size(mem['thread_bytes'])} per thread",
             f"{RACE_THREADS} threads × {RACE_INCREMENTS} read-modify-writes, a switch forced between read and write",
         ),
         Row(

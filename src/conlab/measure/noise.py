@@ -10,6 +10,7 @@ import statistics
 from dataclasses import dataclass
 
 from conlab.measure import stats
+from conlab.measure.units import duration
 from conlab.model import RUN_OK, Comparison, Run
 
 MAX_OVER_MIN = 1.10
@@ -44,7 +45,7 @@ def run_warnings(run: Run, cores: int | None = None) -> list[NoiseWarning]:
             NoiseWarning(
                 "short",
                 label,
-                f"{label}: median {s.median * 1e6:.0f} µs is under 1 ms, where timer and "
+                f"{label}: median {duration(s.median, 'µs', 0)} is under 1 ms, where timer and "
                 "scheduler noise dominate; give it more work (more or larger tasks).",
             )
         )
@@ -66,13 +67,13 @@ def run_warnings(run: Run, cores: int | None = None) -> list[NoiseWarning]:
                     "first-run",
                     label,
                     f"{label}: the first timed run was much slower than the rest "
-                    f"({xs[0]:.3f} s against {rest:.3f} s), maybe caches or imports; "
+                    f"({duration(xs[0], 's')} against {duration(rest, 's')}), maybe caches or imports; "
                     "raise --warmup.",
                 )
             )
     flagged = stats.outliers(xs)
     if flagged:
-        which = ", ".join(f"{xs[k]:.3f} s" for k in flagged)
+        which = ", ".join(duration(xs[k], "s") for k in flagged)
         out.append(
             NoiseWarning(
                 "outliers",

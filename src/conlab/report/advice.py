@@ -10,6 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from conlab.measure.units import duration
+
 # How many predictions the table shows: the best worker count of each strategy and start method.
 _ROWS = 12
 
@@ -32,9 +34,9 @@ def recommendation_line(advice: dict[str, Any]) -> Text:
     )
     if chunk:
         text.append(f", chunk size {chunk}")
-    text.append(f" (predicted {advice['predicted_s']:.3f} s")
+    text.append(f" (predicted {duration(advice['predicted_s'], 's')}")
     if advice.get("measured_s") is not None:
-        text.append(f", measured {advice['measured_s']:.3f} s")
+        text.append(f", measured {duration(advice['measured_s'], 's')}")
     text.append(")")
     return text
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
+from conlab.measure.units import duration
 from conlab.model import RUN_OK, Comparison, Run
 from conlab.report.terminal import strategy_label
 from conlab.report.timeline import lanes, span_s, ticks
@@ -78,7 +79,10 @@ def timeline_svg(run: Run, span: float | None = None) -> str:
         for bar in lane.bars:
             bx, bw = x0 + bar.start_s * scale, max(1.0, (bar.end_s - bar.start_s) * scale)
             colour = STATUS_COLOURS.get(bar.status, OTHER_COLOUR)
-            tip = f"{bar.name}: {bar.status}, {bar.start_s:.4f} s to {bar.end_s:.4f} s"
+            tip = (
+                f"{bar.name}: {bar.status}, "
+                f"{duration(bar.start_s, 's', 4)} to {duration(bar.end_s, 's', 4)}"
+            )
             body.append(
                 f'<g class="task" data-index="{bar.index}"><title>{escape(tip)}</title>'
                 f'<rect class="bar" x="{bx:.1f}" y="{y + 2}" width="{bw:.1f}" '
@@ -92,7 +96,7 @@ def timeline_svg(run: Run, span: float | None = None) -> str:
         body.append(
             f'<g class="floor"><line x1="{fx:.1f}" y1="2" x2="{fx:.1f}" y2="{axis_y:.1f}" '
             f'stroke="#2a2" stroke-width="1.5" stroke-dasharray="4 3"/>'
-            f"<title>floor: {run.floor_s:.3f} s, the ideal wall time</title></g>"
+            f"<title>floor: {duration(run.floor_s, 's')}, the ideal wall time</title></g>"
         )
     body += _x_axis(x0, x1, axis_y, span, " s")
     return _svg(WIDTH, height, body, "timeline", f"timeline of {strategy_label(run)}")

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from conlab.measure import noise, stats
+from conlab.measure.units import duration
 from conlab.model import RUN_FAILED, RUN_OK, RUN_UNAVAILABLE, Comparison, Results, Run
 
 # Whose output is shown: a run where tasks really ran side by side, as the lesson's did.
@@ -25,16 +26,6 @@ def strategy_label(run: Run) -> str:
     if run.options.get("plain"):
         label += ", plain"
     return label
-
-
-def _seconds(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3f} s"
-
-
-def _ms(value: float | None, sign: bool = False) -> str:
-    if value is None:
-        return "—"
-    return f"{value * 1000:+.1f} ms" if sign else f"{value * 1000:.1f} ms"
 
 
 def _status(run: Run) -> Text:
@@ -103,8 +94,8 @@ def comparison_table(c: Comparison, width: int = WIDE) -> Table:
             "min–max s": spread,
             "IQR s": _num(stats.summarise(run.wall_s).iqr) if ok and run.wall_s else "—",
             "floor s": _num(run.floor_s),
-            "over floor": _ms(run.overhead_s, sign=True) if ok else "—",
-            "start-up": _ms(run.median_startup_s),
+            "over floor": duration(run.overhead_s, "ms", 1, sign=True) if ok else "—",
+            "start-up": duration(run.median_startup_s, "ms", 1),
             "CPU/wall": _num(run.parallelism, "{:.2f}"),
             "speed-up": _speedup(run),
         }
@@ -122,7 +113,7 @@ def render(console: Console, c: Comparison, raw_output: bool = False, cores: obj
             if run.naive_wall_s is not None:
                 console.print(
                     Text(
-                        f"    A plain time.time() around it said {run.naive_wall_s:.3f} s: "
+                        f"    A plain time.time() around it said {duration(run.naive_wall_s, 's')}: "
                         "the time it took the children to fail, not to do the work.",
                         style="red",
                     )

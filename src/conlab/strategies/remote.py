@@ -19,6 +19,7 @@ from typing import Any
 
 from conlab._process import capture, shipping, worker
 from conlab._process.execute import execute
+from conlab.measure.units import duration
 from conlab.model import TaskRecord
 
 _capture_lock = threading.Lock()
@@ -114,7 +115,8 @@ def shift_records(records: Sequence[TaskRecord], offsets: Mapping[str, tuple[int
 def offset_notes(offsets: Mapping[str, tuple[int, int]]) -> list[str]:
     """One line per worker on another machine: how its times were shifted."""
     return [
-        f"clock of {address} is {offset / 1e6:+.3f} ms from ours (±{error / 1e6:.3f} ms); "
+        f"clock of {address} is {duration(offset / 1e9, 'ms', sign=True)} from ours "
+        f"(±{duration(error / 1e9, 'ms')}); "
         "its task times were shifted onto ours"
         for address, (offset, error) in sorted(offsets.items())
         if offset or error
