@@ -151,7 +151,7 @@ class Fault:
     async_task: Task | None = None
 
     def task_for(self, strategy):
-        if not getattr(strategy, "wants_async", False):
+        if not strategy.wants_async:
             return self.task
         if self.async_task is not None:
             return self.async_task
@@ -213,7 +213,7 @@ def strategy_for(spec: tuple, fault: Fault, **cluster_options) -> Strategy:
 
 def run_cell(strategy: Strategy, fault: Fault) -> TaskRecord:
     """Run the fault between two good tasks and check every record; returns the fault's."""
-    fn = good_async if getattr(strategy, "wants_async", False) else good
+    fn = good_async if strategy.wants_async else good
     tasks = [Task(fn, (2,), name="before"), fault.task_for(strategy), Task(fn, (3,), name="after")]
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.monotonic()
