@@ -13,11 +13,19 @@ from conlab._version import __version__
 __all__ = [
     "Comparison",
     "ConlabError",
+    "Interrupted",
     "ItemFailure",
+    "ItemTimeoutError",
+    "ResultFileError",
     "Results",
     "Run",
+    "StrategyUnavailable",
     "Task",
     "TaskRecord",
+    "UnknownNameError",
+    "UsageError",
+    "UserCodeError",
+    "WorkerCrashedError",
     "Workload",
     "__version__",
     "advise",
@@ -26,7 +34,17 @@ __all__ = [
     "sweep",
 ]
 
-from conlab.errors import ConlabError
+from conlab.errors import (
+    ConlabError,
+    Interrupted,
+    ItemTimeoutError,
+    ResultFileError,
+    StrategyUnavailable,
+    UnknownNameError,
+    UsageError,
+    UserCodeError,
+    WorkerCrashedError,
+)
 from conlab.model import Comparison, Results, Run, Task, TaskRecord, Workload
 
 if TYPE_CHECKING:

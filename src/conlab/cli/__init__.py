@@ -673,7 +673,7 @@ def _cmd_strategies(args: argparse.Namespace) -> int:
 
 def _save_interrupted(results: Results, exc: KeyboardInterrupt, args: argparse.Namespace) -> None:
     """Ctrl-C: write what completed, with the part in progress as far as it got, marked incomplete."""
-    from conlab.lab.compare import Interrupted
+    from conlab.errors import Interrupted
 
     if isinstance(exc, Interrupted):
         # The part in progress replaces its last written state (from the last round).

@@ -17,9 +17,9 @@ from typing import Any
 from conlab.engine import backends
 from conlab.engine.auto import Advice, Probe, choose, probe
 from conlab.engine.backends import Backend, InlineBackend, StrategyBackend, ThreadBackend
-from conlab.engine.chunks import ItemFailure, ItemTimeoutError, RemoteTraceback, WorkerCrashedError
+from conlab.engine.chunks import ItemFailure, RemoteTraceback
 from conlab.engine.stream import Stream
-from conlab.errors import UsageError
+from conlab.errors import ItemTimeoutError, UsageError, WorkerCrashedError
 
 __all__ = [
     "Advice",

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from conlab._process import shipping
-from conlab.errors import ConlabError
 
 # What failed in a chunk: (position in the chunk, the exception, its traceback as text).
 Errors = list[tuple[int, BaseException, str]]
@@ -55,14 +54,6 @@ class RemoteTraceback(Exception):
 
     def __str__(self) -> str:
         return f'\n"""\n{self.tb}"""'
-
-
-class WorkerCrashedError(ConlabError):
-    """An item's worker process died under it (os._exit, a segfault, the OOM killer)."""
-
-
-class ItemTimeoutError(ConlabError, TimeoutError):
-    """An item ran longer than ``timeout``; its worker was stopped."""
 
 
 @dataclass

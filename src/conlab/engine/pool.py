@@ -26,14 +26,12 @@ from conlab.engine.backends import Backend, Chunk, Done
 from conlab.engine.chunks import (
     CRASHED,
     TIMEOUT,
-    ItemTimeoutError,
-    WorkerCrashedError,
     dumps_fast,
     loads_fast,
     pack_outcome,
     run_chunk,
 )
-from conlab.errors import UsageError
+from conlab.errors import ItemTimeoutError, UsageError, WorkerCrashedError
 
 _LOAD_FAILED = b"!"  # prefix of a reply saying the chunk's items could not be loaded
 GROW_AFTER_S = 0.002  # no result yet after this: start the next worker anyway

@@ -16,7 +16,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from conlab.errors import UsageError
+from conlab.errors import Interrupted, UsageError
 from conlab.lab.sandbox import run_strategy
 from conlab.measure import stats
 from conlab.measure.tree import ProbeResult, TreeProbe, sampler_session
@@ -35,14 +35,6 @@ from conlab.strategies.base import Execution, Strategy
 
 Progress = Callable[[int, int, str], None]
 Update = Callable[[Comparison], None]
-
-
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during compare(): ``partial`` holds the comparison as far as it got."""
-
-    def __init__(self, partial: Comparison) -> None:
-        super().__init__("interrupted")
-        self.partial = partial
 
 
 @dataclass
