@@ -196,3 +196,19 @@ def test_a_quiet_tiny_tasks_fields_leave_the_collectors_lists_and_make_a_full_re
     assert (record_.status, record_.result, record_.output_chunks) == (OK, 2, [])
     assert isinstance(record_.worker, Worker) and record_.worker.thread != threading.get_native_id()
     assert record_.worker.pid == os.getpid()
+
+
+def test_an_exception_as_one_line_is_its_type_and_the_first_line_of_its_message():
+    from conlab.errors import format_error
+
+    assert format_error(ValueError("three")) == "ValueError: three"
+    assert format_error(ValueError("first\nsecond")) == "ValueError: first"
+    assert format_error(KeyError("k")) == "KeyError: 'k'"
+    assert format_error(RuntimeError()) == "RuntimeError:"
+    record = execute(Task(_raises_two_lines), 0)
+    assert record.error == "ValueError: first"
+    assert "second" in (record.traceback or "")
+
+
+def _raises_two_lines():
+    raise ValueError("first\nsecond")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from conlab._process import capture
+from conlab.errors import format_error
 from conlab.model import ERROR, OK, TIMEOUT, Task, TaskRecord, Worker
 
 _HOST = socket.gethostname()
@@ -93,12 +94,6 @@ journal: Journal | None = None
 def current_worker() -> Worker:
     """The worker running this code, made once per thread: per-task cost matters at 100k tasks."""
     return _this_thread().worker
-
-
-def format_error(exc: BaseException) -> str:
-    """``ExcType: message``, on one line."""
-    text = f"{type(exc).__name__}: {exc}".strip()
-    return " ".join(text.split("\n")[:1]) if text else type(exc).__name__
 
 
 # What execute_fields returns: the fields of a TaskRecord after its index and name, the worker

@@ -13,6 +13,8 @@ import pickle
 from collections.abc import Callable
 from typing import Any
 
+from conlab.errors import format_error
+
 try:
     import cloudpickle as _pickler
 except ImportError:  # pragma: no cover - exercised in bare interpreters
@@ -35,7 +37,7 @@ def unpicklable_hint(what: str, obj: Any, exc: BaseException, sent: str = f"to {
     """Why ``obj`` cannot be ``sent`` (to another process, ...): its type, and the fix."""
     kind = f"{type(obj).__module__}.{type(obj).__qualname__}"
     return (
-        f"{what} (a {kind}) cannot be sent {sent}: {type(exc).__name__}: {exc}. "
+        f"{what} (a {kind}) cannot be sent {sent}: {format_error(exc)}. "
         "Define it at module level and pass plain data, or use a thread strategy"
     )
 

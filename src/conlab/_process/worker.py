@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conlab._process import capture, shipping
-from conlab._process.execute import current_worker, execute, format_error
+from conlab._process.execute import current_worker, execute
+from conlab.errors import format_error
 from conlab.model import ERROR, TaskRecord
 
 _FRAME = struct.Struct("<BqiI")  # kind, perf_counter_ns, task index, payload length

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from conlab.errors import format_error
 from conlab.measure.environment import usable_cpus
 from conlab.model import Task
 from conlab.strategies import REGISTRY, Strategy, make
@@ -125,7 +126,7 @@ def costs(name: str, start_method: str | None) -> Costs:
                 if again.wall_ns < execution.wall_ns:
                     execution = again
     except Exception as exc:
-        why = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        why = format_error(exc)
         return Costs(name, start_method, 1, 0.0, 0.0, unavailable=f"could not be started: {why}")
     failed = [r for r in execution.records if not r.ok]
     if failed:

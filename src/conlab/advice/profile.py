@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from conlab._process import capture, shipping
 from conlab._process.execute import execute
 from conlab.advice.calibrate import parallel_capacity
-from conlab.errors import UserCodeError
+from conlab.errors import UserCodeError, format_error
 from conlab.measure.environment import gil_enabled, usable_cpus
 from conlab.model import Task, TaskRecord, Workload
 
@@ -240,7 +240,7 @@ def probe_shipping(tasks: Sequence[Task], results: Sequence[object]) -> Shipping
             ship.loads_result_s += loads_s
             del data
     except Exception as exc:
-        ship.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        ship.error = format_error(exc)
         return ship
     ship.args_bytes //= n
     ship.result_bytes //= n

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
-from conlab.errors import ConlabError, UsageError
+from conlab.errors import ConlabError, UsageError, format_error
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -907,8 +907,9 @@ def _add_map(sub: argparse._SubParsersAction[_Parser]) -> None:
 def _cmd_map(args: argparse.Namespace) -> int:
     import conlab.engine as engine
     from conlab.engine import jsonlines
+    from conlab.workloads.user import load_callable
 
-    fn = jsonlines.load_callable(args.function)
+    fn = load_callable(args.function)
     out = jsonlines.private_stdout()
     results = engine.map(
         fn,
@@ -928,7 +929,7 @@ def _cmd_map(args: argparse.Namespace) -> int:
             raise
         except Exception as exc:
             index = getattr(exc, "conlab_index", "?")
-            text = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            text = format_error(exc)
             raise ConlabError(
                 f"item {index} failed: {text} (use --errors collect to go on)"
             ) from None

@@ -1,37 +1,18 @@
-"""``conlab map module:function``: JSON lines on stdin through conlab.map to JSON lines on stdout."""
+"""``conlab map module:function``: JSON lines on stdin through conlab.map to JSON lines on stdout.
+
+The function is loaded by ``conlab.workloads.user.load_callable``, the one loader of ``module:function``.
+"""
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import IO, Any
 
 from conlab.engine.chunks import ItemFailure
-from conlab.errors import UsageError, UserCodeError
-
-
-def load_callable(spec: str) -> Callable[[Any], Any]:
-    """``package.module:function`` (the current directory is importable, as with ``python -m``)."""
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise UsageError(f"expected module:function, not {spec!r} (for example mypkg.tasks:resize)")
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:
-        raise UserCodeError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from None
-    obj: Any = module
-    for part in attr.split("."):
-        obj = getattr(obj, part, None)
-        if obj is None:
-            raise UserCodeError(f"{module_name!r} has no attribute {attr!r}")
-    if not callable(obj):
-        raise UserCodeError(f"{spec} is a {type(obj).__name__}, not a function")
-    return obj
+from conlab.errors import UsageError, format_error
 
 
 def read_items(stream: IO[str]) -> Iterator[Any]:
@@ -55,7 +36,7 @@ def write_results(results: Iterator[Any], out: IO[str]) -> int:
             value = {
                 "index": result.index,
                 "status": result.status,
-                "error": _one_line(result.error),
+                "error": format_error(result.error),
             }
         else:
             value = result
@@ -67,10 +48,6 @@ def write_results(results: Iterator[Any], out: IO[str]) -> int:
         out.flush()
         count += 1
     return count
-
-
-def _one_line(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
 def private_stdout() -> IO[str]:

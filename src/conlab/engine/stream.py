@@ -26,6 +26,7 @@ from conlab.engine.chunks import (
     label,
     unpack_outcome,
 )
+from conlab.errors import format_error
 
 log = logging.getLogger("conlab")
 
@@ -138,7 +139,7 @@ class Stream:
         chunk = done.chunk
         if done.status is not None:
             assert done.error is not None
-            errors = [(k, done.error, _text(done.error)) for k in range(chunk.size)]
+            errors = [(k, done.error, format_error(done.error)) for k in range(chunk.size)]
             values: list[Any] = [None] * chunk.size
             status = done.status
         else:
@@ -162,7 +163,3 @@ class Stream:
             values[pos] = ItemFailure(index, status, exc, tb)
         self.yielded += len(values)
         return values
-
-
-def _text(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"

@@ -27,7 +27,8 @@ from typing import Any
 
 from conlab._process import capture, worker
 from conlab._process import execute as execute_module
-from conlab._process.execute import current_worker, format_error, timed_out
+from conlab._process.execute import current_worker, timed_out
+from conlab.errors import format_error
 from conlab.measure.tree import self_cpu_s
 from conlab.model import ERROR, OK, Task, TaskRecord
 from conlab.strategies.base import ASYNCIO, Execution, Strategy

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from conlab._process.crashes import CRASH_HINT, describe_exit
-from conlab._process.execute import format_error, timed_out, unstarted
+from conlab._process.execute import timed_out, unstarted
+from conlab.errors import format_error
 from conlab.model import CRASHED, Task, TaskRecord, Worker
 
 NO_WORKER_GRACE_S = 30.0

@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from conlab._process import shipping, worker
-from conlab._process.execute import format_error, unstarted
-from conlab.errors import StrategyUnavailable
+from conlab._process.execute import unstarted
+from conlab.errors import StrategyUnavailable, format_error
 from conlab.measure.tree import self_cpu_s
 from conlab.model import CRASHED, ERROR, LOST, Task, TaskRecord
 from conlab.strategies import remote

@@ -26,7 +26,8 @@ from typing import Any
 
 from conlab._process import capture, shipping, worker
 from conlab._process import execute as execute_module
-from conlab._process.execute import format_error, unstarted
+from conlab._process.execute import unstarted
+from conlab.errors import format_error
 from conlab.model import ERROR, Task, TaskRecord
 from conlab.strategies.base import INTERPRETERS, Execution, Strategy
 

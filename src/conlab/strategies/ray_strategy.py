@@ -23,8 +23,8 @@ from typing import Any
 
 from conlab._process import shipping, worker
 from conlab._process.crashes import CRASH_HINT
-from conlab._process.execute import format_error, timed_out, unstarted
-from conlab.errors import StrategyUnavailable
+from conlab._process.execute import timed_out, unstarted
+from conlab.errors import StrategyUnavailable, format_error
 from conlab.measure.tree import pid_cpu_s, self_cpu_s
 from conlab.model import CRASHED, ERROR, LOST, Task, TaskRecord, Worker
 from conlab.strategies import remote

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from conlab.errors import UsageError, UserCodeError
+from conlab.errors import UsageError, UserCodeError, format_error
 from conlab.model import Task, Workload
 from conlab.workloads import params
 
@@ -58,14 +58,14 @@ def _import(module_name: str, target: str) -> Any:
                 f"cannot import {module_name!r} (from {target}): no module named {exc.name!r}; "
                 "run conlab from the directory that holds it, or install it"
             ) from None
-        raise UserCodeError(f"importing {module_name!r} failed: {_one_line(exc)}") from None
+        raise UserCodeError(f"importing {module_name!r} failed: {_error_and_where(exc)}") from None
     except (Exception, SystemExit) as exc:
-        raise UserCodeError(f"importing {module_name!r} failed: {_one_line(exc)}") from None
+        raise UserCodeError(f"importing {module_name!r} failed: {_error_and_where(exc)}") from None
 
 
-def _one_line(exc: BaseException) -> str:
+def _error_and_where(exc: BaseException) -> str:
     """``ExcType: message (file.py:line)``, where the error was raised in the user's code."""
-    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    text = format_error(exc)
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
@@ -183,7 +183,7 @@ def _from_factory(target: str, factory: Callable[..., Any], kwargs: dict[str, An
     except UsageError:
         raise
     except Exception as exc:
-        raise UserCodeError(f"{target}(...) raised {_one_line(exc)}") from None
+        raise UserCodeError(f"{target}(...) raised {_error_and_where(exc)}") from None
     if not isinstance(workload, Workload):
         raise UsageError(
             f"{target} returned a {type(workload).__name__}, not a conlab.Workload: give --inputs "
