@@ -8,6 +8,7 @@ one line naming what is valid.
 from __future__ import annotations
 
 import inspect
+import math
 import types
 import typing
 from collections.abc import Callable, Sequence
@@ -46,17 +47,82 @@ def parse(owner: str, factory: Callable[..., Any], pairs: Sequence[str]) -> dict
     return check(owner, factory, raw)
 
 
+# The most tasks one comparison holds: each is kept with its record, output and result
+# until the run ends, and written to the result file (10**5 tasks: some 100 MB of JSON).
+MAX_TASKS = 100_000
+
+# The range of each catalogue parameter: past these a run takes hours or all the memory.
+RANGES: dict[str, tuple[float, float]] = {
+    "tasks": (1, MAX_TASKS),
+    "sleep_s": (0, 3600),
+    "latency_s": (0, 3600),
+    "size": (0, 1000),
+    "size_mb": (1, 4096),
+    "size_kb": (1, 2**20),
+    "files": (1, 100_000),
+    "n": (1, 8192),
+    "side": (8, 8192),
+    "rounds": (1, 100_000),
+    "requests": (1, 1_000_000),
+}
+# Any other number a factory takes: finite, and no larger than this.
+LARGEST = 10**12
+
+
 def check(owner: str, factory: Callable[..., Any], params: dict[str, Any]) -> dict[str, Any]:
-    """``params`` with each value converted to the type the factory declares for it."""
+    """``params`` with each value converted to the type the factory declares for it, in range."""
     known = signature_params(factory)
     hints = _hints(factory)
+    ranges = _ranges(factory)
     out = {}
     for key, value in params.items():
         if key not in known:
             valid = ", ".join(known) or "none"
             raise UsageError(f"unknown parameter {key!r} for {owner}: valid keys are {valid}")
         out[key] = _convert(owner, key, value, hints.get(key))
+        _in_range(owner, key, out[key], ranges.get(key))
     return out
+
+
+def _ranges(factory: Callable[..., Any]) -> dict[str, tuple[float, float]]:
+    """The catalogue's ranges for its own factories; only ``tasks`` is bounded for the user's."""
+    if getattr(factory, "__module__", "").startswith("conlab.workloads."):
+        return RANGES
+    return {"tasks": RANGES["tasks"]}
+
+
+def range_text(key: str) -> str | None:
+    """``"1 to 100000"`` for a catalogue parameter, for listings and help."""
+    if key not in RANGES:
+        return None
+    low, high = RANGES[key]
+    return f"{_number(low)} to {_number(high)}"
+
+
+def _in_range(owner: str, key: str, value: Any, bounds: tuple[float, float] | None) -> None:
+    """A number must be finite and within ``bounds`` (or LARGEST); a list, not too long."""
+    if isinstance(value, (list, tuple)):
+        if len(value) > MAX_TASKS:
+            raise UsageError(
+                f"parameter {key!r} of {owner} holds {len(value)} items; at most {MAX_TASKS}"
+            )
+        for item in value:
+            _in_range(owner, key, item, None)
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UsageError(f"parameter {key!r} of {owner} must be a finite number, not {value}")
+    low, high = bounds or (-LARGEST, LARGEST)
+    if not low <= value <= high:
+        limit = f"at least {_number(low)}" if value < low else f"at most {_number(high)}"
+        raise UsageError(f"parameter {key!r} of {owner} must be {limit}, not {_number(value)}")
+
+
+def _number(value: float) -> str:
+    if abs(value) >= 1e15 or (isinstance(value, float) and not value.is_integer()):
+        return f"{value:g}"
+    return str(int(value))
 
 
 def _hints(factory: Callable[..., Any]) -> dict[str, Any]:
@@ -130,8 +196,8 @@ def _describe(kind: Any) -> str:
 
 
 def at_least(owner: str, key: str, value: float, minimum: float) -> None:
-    """A parameter's value must be at least ``minimum``."""
-    if value < minimum:
+    """A parameter's value must be at least ``minimum`` (NaN is not)."""
+    if not value >= minimum:
         raise UsageError(
             f"parameter {key!r} of {owner} must be at least {minimum:g}, not {value!r}"
         )

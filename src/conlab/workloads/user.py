@@ -32,6 +32,13 @@ def load_callable(target: str) -> Callable[..., Any]:
     module_name, _, attr_path = target.partition(":")
     if not module_name or not attr_path:
         raise UserCodeError(f"{target!r} is not module:function (for example mypkg.mod:func)")
+    if not all(part.isidentifier() for part in module_name.split(".")):
+        raise UserCodeError(
+            f"{module_name!r} (from {target}) is not a module name: give dotted names "
+            "importable from the current directory, e.g. mypkg.mod:func for mypkg/mod.py"
+        )
+    if not all(part.isidentifier() for part in attr_path.split(".")):
+        raise UserCodeError(f"{attr_path!r} (from {target}) is not a name in a module")
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # what python -m does: the current directory first
     module = _import(module_name, target)
@@ -79,15 +86,38 @@ def run_coroutine(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return asyncio.run(fn(*args, **kwargs))
 
 
+# Inputs are arguments, not data sets: a task that needs more reads it itself.
+MAX_INPUTS_BYTES = 64 * 2**20
+
+
+def _read_bounded(path: str) -> bytes:
+    """At most MAX_INPUTS_BYTES of ``path`` (``/dev/zero`` is refused, not read to the end)."""
+    with open(path, "rb") as f:
+        data = f.read(MAX_INPUTS_BYTES + 1)
+    if len(data) > MAX_INPUTS_BYTES:
+        raise UsageError(
+            f"--inputs {path} is larger than {MAX_INPUTS_BYTES >> 20} MiB: give the tasks "
+            "names or paths of their data, not the data itself"
+        )
+    return data
+
+
 def read_inputs(path: str) -> list[Any]:
-    """The items of a JSON file holding a list."""
+    """The items of a JSON file holding a list, bounded in size, depth and count."""
     try:
-        with open(path, encoding="utf-8") as f:
-            items = json.load(f)
+        items = json.loads(_read_bounded(path).decode("utf-8"))
     except OSError as exc:
         raise UsageError(f"cannot read --inputs {path}: {exc.strerror or exc}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--inputs {path} is not JSON: {exc}") from None
+    except ValueError as exc:  # not JSON, not UTF-8, an integer of too many digits
+        text = " ".join(str(exc).split())[:120]
+        raise UsageError(f"--inputs {path} is not JSON: {text}") from None
+    except RecursionError:
+        raise UsageError(f"--inputs {path} is not JSON this reads: nested too deeply") from None
+    if isinstance(items, list) and len(items) > params.MAX_TASKS:
+        raise UsageError(
+            f"--inputs {path} holds {len(items)} items; one comparison takes at most "
+            f"{params.MAX_TASKS} tasks: give fewer, or batch items into each call"
+        )
     if not isinstance(items, list):
         raise UsageError(
             f"--inputs {path} holds a JSON {type(items).__name__}, not a list: "
@@ -159,6 +189,8 @@ def load(
     if inputs is not None:
         return function_workload(obj, read_inputs(inputs), target, fixed, {"inputs": inputs})
     assert range_n is not None
+    if not 1 <= range_n <= params.MAX_TASKS:
+        raise UsageError(f"--range must be from 1 to {params.MAX_TASKS}, not {range_n}")
     return function_workload(obj, range(range_n), target, fixed, {"range": range_n})
 
 
