@@ -329,3 +329,57 @@ def test_auto_with_a_timeout_runs_nothing_here():
     out = list(results)
     assert results.strategy == "processes" and out[1] == 0.0
     assert out[0].status == "timeout"
+
+
+HEAVY = ("conlab.strategies", "conlab.advice", "conlab.lab", "asyncio", "psutil", "rich", "dask")
+
+WORKER_MODULES = """
+import sys
+import conlab
+
+def loaded(_):
+    import sys
+    return sorted(sys.modules)
+
+if __name__ == "__main__":
+    import concurrent.futures as cf, json, multiprocessing as mp
+    mine = list(conlab.map(loaded, [0], strategy="processes", workers=1, start_method="spawn"))[0]
+    with cf.ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+        theirs = list(pool.map(loaded, [0]))[0]
+    print(json.dumps([mine, theirs]))
+"""
+
+
+def heavy_in(modules):
+    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+
+
+def test_the_engine_pool_imports_no_registry_no_advice_no_asyncio():
+    code = "import sys, conlab.engine.pool; print(' '.join(sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": SRC},
+    ).stdout
+    assert heavy_in(out.split()) == []
+
+
+@pytest.mark.skipif("spawn" not in START_METHODS, reason="needs the spawn start method")
+def test_a_spawned_worker_loads_about_what_a_process_pool_worker_loads(tmp_path):
+    script = tmp_path / "count_modules.py"
+    script.write_text(WORKER_MODULES)
+    out = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        cwd=str(tmp_path),
+        env={**os.environ, "PYTHONPATH": SRC},
+    ).stdout
+    mine, theirs = json.loads(out.splitlines()[-1])
+    assert heavy_in(mine) == []
+    # The function is defined in __main__, so cloudpickle comes along; little else may.
+    assert len(mine) <= len(theirs) + 10, sorted(set(mine) - set(theirs))

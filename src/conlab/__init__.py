@@ -45,11 +45,11 @@ from conlab.errors import (
     UserCodeError,
     WorkerCrashedError,
 )
-from conlab.model import Comparison, Results, Run, Task, TaskRecord, Workload
 
 if TYPE_CHECKING:
     from conlab.api import advise, compare, sweep
     from conlab.engine import ItemFailure, map
+    from conlab.model import Comparison, Results, Run, Task, TaskRecord, Workload
 
 
 def _show_in_jupyter() -> None:
@@ -65,6 +65,12 @@ def _show_in_jupyter() -> None:
 _show_in_jupyter()
 
 _LAZY = {
+    "Comparison": "conlab.model",
+    "Results": "conlab.model",
+    "Run": "conlab.model",
+    "Task": "conlab.model",
+    "TaskRecord": "conlab.model",
+    "Workload": "conlab.model",
     "advise": "conlab.api",
     "compare": "conlab.api",
     "sweep": "conlab.api",
@@ -74,8 +80,9 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    # The lab, the strategies and the engine are imported on first use, so that
-    # `import conlab` stays fast (as concurrent.futures does with its executors).
+    # The model, the lab, the strategies and the engine are imported on first use, so that
+    # `import conlab` stays fast (as concurrent.futures does with its executors) and a
+    # spawned conlab.map worker, which imports conlab first, loads only what it runs.
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'conlab' has no attribute {name!r}")

@@ -14,35 +14,58 @@ import abc
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from conlab.engine.chunks import ChunkOutcome, run_chunk
 
 
-@dataclass
 class Chunk:
-    """Consecutive items of the input: ``seq`` orders chunks, ``start`` is the first item's index."""
+    """Consecutive items of the input: ``seq`` orders chunks, ``start`` is the first item's index.
 
-    seq: int
-    start: int
-    size: int
-    items: list[Any] | None = None
-    payload: bytes | None = None  # the items pickled, kept by process backends for retries
-    attempts: int = 0
+    ``payload``: the items pickled, kept by process backends for retries.
+    (Plain classes with slots, not dataclasses: a worker process does not import them.)
+    """
+
+    __slots__ = ("attempts", "items", "payload", "seq", "size", "start")
+
+    def __init__(
+        self,
+        seq: int,
+        start: int,
+        size: int,
+        items: list[Any] | None = None,
+        payload: bytes | None = None,
+        attempts: int = 0,
+    ) -> None:
+        self.seq = seq
+        self.start = start
+        self.size = size
+        self.items = items
+        self.payload = payload
+        self.attempts = attempts
 
 
-@dataclass
 class Done:
     """A finished chunk: its outcome (or its packed bytes, unpacked when its turn comes),
     or a failure of the whole chunk (``status`` crashed or timeout) with the error."""
 
-    chunk: Chunk
-    outcome: ChunkOutcome | None = None
-    packed: bytes | None = None
-    status: str | None = None
-    error: BaseException | None = None
-    where: str = "this process"
+    __slots__ = ("chunk", "error", "outcome", "packed", "status", "where")
+
+    def __init__(
+        self,
+        chunk: Chunk,
+        outcome: ChunkOutcome | None = None,
+        packed: bytes | None = None,
+        status: str | None = None,
+        error: BaseException | None = None,
+        where: str = "this process",
+    ) -> None:
+        self.chunk = chunk
+        self.outcome = outcome
+        self.packed = packed
+        self.status = status
+        self.error = error
+        self.where = where
 
 
 class Backend(abc.ABC):

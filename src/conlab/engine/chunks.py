@@ -14,10 +14,7 @@ import pickle
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
-
-from conlab._process import shipping
 
 # What failed in a chunk: (position in the chunk, the exception, its traceback as text).
 Errors = list[tuple[int, BaseException, str]]
@@ -56,7 +53,6 @@ class RemoteTraceback(Exception):
         return f'\n"""\n{self.tb}"""'
 
 
-@dataclass
 class ItemFailure:
     """What ``conlab.map(..., errors="collect")`` yields in place of a failed item's result.
 
@@ -64,13 +60,34 @@ class ItemFailure:
     or ``timeout``; ``error`` is the exception, ``traceback`` its text.
     """
 
-    index: int
-    status: str
-    error: BaseException
-    traceback: str
+    __slots__ = ("error", "index", "status", "traceback")
+
+    def __init__(self, index: int, status: str, error: BaseException, traceback: str) -> None:
+        self.index = index
+        self.status = status
+        self.error = error
+        self.traceback = traceback
 
     def __bool__(self) -> bool:
         return False
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ItemFailure):
+            return NotImplemented
+        return (self.index, self.status, self.error, self.traceback) == (
+            other.index,
+            other.status,
+            other.error,
+            other.traceback,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"ItemFailure(index={self.index!r}, status={self.status!r}, "
+            f"error={self.error!r}, traceback={self.traceback!r})"
+        )
 
 
 # --- across a process boundary -------------------------------------------------------------
@@ -100,6 +117,8 @@ def pack_outcome(outcome: ChunkOutcome) -> bytes:
         return pickle.dumps((values, portable, ns), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:
         pass
+    from conlab._process import shipping  # cloudpickle, in a worker only once something failed
+
     portable = portable or []
     for pos, value in enumerate(values):
         try:
@@ -113,6 +132,8 @@ def pack_outcome(outcome: ChunkOutcome) -> bytes:
 
 
 def _portable(error: tuple[int, BaseException, str]) -> tuple[int, bytes | None, str, str, str]:
+    from conlab._process import shipping
+
     pos, exc, tb = error
     try:
         data = shipping.dumps(exc)

@@ -13,66 +13,18 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import pickle
-import signal
 import time
 from collections import deque
 from collections.abc import Callable
 from multiprocessing.connection import wait as wait_ready
 from typing import Any
 
-from conlab._process import shipping
-from conlab._process.crashes import describe_exit, resolve_start_method
 from conlab.engine.backends import Backend, Chunk, Done
-from conlab.engine.chunks import (
-    CRASHED,
-    TIMEOUT,
-    dumps_fast,
-    loads_fast,
-    pack_outcome,
-    run_chunk,
-)
+from conlab.engine.chunks import CRASHED, TIMEOUT, dumps_fast
+from conlab.engine.worker import LOAD_FAILED, worker_main
 from conlab.errors import ItemTimeoutError, UsageError, WorkerCrashedError
 
-_LOAD_FAILED = b"!"  # prefix of a reply saying the chunk's items could not be loaded
 GROW_AFTER_S = 0.002  # no result yet after this: start the next worker anyway
-
-
-def worker_main(conn: Any, fn_bytes: bytes) -> None:
-    """A worker: load the function, then run chunks until told to stop (an empty message)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    try:
-        fn = shipping.loads(fn_bytes)
-    except Exception as exc:
-        fn = _Unloadable(f"the function could not be loaded in the worker: {exc!r}")
-    recv, send, poll, loads = conn.recv_bytes, conn.send_bytes, conn.poll, loads_fast
-    pending: deque[bytes] = deque()
-    while True:
-        try:
-            msg = pending.popleft() if pending else recv()
-        except (EOFError, OSError):
-            return
-        if not msg:
-            return
-        try:
-            items = loads(msg)
-        except Exception as exc:
-            reply = _LOAD_FAILED + pickle.dumps(
-                f"the items could not be loaded in the worker: {exc!r}"
-            )
-        else:
-            reply = pack_outcome(run_chunk(fn, items))
-        # Read what the parent is sending before replying: neither side then waits on the other.
-        while poll():
-            pending.append(recv())
-        send(reply)
-
-
-class _Unloadable:
-    def __init__(self, message: str) -> None:
-        self.message = message
-
-    def __call__(self, item: Any) -> Any:
-        raise RuntimeError(self.message)
 
 
 class _Worker:
@@ -97,10 +49,14 @@ class ProcessBackend(Backend):
         start_method: str | None = None,
         timeout_s: float | None = None,
     ) -> None:
+        from conlab._process import shipping  # cloudpickle: when a pool is made, not imported
+
         try:
             self.fn_bytes = shipping.dumps(fn)
         except Exception as exc:
             raise UsageError(shipping.unpicklable_hint("the function", fn, exc)) from None
+        from conlab._process.crashes import resolve_start_method
+
         self.ctx: Any = multiprocessing.get_context(resolve_start_method(start_method))
         self.n_workers = workers
         self.timeout_s = timeout_s
@@ -157,6 +113,8 @@ class ProcessBackend(Backend):
             return dumps_fast(items)
         except Exception:
             pass
+        from conlab._process import shipping
+
         try:
             return shipping.dumps(items)
         except Exception as exc:
@@ -216,7 +174,7 @@ class ProcessBackend(Backend):
         chunk = w.inflight.popleft()
         w.since_ns = time.perf_counter_ns()
         where = f"worker process {w.proc.pid}"
-        if data.startswith(_LOAD_FAILED):
+        if data.startswith(LOAD_FAILED):
             error = RuntimeError(pickle.loads(data[1:]))
             self.ready.append(Done(chunk, status="error", error=error, where=where))
         else:
@@ -231,6 +189,8 @@ class ProcessBackend(Backend):
             while w.inflight and w.conn.poll() and self._receive(w):
                 pass
         w.proc.join(5)
+        from conlab._process.crashes import describe_exit  # the parent's, on a crash only
+
         how = describe_exit(w.proc.exitcode)
         for chunk in w.inflight:
             last = chunk.start + chunk.size - 1
@@ -286,6 +246,8 @@ class ProcessBackend(Backend):
 
 
 def _picklable(obj: Any) -> bool:
+    from conlab._process import shipping
+
     try:
         shipping.dumps(obj)
     except Exception:
