@@ -48,7 +48,23 @@ class Task:
 
 
 def _equal(result: Any, reference: Any) -> bool:
-    return bool(result == reference)
+    """``result == reference``, where NaN equals NaN: a function returning NaN verifies."""
+    try:
+        if result == reference:
+            return True
+    except Exception:  # an array's ambiguous truth, a comparison that raises
+        return False
+    return _equal_nan(result, reference)
+
+
+def _equal_nan(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return a != a and b != b  # both NaN (a == b was already tried)
+    if isinstance(a, (list, tuple)) and type(a) is type(b) and len(a) == len(b):
+        return all(_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
+        return all(_equal(a[k], b[k]) for k in a)
+    return False
 
 
 @dataclass

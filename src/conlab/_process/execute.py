@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import threading
 import time
@@ -91,6 +93,29 @@ class Journal(Protocol):
 journal: Journal | None = None
 
 
+# A Ctrl-C and a task's own ``raise KeyboardInterrupt`` are the same exception. SIGINTs
+# are counted, so that only one that arrived during a task stops the command; any other
+# KeyboardInterrupt is the task's, and recorded as its error like any exception.
+_interrupts = 0
+
+
+def _count_interrupt(signum: int, frame: Any) -> None:
+    global _interrupts
+    _interrupts += 1
+    signal.default_int_handler(signum, frame)
+
+
+def count_interrupts() -> None:
+    """Count SIGINTs where Python's default handler would raise KeyboardInterrupt (main thread)."""
+    if threading.current_thread() is threading.main_thread():
+        with contextlib.suppress(ValueError, TypeError):
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                signal.signal(signal.SIGINT, _count_interrupt)
+
+
+count_interrupts()
+
+
 def current_worker() -> Worker:
     """The worker running this code, made once per thread: per-task cost matters at 100k tasks."""
     return _this_thread().worker
@@ -146,11 +171,15 @@ def execute_fields(
         own = None
         token = _set_sink(sink)
     cpu0 = _thread_time_ns() if always_cpu or not state.skip else -1
+    interrupts = _interrupts
     start_ns = _perf_counter_ns()
     try:
         kwargs = task.kwargs
         result = task.fn(*task.args, **kwargs) if kwargs else task.fn(*task.args)
-    except (Exception, SystemExit) as exc:
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        if isinstance(exc, KeyboardInterrupt) and _interrupts != interrupts:
+            _release(token, own, sink)
+            raise  # a Ctrl-C during the task: the command's to handle
         end_ns = _perf_counter_ns()
         cpu_ns = _cpu_ns(cpu0, end_ns - start_ns, state)
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
