@@ -127,3 +127,15 @@ def test_map_names_a_deep_line(module_dir):
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert "line 2 of the input is not JSON" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["compare", "sleep", "--strategies", "sequential:2"], "takes no worker count"),
+        (["compare", "sleep", "--strategies", "threads:4"], "takes no worker count"),
+        (["sweep", "sleep", "--strategy", "sequential"], "no worker count to sweep"),
+    ],
+)
+def test_counts_that_mean_nothing_are_refused(args, says):
+    assert_one_line_error(run_cli([*args, "--repeats", "1"]), 2, says)

@@ -22,7 +22,7 @@ from conlab.lab.compare import Progress, check_counts, compare
 from conlab.measure.environment import usable_cpus
 from conlab.measure.fit import AmdahlFit, fit_amdahl
 from conlab.model import RUN_OK, Comparison, Run, Workload
-from conlab.strategies import make, options_for, strategy_class
+from conlab.strategies import COUNTLESS, make, options_for, strategy_class
 from conlab.workloads import CATALOGUE, build
 
 
@@ -184,9 +184,10 @@ def sweep(
     if start_method is not None:
         options["start_method"] = start_method
     options = options_for(strategy_class(strategy), options)
-    if not make(strategy, 1, **options).pooled:
+    if strategy in COUNTLESS or not make(strategy, 1, **options).pooled:
+        what = COUNTLESS.get(strategy, "starts one worker per task")
         raise UsageError(
-            f"{strategy} starts one worker per task, so it has no worker count to sweep: "
+            f"{strategy} {what}, so it has no worker count to sweep: "
             "sweep a pool (thread-pool, process-pool) instead"
         )
     sweep_id = uuid.uuid4().hex[:12]

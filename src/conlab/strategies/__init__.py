@@ -94,6 +94,14 @@ def make(name: str, workers: int | None = None, **options: Any) -> Strategy:
     return strategy.configure(**common)
 
 
+# Strategies whose number of workers is fixed by what they are: a count would be ignored.
+COUNTLESS = {
+    "sequential": "runs one task at a time",
+    "threads": "starts one thread per task",
+    "processes": "starts one process per task",
+}
+
+
 def parse_workers(text: str) -> int:
     """A worker count from the command line: a whole number of at least 1."""
     try:
@@ -111,5 +119,10 @@ def parse_spec(spec: str, shared: dict[str, Any] | None = None, **options: Any) 
     ``shared`` holds the options given to every strategy named at once (see options_for).
     """
     name, _, workers = spec.strip().partition(":")
+    if workers and name in COUNTLESS and (name, workers) != ("sequential", "1"):
+        raise UsageError(
+            f"{spec.strip()}: {name} {COUNTLESS[name]}, so it takes no worker count; "
+            f"give {name} alone, or a pool (thread-pool:{workers}, process-pool:{workers})"
+        )
     taken = options_for(strategy_class(name), shared) if shared else {}
     return make(name, parse_workers(workers) if workers else None, **{**taken, **options})
