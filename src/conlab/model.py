@@ -29,7 +29,9 @@ __all__ = [
 OK, ERROR, CRASHED, TIMEOUT, LOST = "ok", "error", "crashed", "timeout", "lost"
 TASK_STATUSES = (OK, ERROR, CRASHED, TIMEOUT, LOST)
 RUN_OK, RUN_FAILED, RUN_UNAVAILABLE = "ok", "failed", "unavailable"
-RUN_STATUSES = (RUN_OK, RUN_FAILED, RUN_UNAVAILABLE)
+# Cut short (Ctrl-C, SIGTERM, a file written between rounds): fewer runs than asked, no verdict.
+RUN_INCOMPLETE = "incomplete"
+RUN_STATUSES = (RUN_OK, RUN_FAILED, RUN_UNAVAILABLE, RUN_INCOMPLETE)
 KINDS = ("io", "cpu", "cpu-nogil", "mixed")
 
 

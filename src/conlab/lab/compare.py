@@ -22,6 +22,7 @@ from conlab.measure import stats
 from conlab.measure.tree import ProbeResult, TreeProbe, sampler_session
 from conlab.model import (
     RUN_FAILED,
+    RUN_INCOMPLETE,
     RUN_OK,
     RUN_UNAVAILABLE,
     Comparison,
@@ -50,6 +51,8 @@ class _Entry:
     run: Run
     tasks: list[Task]
     samples: list[_Sample] = field(default_factory=list)
+    # Set once a run of it left a task not ok: it is not run again (see _stops).
+    stopped: bool = False
 
 
 def check_counts(repeats: int, warmup: int) -> None:
@@ -98,13 +101,17 @@ def _compare(
     comparison = _summarise(workload, entries, repeats, warmup, title)
     try:
         for round_no in range(warmup + repeats):
-            order = list(active)
+            order = [e for e in active if not e.stopped]
             rng.shuffle(order)
             for entry in order:
                 if progress is not None:
                     progress(done, total, entry.run.label)
-                entry.samples.append(_measure(entry, warmup=round_no < warmup))
+                sample = _measure(entry, warmup=round_no < warmup)
+                entry.samples.append(sample)
                 done += 1
+                if _stops(entry, sample, len(workload.tasks)):
+                    entry.stopped = True
+                    total -= warmup + repeats - len(entry.samples)
             comparison = _summarise(workload, entries, repeats, warmup, title)
             if on_update is not None:
                 on_update(comparison)
@@ -115,13 +122,29 @@ def _compare(
     return comparison
 
 
+def _stops(entry: _Entry, sample: _Sample, n_tasks: int) -> bool:
+    """Whether a strategy is run no more: one of its tasks failed (timeout, crash, error).
+
+    A run with a failed task fails the strategy whatever the others do, and
+    repeating it would repeat the failure: a task past ``--timeout`` five more
+    times, each waiting the limit. So a failed run is the strategy's last, and
+    the command's worst case is about one run per strategy at the limit.
+    A plain run (the lesson's code as written) fails on purpose and is repeated.
+    """
+    if entry.strategy.plain:
+        return False
+    records = sample.execution.records
+    return len(records) != n_tasks or any(not r.ok for r in records)
+
+
 def _reference_strategy(strategies: Sequence[Strategy]) -> Strategy:
     """The sequential reference, isolated and timed out like the strategies it is compared with.
 
     A task that hangs or kills its process must not hang or kill the lab through its reference.
     """
     timeouts = [s.timeout_s for s in strategies if s.timeout_s is not None]
-    isolate = any(s.isolate for s in strategies)
+    asked = {s.isolate for s in strategies}
+    isolate = True if True in asked else (False if asked == {False} else None)
     return SequentialStrategy().configure(timeout_s=max(timeouts, default=None), isolate=isolate)
 
 
@@ -130,14 +153,10 @@ def _interrupted(
 ) -> Comparison:
     """The comparison as far as it got when Ctrl-C came; a run without samples says so."""
     comparison = _summarise(workload, entries, repeats, warmup, title)
-    for run, entry in zip(comparison.runs, entries, strict=True):
-        if run.status == RUN_OK and len(entry.samples) < warmup + repeats:
-            run.status, run.reason, run.speedup = (
-                RUN_FAILED,
-                f"interrupted after {len(entry.samples)} of {warmup + repeats} runs",
-                None,
-            )
-    comparison.notes.append("interrupted (Ctrl-C): the runs not finished are marked failed")
+    for run in comparison.runs:
+        if run.status == RUN_INCOMPLETE:
+            run.reason = (run.reason or "").replace("cut short", "interrupted", 1)
+    comparison.notes.append("interrupted: the runs not finished are marked incomplete")
     return comparison
 
 
@@ -177,9 +196,14 @@ def _summarise(
 ) -> Comparison:
     """The comparison as far as the samples so far go."""
     reference = _reference(workload, entries)
+    planned = warmup + repeats
     for entry in entries:
         if entry.run.status != RUN_UNAVAILABLE:
             _fill(entry, workload, reference)
+            if entry.run.status == RUN_OK and len(entry.samples) < planned:
+                # Between rounds (the file written after each) or interrupted: no verdict yet.
+                entry.run.status = RUN_INCOMPLETE
+                entry.run.reason = f"cut short after {len(entry.samples)} of {planned} runs"
     ref_run = entries[0].run if isinstance(entries[0].strategy, SequentialStrategy) else None
     for entry in entries:
         run = entry.run
@@ -273,10 +297,13 @@ def _fill(entry: _Entry, workload: Workload, reference: _Reference) -> None:
                 if sample.warmup
                 else f"repeat {k - sum(s.warmup for s in entry.samples) + 1}"
             )
-            run.status, run.reason = (
-                RUN_FAILED,
-                f"{which}: {why}" if len(entry.samples) > 1 else why,
-            )
+            if entry.stopped and k == len(entry.samples) - 1:
+                run.status, run.reason = RUN_FAILED, f"not repeated after its {which} failed: {why}"
+            else:
+                run.status, run.reason = (
+                    RUN_FAILED,
+                    f"{which}: {why}" if len(entry.samples) > 1 else why,
+                )
             _keep_records(run, sample.execution)
             return
     if timed:

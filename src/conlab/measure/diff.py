@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conlab.measure import stats
-from conlab.model import RUN_OK, Comparison, Results, Run
+from conlab.model import RUN_INCOMPLETE, RUN_OK, Comparison, Results, Run
 
 MIN_EFFECT = 0.05
 ALPHA = 0.05
@@ -66,20 +66,41 @@ def comparison_key(c: Comparison) -> str:
     return c.title or c.workload
 
 
+def is_incomplete(run: Run, repeats: int | None = None) -> bool:
+    """Cut short: marked so, or (a file from before that mark) fewer timed runs than asked."""
+    if run.status == RUN_INCOMPLETE:
+        return True
+    return run.status == RUN_OK and repeats is not None and len(run.wall_s) < repeats
+
+
+def _measured(run: Run | None) -> float | None:
+    if run is None or run.status not in (RUN_OK, RUN_INCOMPLETE) or not run.wall_s:
+        return None
+    return statistics.median(run.wall_s)
+
+
 def compare_runs(
-    name: str, a: Run | None, b: Run | None, min_effect: float, alpha: float
+    name: str,
+    a: Run | None,
+    b: Run | None,
+    min_effect: float,
+    alpha: float,
+    repeats: tuple[int | None, int | None] = (None, None),
 ) -> DiffRow:
+    """A's run against B's; ``repeats`` is the timed runs each comparison asked for."""
     key = run_key(a or b)  # type: ignore[arg-type]
-    med_a = statistics.median(a.wall_s) if a and a.status == RUN_OK and a.wall_s else None
-    med_b = statistics.median(b.wall_s) if b and b.status == RUN_OK and b.wall_s else None
+    med_a, med_b = _measured(a), _measured(b)
     if a is None or b is None:
         return DiffRow(name, key, med_a, med_b, note="only in A" if b is None else "only in B")
     if med_a is None or med_b is None:
-        which = " and ".join(
-            x for x, r in (("A", a), ("B", b)) if r.status != RUN_OK or not r.wall_s
-        )
+        which = " and ".join(x for x, m in (("A", med_a), ("B", med_b)) if m is None)
         return DiffRow(name, key, med_a, med_b, note=f"not measured in {which}")
     ratio = med_b / med_a if med_a > 0 else None
+    cut = [x for x, r, n in (("A", a, repeats[0]), ("B", b, repeats[1])) if is_incomplete(r, n)]
+    if cut:
+        # A run cut short may have missed what the full run would have seen: no verdict.
+        note = f"incomplete in {' and '.join(cut)} (interrupted): not called significant"
+        return DiffRow(name, key, med_a, med_b, ratio, note=note)
     p_u = stats.mann_whitney_u(a.wall_s, b.wall_s)[1]
     p_t = stats.welch_t(a.wall_s, b.wall_s)[2] if len(a.wall_s) > 1 and len(b.wall_s) > 1 else None
     tested = p_u < alpha or (p_t is not None and p_t < alpha)
@@ -120,10 +141,10 @@ def diff(a: Results, b: Results, min_effect: float = MIN_EFFECT, alpha: float = 
         seen.add(name)
         cb = b_by_key.get(name)
         runs_b = {run_key(r): r for r in cb.runs} if cb else {}
+        repeats = (ca.repeats, cb.repeats if cb else None)
         for ra in ca.runs:
-            out.rows.append(
-                compare_runs(name, ra, runs_b.pop(run_key(ra), None), min_effect, alpha)
-            )
+            rb = runs_b.pop(run_key(ra), None)
+            out.rows.append(compare_runs(name, ra, rb, min_effect, alpha, repeats))
         out.rows += [compare_runs(name, None, rb, min_effect, alpha) for rb in runs_b.values()]
     for cb in b.comparisons:
         if comparison_key(cb) not in seen:

@@ -11,7 +11,15 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from conlab import outputs
-from conlab.model import RUN_FAILED, RUN_OK, RUN_UNAVAILABLE, Comparison, Results, Run
+from conlab.model import (
+    RUN_FAILED,
+    RUN_INCOMPLETE,
+    RUN_OK,
+    RUN_UNAVAILABLE,
+    Comparison,
+    Results,
+    Run,
+)
 from conlab.report import svg
 from conlab.report.terminal import output_run, strategy_label
 from conlab.report.timeline import span_s
@@ -92,6 +100,11 @@ def _reasons(c: Comparison, cores: int | None = None) -> str:
         elif run.status == RUN_UNAVAILABLE:
             out.append(
                 f'<p class="dim">– {escape(strategy_label(run))}: not available here: '
+                f"{escape(run.reason or '')}</p>"
+            )
+        elif run.status == RUN_INCOMPLETE:
+            out.append(
+                f'<p class="note">… {escape(strategy_label(run))}: incomplete: '
                 f"{escape(run.reason or '')}</p>"
             )
     out += [f'<p class="note">⚠ {escape(note)}</p>' for note in c.notes]

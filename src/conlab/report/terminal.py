@@ -12,7 +12,15 @@ from rich.text import Text
 
 from conlab.measure import noise, stats
 from conlab.measure.units import duration
-from conlab.model import RUN_FAILED, RUN_OK, RUN_UNAVAILABLE, Comparison, Results, Run
+from conlab.model import (
+    RUN_FAILED,
+    RUN_INCOMPLETE,
+    RUN_OK,
+    RUN_UNAVAILABLE,
+    Comparison,
+    Results,
+    Run,
+)
 
 # Whose output is shown: a run where tasks really ran side by side, as the lesson's did.
 _OUTPUT_PREFERENCE = ("threads", "processes", "thread-pool", "process-pool")
@@ -33,6 +41,8 @@ def _status(run: Run) -> Text:
         return Text("ok", style="green")
     if run.status == RUN_UNAVAILABLE:
         return Text("unavailable", style="dim")
+    if run.status == RUN_INCOMPLETE:
+        return Text("incomplete", style="yellow")
     statuses = sorted({r.status for r in run.records if not r.ok}) or ["failed"]
     return Text(", ".join(statuses), style="bold red")
 
@@ -121,6 +131,10 @@ def render(console: Console, c: Comparison, raw_output: bool = False, cores: obj
         elif run.status == RUN_UNAVAILABLE:
             console.print(
                 Text(f"  - {strategy_label(run)}: not available here: {run.reason}", style="dim")
+            )
+        elif run.status == RUN_INCOMPLETE:
+            console.print(
+                Text(f"  … {strategy_label(run)}: incomplete: {run.reason}", style="yellow")
             )
     for run in c.runs:
         for record in run.records:
