@@ -30,7 +30,7 @@ def compare(
     start_method: str | None = None,
     params: dict[str, Any] | None = None,
     timeout_s: float | None = None,
-    isolate: bool = False,
+    isolate: bool | None = None,
     scheduler: str | None = None,
     ray_address: str | None = None,
 ) -> Comparison:
@@ -44,7 +44,10 @@ def compare(
     the strategies, as before. A strategy named without a worker count gets
     ``workers`` (default: the usable cores). ``scheduler`` (tcp://HOST:PORT)
     and ``ray_address`` point dask and ray at existing clusters. ``timeout_s``
-    limits each task; ``isolate`` runs in-process strategies in a sandbox process.
+    limits each task. In-process strategies (sequential, threads, ...) run your code in a
+    sandbox process, so that a crash in it is a record, not the end of your program;
+    ``isolate=False`` runs it in this process, ``isolate=True`` sandboxes catalogue
+    workloads too.
     """
     if callable(target) and not isinstance(target, (Workload, str)):
         if items is None:
@@ -84,7 +87,7 @@ def strategy_list(
     scheduler: str | None = None,
     ray_address: str | None = None,
     timeout_s: float | None = None,
-    isolate: bool = False,
+    isolate: bool | None = None,
 ) -> list[Strategy]:
     """The strategies ``specs`` name, each built once.
 
@@ -95,6 +98,11 @@ def strategy_list(
     """
     from conlab.measure.environment import usable_cpus
 
+    if isolate is False and timeout_s is not None:
+        raise UsageError(
+            "--in-process (isolate=False) and --timeout cannot go together: a task in "
+            "conlab's own process (the sequential reference's) cannot be stopped; drop one"
+        )
     n = workers if workers is not None else usable_cpus()
     if specs is None:
         asked = {"dask": bool(scheduler), "ray": bool(ray_address)}

@@ -38,7 +38,9 @@ def test_valid_runs_get_a_speedup_and_every_sample():
 
 
 def test_a_wrong_result_fails_the_run_and_names_the_task():
-    comparison = compare(_workload(add_wrong_in_children), [make("processes")], repeats=1, warmup=0)
+    # In-process asked for: the sequential reference then runs in this process, PARENT.
+    strategies = [make("processes", isolate=False)]
+    comparison = compare(_workload(add_wrong_in_children), strategies, repeats=1, warmup=0)
     run = comparison.run("processes")
     assert run.status == "failed" and run.speedup is None
     assert "returned 1, the sequential run 0" in run.reason
@@ -83,7 +85,8 @@ class _Recorder(Strategy):
 
 def test_rounds_interleave_strategies_in_a_shuffled_order():
     _Recorder.log.clear()
-    strategies = [_Recorder(tag) for tag in "abcd"]
+    # In-process: the log is this process's, and a sandbox would keep it in the child.
+    strategies = [_Recorder(tag).configure(isolate=False) for tag in "abcd"]
     compare(_workload(), strategies, repeats=6, warmup=0, seed=1)
     tags = [tag for tag, _ in _Recorder.log]
     rounds = [tags[k : k + 4] for k in range(0, len(tags), 4)]

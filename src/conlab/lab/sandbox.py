@@ -3,11 +3,14 @@
 Sequential, threads and thread-pool (and asyncio or interpreters) run the tasks
 in conlab's own process, and the lab always runs sequential as its reference. A
 task that calls ``os._exit``, segfaults or hangs would take conlab down with it,
-or hang it, losing every result. Decision: an in-process strategy runs in a
-sandbox when the user asks for it (``isolate``, ``--isolate``) and whenever a
+or hang it, losing every result. Decision: the user's code (``module:function``,
+a callable given to the API, a ``module:factory`` workload: any task whose
+callable is not conlab's) always runs in a sandbox, and so does any task when a
 ``timeout`` is given (a loop or a thread cannot be stopped from outside; a
-process can). It is not the default: without it the figures are those of the
-code the user would have written, in one process, and nothing is pickled.
+process can) or when the user asks (``isolate=True``, ``--isolate``).
+``isolate=False`` (``--in-process``) runs the user's code in conlab's process.
+The catalogue's workloads, conlab's own code, run in-process unless asked: see
+the README's "Isolation" for what the sandbox costs (benchmarks/bench_isolation.py).
 
 The sandbox is a child made by fork, so that the tasks are the parent's own
 objects: nothing is pickled on the way in, and what works in-process works the
@@ -27,6 +30,7 @@ recorded ``timeout``. Every such event is written in the notes.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -55,13 +59,35 @@ ABANDON_GRACE_S = 2.0
 WHOLE_RUN = -1  # the sandbox was stopped for the run as a whole, not for one task
 
 
-def needs_sandbox(strategy: Strategy) -> bool:
-    return not strategy.uses_processes and (strategy.isolate or strategy.timeout_s is not None)
+def needs_sandbox(strategy: Strategy, tasks: Sequence[Task] = ()) -> bool:
+    """Whether ``tasks`` run in a sandbox under ``strategy`` (see the module's docstring)."""
+    if strategy.uses_processes:
+        return False
+    if strategy.isolate is not None:
+        return strategy.isolate or strategy.timeout_s is not None
+    return strategy.timeout_s is not None or runs_user_code(tasks)
+
+
+def runs_user_code(tasks: Sequence[Task]) -> bool:
+    """Whether any task calls code that is not conlab's own: the user's, or a library's."""
+    return any(not _is_conlab(task.fn) or any(map(_is_user_callable, task.args)) for task in tasks)
+
+
+def _is_user_callable(arg: Any) -> bool:
+    """An argument that the task will call: a coroutine function run by run_coroutine, say."""
+    return callable(arg) and not isinstance(arg, type) and not _is_conlab(arg)
+
+
+def _is_conlab(fn: Any) -> bool:
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    module = getattr(fn, "__module__", None) or type(fn).__module__
+    return module == "conlab" or module.startswith("conlab.")
 
 
 def run_strategy(strategy: Strategy, tasks: Sequence[Task]) -> Execution:
     """Run the tasks under the strategy, in a sandbox when it needs one."""
-    if needs_sandbox(strategy):
+    if needs_sandbox(strategy, tasks):
         return run_isolated(strategy, tasks)
     return strategy.run(tasks)
 

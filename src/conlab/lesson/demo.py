@@ -25,7 +25,7 @@ class DemoSettings:
     warmup: int | None = None
     start_method: str | None = None
     timeout_s: float | None = None
-    isolate: bool = False
+    isolate: bool | None = None  # None: the catalogue runs in-process (see lab/sandbox.py)
 
     def __post_init__(self) -> None:
         if self.repeats is None:

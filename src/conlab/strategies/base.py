@@ -82,9 +82,10 @@ class Strategy(abc.ABC):
     # Whether run() itself stops waiting for a task past ``timeout_s`` (threads abandon it);
     # otherwise the sandbox running an in-process strategy stops it (see sandbox.py).
     handles_timeout: ClassVar[bool] = False
-    # Per-task time limit in seconds (None: none), and whether to run in a sandbox process.
+    # Per-task time limit in seconds (None: none), and whether to run in a sandbox process:
+    # True always, False never (--in-process), None when the tasks are the user's code.
     timeout_s: float | None = None
-    isolate: bool = False
+    isolate: bool | None = None
     # Whether it runs the user's code as written (the lesson's ``Process(target=...)``): no
     # result comes back, so the lab checks no result and keeps its notes out of the report.
     plain: bool = False
@@ -95,8 +96,8 @@ class Strategy(abc.ABC):
         self.workers = workers
         self.options = options
 
-    def configure(self, timeout_s: float | None = None, isolate: bool = False) -> Strategy:
-        """Set the options every strategy has: a per-task timeout, and isolation."""
+    def configure(self, timeout_s: float | None = None, isolate: bool | None = None) -> Strategy:
+        """Set the options every strategy has: a per-task timeout, and isolation (see isolate)."""
         if timeout_s is not None:
             if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)):
                 raise UsageError(f"timeout must be a number of seconds, not {timeout_s!r}")
@@ -104,9 +105,14 @@ class Strategy(abc.ABC):
                 raise UsageError(f"timeout must be more than 0 seconds, not {timeout_s!r}")
             self.timeout_s = float(timeout_s)
             self.options["timeout_s"] = self.timeout_s
-        if isolate:
-            self.isolate = True
-            self.options["isolate"] = True
+        if isolate is not None:
+            if not isolate and timeout_s is not None and not self.uses_processes:
+                raise UsageError(
+                    f"{self.name} in conlab's own process cannot stop a task at a timeout: "
+                    "drop --in-process (isolate=False) or --timeout"
+                )
+            self.isolate = bool(isolate)
+            self.options["isolate"] = self.isolate
         return self
 
     @classmethod
