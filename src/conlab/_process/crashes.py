@@ -10,7 +10,7 @@ import sys
 import threading
 from typing import Any
 
-from conlab._process import worker
+from conlab._process import crashsite, worker
 from conlab._process.execute import current_worker
 from conlab.errors import UsageError
 from conlab.model import CRASHED, Task, TaskRecord, Worker
@@ -22,6 +22,14 @@ _SIGNAL_MEANING = {
     "SIGBUS": "a bus error, usually in C code",
     "SIGTERM": "terminated",
     "SIGFPE": "a floating-point exception in C code",
+}
+# What a fatal signal caught by faulthandler was, once the line that called into C is known.
+_IN_C = {
+    "SIGSEGV": "a segmentation fault",
+    "SIGABRT": "an abort",
+    "SIGBUS": "a bus error",
+    "SIGFPE": "a floating-point exception",
+    "SIGILL": "an illegal instruction",
 }
 
 
@@ -57,13 +65,38 @@ CRASH_HINT = (
 )
 
 
+def describe_crash(exitcode: int | None, raw: str) -> str:
+    """How a worker died and, from what it wrote as it died, the line of the user's it was in.
+
+    ``signal SIGSEGV: a segmentation fault in C code called from mymod.py:40 in func``;
+    ``exit code 3: os._exit(3) called from mymod.py:12 in func``; without such a line,
+    what describe_exit says, and the worker's last error line or a hint.
+    """
+    how = describe_exit(exitcode)
+    site = crashsite.exit_site(raw) if exitcode is not None and exitcode >= 0 else None
+    if site is None and exitcode is not None and exitcode < 0:
+        name = _signal_name(-exitcode)
+        if name in _IN_C and (frame := crashsite.user_frame(crashsite.crashed_stack(raw))):
+            site = f"{_IN_C[name]} in C code called from {frame}"
+            how = f"signal {name}"
+    if site is not None:
+        return f"{how}: {site}"
+    line = worker.error_line(raw)
+    return f"{how}: {line}" if line else f"{how}; {CRASH_HINT}"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
+
+
 def crashed_record(
     task: Task, index: int, pid: int, exitcode: int | None, left: worker.Leftovers
 ) -> TaskRecord:
     """The record of a task whose worker process died under it."""
-    line = worker.error_line(left.raw)
-    error = f"worker process {pid} died with {describe_exit(exitcode)}"
-    error += f": {line}" if line else f"; {CRASH_HINT}"
+    error = f"worker process {pid} died with {describe_crash(exitcode, left.raw)}"
     host = current_worker().host
     return TaskRecord(
         index=index,

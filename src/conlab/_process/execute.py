@@ -185,6 +185,11 @@ def execute_fields(
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         chunks, dropped = _release(token, own, sink)
         error = format_error(exc)
+        if isinstance(exc, SystemExit):
+            from conlab._process.crashsite import exit_call
+
+            if where := exit_call(exc):
+                error = f"{error} ({where})"
         return (ERROR, start_ns, end_ns, cpu_ns, state.key, chunks, dropped, None, error, tb)
     except BaseException:
         _release(token, own, sink)
