@@ -139,3 +139,16 @@ def test_map_names_a_deep_line(module_dir):
 )
 def test_counts_that_mean_nothing_are_refused(args, says):
     assert_one_line_error(run_cli([*args, "--repeats", "1"]), 2, says)
+
+
+def test_a_pool_starts_no_more_workers_than_tasks():
+    from conlab.api import compare
+    from conlab.workloads import build
+
+    workload = build("sleep", tasks=2, sleep_s=0.01)
+    comparison = compare(workload, ["thread-pool:10000", "process-pool:10000"], repeats=1, warmup=0)
+    for run in comparison.runs:
+        assert run.status == "ok", run.reason
+        assert len({(r.worker.pid, r.worker.thread) for r in run.records}) <= 2
+    for label in ("thread-pool:10000", "process-pool:10000"):
+        assert any(label in note and "2 of the 10000 workers" in note for note in comparison.notes)

@@ -57,6 +57,19 @@ CLUSTER = "cluster"
 FAMILIES = (SEQUENTIAL, THREADS, PROCESSES, ASYNCIO, INTERPRETERS, CLUSTER)
 
 
+def pool_size(asked: int | None, n_tasks: int) -> tuple[int, list[str]]:
+    """The workers a pool starts for ``n_tasks`` tasks, and the note saying so when fewer.
+
+    A pool never gives one task to two workers: past the task count they would only
+    start and wait (thread-pool:10000 for 2 tasks started 10,000 threads).
+    """
+    workers = asked or 1
+    if workers <= max(1, n_tasks):
+        return workers, []
+    started = max(1, n_tasks)
+    return started, [f"{started} of the {workers} workers started: one per task is all it can use"]
+
+
 class Strategy(abc.ABC):
     """One way of executing a list of tasks, with a worker count and options.
 

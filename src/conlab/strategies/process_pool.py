@@ -36,7 +36,7 @@ from conlab._process.execute import timed_out, unstarted
 from conlab.errors import UsageError
 from conlab.measure.tree import children_cpu_s, pid_cpu_s, self_cpu_s
 from conlab.model import ERROR, LOST, Task, TaskRecord
-from conlab.strategies.base import PROCESSES, Execution, Strategy
+from conlab.strategies.base import PROCESSES, Execution, Strategy, pool_size
 
 WARMUP_TIMEOUT_S = 120.0
 BOOT = "pool.boot"
@@ -65,20 +65,20 @@ class ProcessPoolStrategy(Strategy):
             # Tasks go to the workers in batches; records are still one per task.
             self.options["chunksize"] = chunksize
 
-    def _pool(self, ctx: Any, log_dir: str) -> ProcessPoolExecutor:
+    def _pool(self, ctx: Any, log_dir: str, workers: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            self.workers or 1, mp_context=ctx, initializer=worker.pool_init, initargs=(log_dir,)
+            workers, mp_context=ctx, initializer=worker.pool_init, initargs=(log_dir,)
         )
 
     def run(self, tasks: Sequence[Task]) -> Execution:
-        workers = self.workers or 1
+        workers, notes = pool_size(self.workers, len(tasks))
         log_dir = tempfile.mkdtemp(prefix="conlab-")
         ctx = multiprocessing.get_context(self.start_method)
         pools: list[ProcessPoolExecutor] = []
         procs: dict[int, Any] = {}  # every worker of the pool in use, by pid
         try:
             s0 = time.perf_counter_ns()
-            pool = self._pool(ctx, log_dir)
+            pool = self._pool(ctx, log_dir, workers)
             pools.append(pool)
             # The workers start during these submissions (all at once under fork, one per
             # submission otherwise); what they write before their own code runs lands in BOOT.
@@ -97,7 +97,6 @@ class ProcessPoolStrategy(Strategy):
             cpu0, kids0 = self_cpu_s() + sum(pid_cpu_s(pid) for pid in procs), children_cpu_s()
             t0 = time.perf_counter_ns()
             records: list[TaskRecord | None] = [None] * len(tasks)
-            notes: list[str] = []
             size = _batch_size(self.chunksize, len(tasks), workers)
             if size > 1 and self.timeout_s is not None:
                 # A worker is stopped for the task it runs: a batch would take others with it.
@@ -112,7 +111,7 @@ class ProcessPoolStrategy(Strategy):
                 pool.shutdown(wait=True, cancel_futures=True)
                 pending = _account(tasks, pending, records, procs, late, log_dir, self, notes)
                 if pending:
-                    pool = self._pool(ctx, log_dir)
+                    pool = self._pool(ctx, log_dir, workers)
                     pools.append(pool)
                     procs = {}
             t1 = time.perf_counter_ns()

@@ -18,7 +18,7 @@ from conlab._process import execute as _execute
 from conlab._process.execute import execute, execute_fields, record, timed_out, unstarted
 from conlab.measure.tree import self_cpu_s
 from conlab.model import LOST, Task, TaskRecord
-from conlab.strategies.base import THREADS, Execution, Strategy
+from conlab.strategies.base import THREADS, Execution, Strategy, pool_size
 
 ABANDONED = (
     "its thread was abandoned (a thread cannot be stopped) and ran on until its process ended"
@@ -77,7 +77,7 @@ class ThreadPoolStrategy(Strategy):
     handles_timeout = True
 
     def run(self, tasks: Sequence[Task]) -> Execution:
-        workers = self.workers or 1
+        workers, notes = pool_size(self.workers, len(tasks))
         started: dict[int, int] = {}
 
         def work(task: Task, i: int) -> TaskRecord:
@@ -110,7 +110,7 @@ class ThreadPoolStrategy(Strategy):
             records = [
                 record(task, i, f) for i, (task, f) in enumerate(zip(tasks, fields, strict=True))
             ]
-        return Execution(records, t0, t1, startup_ns=t0 - s0, cpu_s=cpu)
+        return Execution(records, t0, t1, startup_ns=t0 - s0, cpu_s=cpu, notes=notes)
 
     def _collect(
         self,
