@@ -290,13 +290,24 @@ def _measure_options(
         type=_seconds,
         metavar="S",
         help="stop a task running longer than S seconds and record it as timeout "
-        "(in-process strategies then run in a sandbox process)",
+        "(in-process strategies then run in a sandbox process). A strategy whose run "
+        "fails (a timeout, a crash, an error) is not run again, so the worst case is about "
+        "ceil(tasks / workers) x S per strategy, plus start-up",
     )
-    p.add_argument(
+    isolation = p.add_mutually_exclusive_group()
+    isolation.add_argument(
         "--isolate",
         action="store_true",
-        help="run in-process strategies (sequential, threads, ...) in a sandbox process, "
-        "so that a task that crashes or exits cannot take conlab down",
+        default=None,
+        help="run catalogue workloads in a sandbox process too (your own code always is, "
+        "so that a task that crashes or exits cannot take conlab down)",
+    )
+    isolation.add_argument(
+        "--in-process",
+        action="store_false",
+        dest="isolate",
+        help="run your code in conlab's own process under in-process strategies "
+        "(sequential, threads, ...): nothing is pickled, but a crash ends conlab",
     )
     _python_option(p)
 
@@ -820,7 +831,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             ray_address=args.ray_address,
             timeout_s=args.timeout,
-            isolate=args.isolate or None,
+            isolate=args.isolate,
         )
     results.comparisons = list(result.comparisons)
     console.print(sweep_table(result))
