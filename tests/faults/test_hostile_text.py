@@ -125,3 +125,16 @@ def test_a_file_past_the_bound_is_refused(tmp_path, monkeypatch):
     path.write_text('{"schema": "conlab.results/1"}')
     with pytest.raises(ResultFileError, match="larger than"):
         resultfile.load(str(path))
+
+
+def test_a_closed_pipe_ends_printing_quietly():
+    import os
+
+    read, write = os.pipe()
+    os.close(read)
+    stream = os.fdopen(write, "w")
+    console = SafeConsole(file=stream, width=80)
+    for k in range(1000):
+        console.print(f"line {k}")  # no SystemExit, no BrokenPipeError
+    assert console.quiet
+    stream.close()

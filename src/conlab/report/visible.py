@@ -12,6 +12,8 @@ printing never fails.
 from __future__ import annotations
 
 import codecs
+import contextlib
+import os
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
@@ -80,6 +82,16 @@ class SafeConsole(Console):
             else:
                 text = encodable(visible(segment.text), encoding)
                 yield Segment(text, segment.style) if text is not segment.text else segment
+
+    def on_broken_pipe(self) -> None:
+        """The reader went away (``conlab show | head -1``): a normal end, not an error.
+
+        Rich exits with 1 here. The rest is printed nowhere, so that the command
+        still finishes what it does besides printing (its files) and exits 0.
+        """
+        self.quiet = True
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self.file.fileno())
 
 
 def console(**kwargs: Any) -> SafeConsole:
