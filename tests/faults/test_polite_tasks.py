@@ -70,3 +70,29 @@ def test_a_real_ctrl_c_still_stops_a_task():
     child.send_signal(signal.SIGINT)
     out, _ = child.communicate(timeout=60)
     assert out == "interrupted\n"
+
+
+def forks_a_child(directory, x):
+    child = subprocess.Popen(["sleep", "300"])
+    with open(os.path.join(directory, f"{child.pid}.pid"), "w"):
+        pass
+    return x
+
+
+@pytest.mark.parametrize("strategy", ["sequential", "thread-pool:2", "process-pool:2", "processes"])
+def test_a_tasks_child_is_stopped_with_the_run(tmp_path, strategy):
+    tasks = [Task(forks_a_child, (str(tmp_path), k)) for k in range(2)]
+    comparison = compare(Workload("forks", tasks, kind="io"), [strategy], repeats=1, warmup=0)
+    assert all(r.status == "ok" for r in comparison.runs), [r.reason for r in comparison.runs]
+    pids = [int(name.split(".")[0]) for name in os.listdir(tmp_path)]
+    assert len(pids) >= 2 * len(comparison.runs)  # two tasks a run, each one child
+    alive = [pid for pid in pids if _alive(pid)]
+    assert not alive, f"children left running: {alive}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -16,6 +16,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from conlab._process import strays
 from conlab.errors import Interrupted, UsageError
 from conlab.lab.sandbox import run_strategy
 from conlab.measure import stats
@@ -32,7 +33,7 @@ from conlab.model import (
     Workload,
 )
 from conlab.strategies import SequentialStrategy
-from conlab.strategies.base import Execution, Strategy
+from conlab.strategies.base import CLUSTER, Execution, Strategy
 
 Progress = Callable[[int, int, str], None]
 Update = Callable[[Comparison], None]
@@ -184,9 +185,13 @@ def _measure(entry: _Entry, warmup: bool) -> _Sample:
     # left (a pool's futures, records) is not this run's cost, wherever the round put it.
     gc.collect()
     probe = TreeProbe().start()
+    # A cluster's processes come and go on its own schedule; any other process the run
+    # started and left running (a task's child) is stopped with it.
+    before = None if getattr(entry.strategy, "family", None) == CLUSTER else strays.descendants()
     try:
         execution = run_strategy(entry.strategy, entry.tasks)
     finally:
+        strays.stop_new(before)
         result = probe.stop()
     return _Sample(execution, result, warmup)
 

@@ -1,0 +1,71 @@
+"""Processes a task started and left running: stopped when the run that started them ends.
+
+A task that starts ``subprocess.Popen(["sleep", "300"])`` and returns leaves a
+child behind; once the worker or sandbox that ran the task exits, the child is
+an orphan that no one stops. On Linux conlab makes itself the reaper of its
+orphaned descendants (``PR_SET_CHILD_SUBREAPER``), so that such a child stays
+among its descendants; after each run every descendant that appeared during the
+run and is still alive is killed and reaped. multiprocessing's own helpers (the
+resource tracker, the fork server), which outlive runs on purpose, are kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import sys
+
+_PR_SET_CHILD_SUBREAPER = 36
+_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+_adopting = False
+
+
+def adopt_orphans() -> bool:
+    """Become the reaper of this process's orphaned descendants (Linux); whether it is."""
+    global _adopting
+    if _adopting or not sys.platform.startswith("linux"):
+        return _adopting
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        _adopting = libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    return _adopting
+
+
+def descendants() -> set[int] | None:
+    """The pids of this process's descendants now, or None where they cannot be listed."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    adopt_orphans()
+    with contextlib.suppress(psutil.Error):
+        return {p.pid for p in psutil.Process().children(recursive=True)}
+    return None
+
+
+def stop_new(before: set[int] | None) -> list[int]:
+    """Kill and reap the descendants not in ``before``, multiprocessing's helpers aside."""
+    if before is None:
+        return []
+    import psutil
+
+    try:
+        now = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return []
+    strays = [p for p in now if p.pid not in before and not _helper(p)]
+    for proc in strays:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(strays, timeout=2)
+    return [p.pid for p in strays]
+
+
+def _helper(proc: object) -> bool:
+    import psutil
+
+    try:
+        command = " ".join(proc.cmdline())  # type: ignore[attr-defined]
+    except psutil.Error:
+        return False
+    return any(name in command for name in _HELPERS)
