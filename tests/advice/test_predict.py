@@ -78,3 +78,35 @@ def test_chunks_amortise_dispatch_and_leave_work_for_every_worker():
 
 def test_the_model_is_one_paragraph():
     assert "\n" not in MODEL and 100 < len(MODEL.split()) < 300
+
+
+def stream_profile(duration_s, cpu_s, runqueue_s=0.0, cores=2):
+    return TaskProbe.of_items(8, duration_s, cpu_s, runqueue_s, cores)
+
+
+def test_a_stream_of_waiting_items_gets_threads_sized_from_the_wait_fraction():
+    from conlab.advice.predict import stream_plan, threads_for
+
+    mostly_waiting = stream_profile(0.05, 0.0005)  # 1 % computing: about 100 threads
+    chosen, other = stream_plan(mostly_waiting, processes=2, max_threads=256)
+    assert chosen.strategy == "thread-pool" and other.strategy == "processes"
+    assert 90 <= chosen.workers <= 100
+    assert chosen.wall_s < other.wall_s
+    assert stream_plan(mostly_waiting, 2, max_threads=8)[0].workers == 8  # the bound holds
+    half = stream_profile(0.01, 0.005)
+    assert threads_for(half, 256) == 2  # the GIL-held half: two threads keep it busy
+    # Time spent waiting for a busy CPU is the machine's: it does not make an item compute.
+    queued = stream_profile(0.05, 0.0005, runqueue_s=0.02)
+    assert stream_plan(queued, 2, 256)[0].workers > 50
+
+
+def test_a_stream_of_computing_items_gets_the_process_pool():
+    from conlab.advice.predict import stream_plan
+
+    computing = stream_profile(0.25, 0.25)
+    chosen, other = stream_plan(computing, processes=2, max_threads=256)
+    assert (chosen.strategy, chosen.workers) == ("processes", 2)
+    assert chosen.wall_s == pytest.approx(0.125) and other.wall_s == pytest.approx(0.25)
+    assert computing.label == "computing (whether it releases the GIL was not measured)"
+    one_core = stream_profile(0.25, 0.25, cores=1)
+    assert stream_plan(one_core, 1, 256)[0].strategy == "thread-pool"  # a tie: the simpler

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conlab.advice import words
 from conlab.advice.calibrate import LOOP
@@ -26,9 +26,14 @@ from conlab.advice.predict import (
 )
 from conlab.advice.profile import TaskProbe, probe
 from conlab.errors import UsageError
-from conlab.lab.compare import Progress, check_counts, compare
 from conlab.model import RUN_OK, Comparison, Run, Workload
-from conlab.strategies import REGISTRY, Strategy, make
+
+if TYPE_CHECKING:
+    from conlab.lab.compare import Progress
+    from conlab.strategies import Strategy
+
+# The lab and the strategy registry are imported where advise() runs them, so that importing
+# the model (conlab.advice.profile, .predict), as conlab.map's auto choice does, stays light.
 
 __all__ = ["MODEL", "Advice", "Prediction", "TaskProbe", "Verified", "advise"]
 
@@ -130,6 +135,8 @@ class Advice:
 
 def strategy_for(p: Prediction) -> Strategy:
     """The strategy a prediction is about, ready to run."""
+    from conlab.strategies import REGISTRY, make
+
     options: dict[str, Any] = dict(p.options)
     if p.chunksize and accepts_chunksize(p.strategy):
         options["chunksize"] = p.chunksize
@@ -140,6 +147,8 @@ def strategy_for(p: Prediction) -> Strategy:
 def _check_strategies(strategies: Sequence[str] | None) -> list[str] | None:
     if strategies is None:
         return None
+    from conlab.strategies import make
+
     names = list(strategies)
     for name in names:
         make(name)  # an unknown name raises UnknownNameError with suggestions
@@ -175,6 +184,8 @@ def advise(
         isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
     ):
         raise UsageError(f"workers must be a whole number of at least 1, not {workers!r}")
+    from conlab.lab.compare import check_counts
+
     check_counts(repeats, warmup)
     names = _check_strategies(strategies)
     if start_method is not None:
@@ -210,6 +221,8 @@ def _verify(advice: Advice, repeats: int, warmup: int, progress: Progress | None
     """Run the choice and the runner-up (and sequential, the reference) on the whole workload."""
     checked = [p for p in (advice.chosen, advice.runner_up) if p is not None]
     checked = [p for p in checked if p.family != LOOP]
+    from conlab.lab.compare import compare
+
     comparison = compare(
         advice.workload,
         [strategy_for(p) for p in checked],

@@ -20,13 +20,17 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conlab.errors import format_error
 from conlab.measure.environment import usable_cpus
 from conlab.model import Task
-from conlab.strategies import REGISTRY, Strategy, make
-from conlab.strategies.base import ASYNCIO, PROCESSES, SEQUENTIAL, THREADS
+
+if TYPE_CHECKING:
+    from conlab.strategies import Strategy
+
+# The strategy registry is imported where a strategy is looked up or run, not with this module:
+# conlab.map's auto choice uses the model (predict, profile) without loading every strategy.
 
 # The prediction model's families: how a strategy is predicted, from the family it declares and
 # whether it pools its workers. A strategy of another kind (OTHER) is listed, not predicted.
@@ -37,13 +41,6 @@ PROCESS_PER_TASK = "processes"
 PROCESS_POOL = "process-pool"
 EVENT_LOOP = "async"
 OTHER = "other"
-_MODELS = {
-    SEQUENTIAL: LOOP,
-    THREADS: THREAD_PER_TASK,
-    PROCESSES: PROCESS_PER_TASK,
-    ASYNCIO: EVENT_LOOP,
-}
-_POOL_MODELS = {THREADS: THREAD_POOL, PROCESSES: PROCESS_POOL}
 NOOP_TASKS = {
     THREAD_PER_TASK: 16,
     THREAD_POOL: 40,
@@ -66,15 +63,26 @@ async def anoop() -> None:
 
 def family(name: str) -> str:
     """The prediction model's family of strategy ``name`` (OTHER: not predicted)."""
+    from conlab.strategies import REGISTRY
+    from conlab.strategies.base import ASYNCIO, PROCESSES, SEQUENTIAL, THREADS
+
     cls = REGISTRY.get(name)
     if cls is None:
         return OTHER
-    if cls.pooled and cls.family in _POOL_MODELS:
-        return _POOL_MODELS[cls.family]
-    return _MODELS.get(cls.family, OTHER)
+    if cls.pooled and cls.family in (THREADS, PROCESSES):
+        return THREAD_POOL if cls.family == THREADS else PROCESS_POOL
+    models = {
+        SEQUENTIAL: LOOP,
+        THREADS: THREAD_PER_TASK,
+        PROCESSES: PROCESS_PER_TASK,
+        ASYNCIO: EVENT_LOOP,
+    }
+    return models.get(cls.family, OTHER)
 
 
 def start_methods(name: str) -> list[str | None]:
+    from conlab.strategies import REGISTRY
+
     return REGISTRY[name].start_methods()
 
 
@@ -112,6 +120,8 @@ def costs(name: str, start_method: str | None) -> Costs:
     workers = _workers_for(fam, cores)
     options: dict[str, Any] = {"start_method": start_method} if start_method else {}
     n = NOOP_TASKS.get(fam, 8)
+    from conlab.strategies import make
+
     try:
         strategy: Strategy = make(name, workers, **options)
         reason = strategy.unavailable_reason()

@@ -28,7 +28,6 @@ from conlab.advice.calibrate import (
 )
 from conlab.advice.profile import TaskProbe
 from conlab.model import schedule_floor_s
-from conlab.strategies import REGISTRY, SequentialStrategy
 
 MODEL = (
     "Each sampled task is timed alone: it lasts d seconds, of which c are CPU demand (its CPU "
@@ -51,6 +50,8 @@ MODEL = (
     "simpler strategy and the fewer workers win."
 )
 
+# The most threads a thread pool is predicted with, and conlab.map's auto bound by default.
+MAX_THREADS = 256
 # Simplest first: what is recommended when predictions tie.
 PREFERENCE = (LOOP, THREAD_POOL, THREAD_PER_TASK, EVENT_LOOP, PROCESS_POOL, PROCESS_PER_TASK)
 TIE = 0.03
@@ -69,6 +70,8 @@ class Prediction:
     startup_s: float = 0.0
     wall_s: float = 0.0
     unavailable: str | None = None
+    # The model's family when the prediction is made without the strategy registry (stream_plan).
+    model_family: str | None = None
 
     @property
     def total_s(self) -> float:
@@ -76,7 +79,7 @@ class Prediction:
 
     @property
     def family(self) -> str:
-        return family(self.strategy)
+        return self.model_family or family(self.strategy)
 
     @property
     def label(self) -> str:
@@ -97,6 +100,8 @@ class Prediction:
 
 
 def accepts_chunksize(name: str) -> bool:
+    from conlab.strategies import REGISTRY
+
     cls = REGISTRY.get(name)
     return cls is not None and "chunksize" in cls.option_names
 
@@ -107,7 +112,7 @@ def worker_counts(fam: str, n_tasks: int, cores: int, fixed: int | None) -> list
         return [1 if fam == LOOP else n_tasks]
     if fixed is not None:
         return [fixed]
-    top = min(n_tasks, 256 if fam == THREAD_POOL else 4 * cores)
+    top = min(n_tasks, MAX_THREADS if fam == THREAD_POOL else 4 * cores)
     counts = {top, min(cores, top)}
     k = 1
     while k <= top:
@@ -121,6 +126,58 @@ def chunksize_for(probe: TaskProbe, per_task_s: float, workers: int) -> int:
     d = max(probe.duration_s, 1e-9)
     want = math.ceil(per_task_s * CHUNK_WORK_PER_DISPATCH / d)
     return max(1, min(want, math.ceil(probe.tasks / (4 * workers))))
+
+
+# A stream's items are measured on the workers while they run, for long: the time they waited
+# for a CPU that other programs kept busy at that moment is left out of their CPU demand
+# (it is latency, which more threads overlap, not work), where a workload's sample counts it.
+
+
+def _threads_per_item_s(probe: TaskProbe, n: int) -> float:
+    """_threads' three bounds for one item of an endless stream (no start-up, no dispatch)."""
+    gil_s = (1 - probe.overlap) * probe.duration_s
+    return max(probe.duration_s / n, probe.cpu_s / min(n, probe.parallel_cores), gil_s)
+
+
+def _processes_per_item_s(probe: TaskProbe, n: int) -> float:
+    """_processes' bounds for one item of a stream sent in chunks (shipping left out: it is
+    a fraction of a microsecond per item in conlab.map's own pool)."""
+    return max(probe.duration_s / n, probe.cpu_s / min(n, probe.parallel_cores))
+
+
+def threads_for(probe: TaskProbe, bound: int) -> int:
+    """The fewest threads (at most ``bound``) within TIE of the best the model predicts.
+
+    With a fraction w of each item spent waiting, about 1 / (1 - w) threads keep
+    the GIL-held part busy: more only wait for it.
+    """
+    best = _threads_per_item_s(probe, bound)  # more threads never predict slower
+    for n in range(1, bound + 1):
+        if _threads_per_item_s(probe, n) <= best * (1 + TIE):
+            return n
+    return bound
+
+
+def stream_plan(
+    probe: TaskProbe, processes: int, max_threads: int
+) -> tuple[Prediction, Prediction]:
+    """conlab.map's auto choice: its thread pool or its process pool, and the other; per item.
+
+    ``wall_s`` is the predicted time per item; the simpler thread pool wins a tie.
+    """
+    n = threads_for(probe, max_threads)
+    threads = Prediction(
+        "thread-pool", n, wall_s=_threads_per_item_s(probe, n), model_family=THREAD_POOL
+    )
+    pool = Prediction(
+        "processes",
+        processes,
+        wall_s=_processes_per_item_s(probe, processes),
+        model_family=PROCESS_POOL,
+    )
+    if threads.wall_s <= pool.wall_s * (1 + TIE):
+        return threads, pool
+    return pool, threads
 
 
 def _chunked(durations: Sequence[float], chunk: int) -> list[float]:
@@ -228,6 +285,8 @@ def predict_all(
     has_async: bool = False,
 ) -> list[Prediction]:
     """Every available strategy, start method and worker count, fastest first."""
+    from conlab.strategies import REGISTRY, SequentialStrategy
+
     out = []
     for name in strategies if strategies is not None else list(REGISTRY):
         methods: list[str | None] = start_methods(name) if family(name) != OTHER else [None]

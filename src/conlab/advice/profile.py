@@ -151,7 +151,31 @@ class TaskProbe:
             return "computing in code that releases the GIL"
         if self.cores < 2:
             return "computing (one core: whether it releases the GIL cannot show)"
+        if self.thread_speedup is None:
+            return "computing (whether it releases the GIL was not measured)"
         return "computing while holding the GIL"
+
+    @classmethod
+    def of_items(
+        cls, items: int, duration_s: float, cpu_s: float, runqueue_s: float, cores: int
+    ) -> TaskProbe:
+        """The profile of a stream's items as conlab.map measured them on its workers.
+
+        Means per item; no thread pair and no shipping probe: the items ran on
+        the pool, each alone in its worker, while they were measured.
+        """
+        return cls(
+            tasks=items,
+            sampled=items,
+            duration_s=duration_s,
+            cpu_s=cpu_s,
+            runqueue_s=runqueue_s,
+            pair_s=None,
+            alone_s=None,
+            pair_cpu_concurrency=None,
+            cores=cores,
+            gil_enabled=gil_enabled(),
+        )
 
 
 def _runqueue_ns() -> int:

@@ -30,7 +30,11 @@ def describe(p: Prediction) -> str:
     return f"{p.strategy} with {p.workers} worker{'s' if p.workers != 1 else ''}{how}{chunk}"
 
 
-def task_sentence(probe: TaskProbe) -> str:
+def task_sentence(probe: TaskProbe, sampled: str | None = None, took: str = "took") -> str:
+    """What a task is like; ``sampled`` and ``took`` reword it for conlab.map's items."""
+    if sampled is None:
+        sampled = f"{probe.sampled} of {probe.tasks} tasks sampled"
+    what = "task" if sampled.endswith("sampled") else "item"
     runq = (
         f", {duration(probe.runqueue_s)} of it waiting for a busy CPU"
         if probe.runqueue_s > 0.05 * probe.duration_s
@@ -43,8 +47,8 @@ def task_sentence(probe: TaskProbe) -> str:
             "uncertain: run again when it is quieter."
         )
     return (
-        f"Each task took {duration(probe.duration_s)} ({probe.sampled} of {probe.tasks} tasks "
-        f"sampled), {probe.cpu_fraction:.0%} of it computing{runq}: it is {probe.label}.{busy}"
+        f"Each {what} {took} {duration(probe.duration_s)} ({sampled}), "
+        f"{probe.cpu_fraction:.0%} of it computing{runq}: it is {probe.label}.{busy}"
     )
 
 
@@ -143,3 +147,26 @@ def cores_sentence(probe: TaskProbe) -> str:
             )
         )
     return text + "."
+
+
+def stream_choice(
+    probe: TaskProbe, chosen: Prediction, other: Prediction, running: bool, bound: int
+) -> str:
+    """Why conlab.map's auto runs ``chosen``: the items as measured on its workers, the model's
+    time per item for both pools, and the thread bound when it is what limits the threads."""
+    if running:
+        measured = f"{probe.sampled} item{'s' if probe.sampled != 1 else ''} measured while running"
+        took = "had run for"
+    else:
+        measured = (
+            f"{probe.sampled} item{'s' if probe.sampled != 1 else ''} measured on the workers"
+        )
+        took = "took"
+    text = (
+        f"{describe(chosen)}: {task_sentence(probe, measured, took)} Predicted "
+        f"{duration(chosen.wall_s)} per item, against {duration(other.wall_s)} for "
+        f"{describe(other)}."
+    )
+    if chosen.family == THREAD_POOL and chosen.workers >= bound:
+        text += f" {bound} threads is the bound (max_threads)."
+    return text
