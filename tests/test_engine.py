@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import psutil
@@ -17,6 +18,7 @@ import pytest
 import conlab
 from conlab.engine import ItemFailure, ItemTimeoutError, RemoteTraceback, WorkerCrashedError
 from conlab.errors import ConlabError, UnknownNameError, UsageError
+from conlab.measure.environment import usable_cpus
 from tests.conftest import START_METHODS
 from tests.helpers import SRC, assert_one_line_error, run_cli
 
@@ -219,12 +221,86 @@ def test_auto_picks_threads_for_waiting_and_processes_for_computing(caplog):
     waiting = conlab.map(sleep_then, [0.005] * 12)
     assert list(waiting) == [0.005] * 12
     assert waiting.advice is not None and waiting.advice.strategy == "thread-pool"
-    assert "waits" in waiting.advice.reason
+    assert "it is waiting" in waiting.advice.reason
     computing = conlab.map(spin, range(40))
     assert list(computing) == [spin(x) for x in range(40)]
     assert computing.advice is not None and computing.strategy == "processes", computing.advice
-    assert "holds the GIL" in computing.advice.reason
-    assert any("strategy processes" in r.getMessage() for r in caplog.records)
+    assert "it is computing" in computing.advice.reason
+    assert any("auto chose processes" in r.getMessage() for r in caplog.records)
+
+
+def timed_spin(x):
+    """About 0.15 s of pure Python; where and when it ran."""
+    t0 = time.perf_counter_ns()
+    total = 0
+    for i in range(3_000_000):
+        total += i % 7
+    return x, os.getpid(), t0, time.perf_counter_ns()
+
+
+@pytest.mark.skipif(usable_cpus() < 2, reason="needs 2 usable cores")
+def test_auto_runs_the_first_items_on_the_workers_at_once():
+    """No item runs in the caller, and the second worker starts before the first item ends."""
+    out = list(conlab.map(timed_spin, range(4)))
+    assert [x for x, *_ in out] == [0, 1, 2, 3]
+    assert all(pid != os.getpid() for _, pid, _, _ in out)
+    (_, pid0, _, end0), (_, pid1, start1, _) = out[:2]
+    assert pid0 != pid1
+    assert start1 < end0, "the second worker waited for the first item"
+
+
+def test_auto_pulls_no_more_than_the_in_flight_bound_before_its_first_result():
+    from conlab.engine.pool import ProcessBackend
+
+    read = [0]
+
+    def endless():
+        for x in itertools.count():
+            read[0] = x + 1
+            yield x
+
+    with conlab.map(inc, endless()) as results:
+        assert next(results) == 1
+        assert read[0] <= ProcessBackend.max_inflight_items
+        assert results.pulled == read[0]
+        assert sum(itertools.islice(results, 100_000)) == sum(range(2, 100_002))
+        assert read[0] - 100_001 <= ProcessBackend.max_inflight_items
+
+
+def thread_of(x):
+    time.sleep(0.02)
+    return threading.get_ident()
+
+
+def test_auto_runs_waiting_work_on_more_threads_than_cores_up_to_the_bound():
+    results = conlab.map(thread_of, range(60))
+    idents = list(results)
+    assert results.strategy == "thread-pool", results.advice
+    assert results.advice is not None and results.advice.workers > usable_cpus()
+    assert len(set(idents)) > usable_cpus()
+    bounded = conlab.map(thread_of, range(60), max_threads=3)
+    assert len(set(bounded)) <= 3 + usable_cpus()  # the first items ran on the processes
+    assert bounded.advice is not None and bounded.advice.workers <= 3
+    with pytest.raises(UsageError, match="max_threads must be"):
+        conlab.map(inc, [1], max_threads=0)
+
+
+def computes_then_waits(x):
+    """Items below 12 compute for about 40 ms; the others wait 10 ms."""
+    if x < 12:
+        end = time.thread_time() + 0.04
+        while time.thread_time() < end:
+            pass
+    else:
+        time.sleep(0.01)
+    return x
+
+
+def test_a_choice_that_changes_mid_stream_keeps_every_result_once_and_in_order():
+    results = conlab.map(computes_then_waits, range(400))
+    assert list(results) == list(range(400))
+    strategies = [c.strategy for c in results.choices]
+    assert strategies[0] == "processes" and strategies[-1] == "thread-pool", results.choices
 
 
 @pytest.mark.parametrize(
@@ -279,6 +355,31 @@ def test_cli_maps_json_lines(tmp_path):
     assert out[0] == 1 and out[2] == 4
     assert out[1] == {"index": 1, "status": "error", "error": "ValueError: three"}
     assert "noise from the function" in proc.stderr
+
+
+NAPS = """
+import time
+
+def nap(x):
+    time.sleep(x)
+    return x
+"""
+
+
+def test_cli_says_once_what_auto_chose_unless_quiet(tmp_path):
+    (tmp_path / "naps.py").write_text(NAPS)
+    lines = "0.01\n" * 30
+    proc = run_cli(["map", "naps:nap"], cwd=str(tmp_path), input=lines)
+    assert proc.returncode == 0, proc.stderr
+    assert [json.loads(line) for line in proc.stdout.splitlines()] == [0.01] * 30
+    said = [line for line in proc.stderr.splitlines() if line.startswith("conlab map: auto")]
+    assert len(said) == 1, proc.stderr
+    assert said[0].startswith("conlab map: auto chose thread-pool with ") and "waiting" in said[0]
+    proc = run_cli(
+        ["map", "naps:nap", "--quiet", "--max-threads", "4"], cwd=str(tmp_path), input=lines
+    )
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert len(proc.stdout.splitlines()) == 30
 
 
 def test_cli_bad_input_is_one_line(tmp_path):

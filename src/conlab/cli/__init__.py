@@ -912,6 +912,13 @@ def _add_map(sub: argparse._SubParsersAction[_Parser]) -> None:
         default="raise",
         help="raise: stop at the first failed item; collect: write {index, status, error} in its place",
     )
+    p.add_argument(
+        "--max-threads",
+        type=_count(1),
+        metavar="N",
+        help="auto: at most N threads for waiting work",
+    )
+    p.add_argument("--quiet", action="store_true", help="do not say what auto chose and why")
     p.set_defaults(func=_cmd_map)
 
 
@@ -932,8 +939,9 @@ def _cmd_map(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         retries=args.retries,
         errors=args.errors,
+        max_threads=args.max_threads,
     )
-    with results:
+    with results, jsonlines.telling(args.quiet):
         try:
             jsonlines.write_results(iter(results), out)
         except ConlabError:

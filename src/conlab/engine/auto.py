@@ -1,132 +1,306 @@
-"""Probing a function on its first items to choose a strategy: waiting or computing, GIL or not.
+"""conlab.map's strategy "auto": start the pool at once, measure the items on it, choose, and
+change when the evidence does.
 
-``probe`` runs the first items here, timing wall and CPU time, then, when the
-work computes, two more batches on two threads at once to see whether they run
-in parallel. Its results are kept: the probed items are not run again.
-``choose`` turns the measurements into a strategy and the reason for it.
-The advice (``conlab advise``) can reuse both.
+The first items run on conlab's process pool, which starts with the first
+chunk: no item runs in the caller, nothing waits for a probe. Each finished
+chunk brings back its wall and CPU time; while the first items still run, the
+workers' CPU time is read from /proc (Linux). From these, the advice's task
+profile and cost model (conlab.advice: profile.TaskProbe, predict.stream_plan,
+words.stream_choice) choose between the process pool and a thread pool sized
+from the measured wait fraction, and say why. Chunks already running finish
+where they are; new ones go to the chosen pool; the engine hands results back
+in order whatever ran them.
 """
 
 from __future__ import annotations
 
-import itertools
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from conlab.engine.chunks import ChunkOutcome, Errors, run_chunk
-from conlab.measure.units import duration
+from conlab.engine.backends import Backend, Chunk, Done, ThreadBackend
+from conlab.engine.chunks import load_items
+from conlab.engine.pool import ProcessBackend, default_workers
+from conlab.errors import UsageError
 
-WAITING_CPU_RATIO = 0.3  # below: the function mostly waits (sleep, I/O, locks); a busy machine halves a computing one
-PARALLEL_SPEEDUP = 1.5  # two threads at least this much faster than one: the GIL is released
+if TYPE_CHECKING:
+    from conlab.advice.predict import Prediction
+    from conlab.advice.profile import TaskProbe
 
-
-@dataclass
-class Probe:
-    """What probing measured, and the probed items' outcomes (in input order)."""
-
-    items: int = 0
-    wall_s: float = 0.0
-    cpu_s: float = 0.0
-    thread_speedup: float | None = None  # serial time / time on two threads, when measured
-    outcomes: list[ChunkOutcome] = field(default_factory=list)
-
-    @property
-    def per_item_s(self) -> float:
-        return self.wall_s / self.items if self.items else 0.0
-
-    @property
-    def cpu_ratio(self) -> float:
-        return self.cpu_s / self.wall_s if self.wall_s > 0 else 0.0
+PROCESSES, THREADS = "processes", "thread-pool"
+OBSERVE_S = 0.005  # a running first item is looked at after this long
+ENOUGH_NS = 2_000_000  # finished work (wall time less run-queue time, summed) worth a choice
+RECHECK_S = 0.1  # after the first choice, the evidence is weighed again this often
+GIL_BUSY = 0.85  # threads whose CPU time adds up to this share of one core: the GIL is the bound
 
 
 @dataclass(frozen=True)
-class Advice:
-    """The strategy ``auto`` chose, and why, with the measurements behind it."""
+class Choice:
+    """What auto runs the items on, and why, in the words of ``conlab advise``."""
 
     strategy: str
+    workers: int
     reason: str
-    probe: Probe
+    profile: TaskProbe | None = None
 
     def __str__(self) -> str:
-        return f"{self.strategy}: {self.reason}"
+        return self.reason
 
 
-def probe(fn: Callable[[Any], Any], source: Iterator[Any], budget_s: float = 0.02) -> Probe:
-    """Run items of ``source`` through ``fn`` here for about ``budget_s`` (at least one item)."""
-    result = Probe()
-    batch = 1
-    while result.wall_s < budget_s / 2:
-        items = list(itertools.islice(source, batch))
-        if not items:
-            return result
-        cpu0, t0 = time.thread_time_ns(), time.perf_counter_ns()
-        result.outcomes.append(run_chunk(fn, items))
-        result.wall_s += (time.perf_counter_ns() - t0) / 1e9
-        result.cpu_s += (time.thread_time_ns() - cpu0) / 1e9
-        result.items += len(items)
-        batch *= 2
-    if result.cpu_ratio >= WAITING_CPU_RATIO:
-        _probe_threads(fn, source, result, budget_s / 2)
-    return result
+class _Evidence:
+    """Finished chunks of one pool since it was chosen: items, wall and CPU time."""
+
+    def __init__(self) -> None:
+        self.items = self.wall_ns = self.cpu_ns = self.runqueue_ns = 0
+        self.since_s = time.monotonic()
+
+    def add(self, items: int, wall_ns: int, cpu_ns: int, runqueue_ns: int) -> None:
+        self.items += items
+        self.wall_ns += wall_ns
+        self.cpu_ns += cpu_ns
+        self.runqueue_ns += runqueue_ns
+
+    @property
+    def own_ns(self) -> int:
+        """Wall time the items had a CPU when they wanted one."""
+        return self.wall_ns - min(self.runqueue_ns, self.wall_ns)
 
 
-def _probe_threads(
-    fn: Callable[[Any], Any], source: Iterator[Any], result: Probe, budget_s: float
-) -> None:
-    """Two batches on two threads at once: does the pair finish faster than one after the other?"""
-    per_batch = max(1, int(budget_s / 2 / max(result.per_item_s, 1e-9)))
-    batches = [list(itertools.islice(source, per_batch)) for _ in range(2)]
-    if not batches[1]:
-        if batches[0]:
-            result.outcomes.append(run_chunk(fn, batches[0]))
-        return
-    outcomes: list[ChunkOutcome | None] = [None, None]
-
-    def work(k: int) -> None:
-        outcomes[k] = run_chunk(fn, batches[k])
-
-    threads = [threading.Thread(target=work, args=(k,), daemon=True) for k in range(2)]
-    t0 = time.perf_counter_ns()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall_s = (time.perf_counter_ns() - t0) / 1e9
-    n = len(batches[0]) + len(batches[1])
-    result.thread_speedup = n * result.per_item_s / wall_s if wall_s > 0 else None
-    for outcome in outcomes:
-        assert outcome is not None
-        result.outcomes.append(outcome)
+def _schedstat_ns(pid: int) -> tuple[int, int] | None:
+    """A process's time on a CPU and time waiting for one, in ns (Linux; None elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/schedstat", "rb") as f:
+            on_cpu, waiting, _ = f.read().split()
+        return int(on_cpu), int(waiting)
+    except (OSError, ValueError):
+        return None
 
 
-def choose(measured: Probe) -> tuple[str, str]:
-    """The strategy for what ``measured`` saw, and the reason, in one line."""
-    if measured.items == 0:
-        return "sequential", "the input is empty"
-    per_item = duration(measured.per_item_s)
-    cpu = f"CPU {measured.cpu_ratio:.0%} of wall time"
-    if measured.cpu_ratio < WAITING_CPU_RATIO:
-        return "thread-pool", f"the function mostly waits ({cpu}, {per_item} per item)"
-    speedup = measured.thread_speedup
-    if speedup is None:
-        return (
-            "sequential",
-            f"the input had only {measured.items} items ({cpu}, {per_item} per item)",
-        )
-    if speedup >= PARALLEL_SPEEDUP:
-        return (
-            "thread-pool",
-            f"the function computes but releases the GIL: two threads ran {speedup:.2f}x "
-            f"as fast as one ({cpu}, {per_item} per item)",
-        )
-    return (
-        "processes",
-        f"the function computes and holds the GIL: two threads ran {speedup:.2f}x as fast "
-        f"as one ({cpu}, {per_item} per item)",
-    )
+class AutoBackend(Backend):
+    """The process pool first, measured as it runs; then the pool the cost model predicts faster."""
 
+    def __init__(
+        self,
+        fn: Callable[[Any], Any],
+        workers: int | None,
+        max_threads: int | None,
+        start_method: str | None,
+        announce: Callable[[Choice, bool], None],
+        timeout_s: float | None = None,
+    ) -> None:
+        from conlab.measure.environment import usable_cpus
 
-__all__ = ["Advice", "Errors", "Probe", "choose", "probe"]
+        self.fn = fn
+        self.start_method = start_method
+        self.fixed = timeout_s is not None  # a timeout needs processes: nothing to choose
+        self.cores = usable_cpus()
+        self.process_workers = workers or default_workers()
+        self.max_threads_set = max_threads or workers  # None: the model's bound
+        self.announce = announce
+        self.choice: Choice | None = None
+        self.choices: list[Choice] = []
+        self.where: dict[int, Backend] = {}  # chunk seq -> the backend running it
+        self.inflight: dict[Backend, int] = {}
+        self.evidence = _Evidence()
+        self.looked: dict[int, tuple[int, int, int, int]] = {}  # pid -> start, t, cpu, wait
+        self.checked_s = 0.0
+        self.current: Backend
+        try:
+            self.current = ProcessBackend(fn, self.process_workers, start_method, timeout_s)
+        except UsageError as exc:  # the function cannot go to another process
+            self.current = ThreadBackend(fn, self.max_threads)
+            self._say(Choice(THREADS, self.max_threads, f"{self._described()}: {exc}"))
+            self.fixed = True
+        if self.fixed:
+            reason = f"{self._described()}: a timeout needs workers that can be stopped"
+            self._say(Choice(PROCESSES, self.process_workers, reason))
+        self.current.queued = True
+        self.inflight[self.current] = 0
+        self._sync()
+
+    @property
+    def max_threads(self) -> int:
+        if self.max_threads_set is not None:
+            return self.max_threads_set
+        from conlab.advice.predict import MAX_THREADS
+
+        return MAX_THREADS
+
+    @property
+    def strategy(self) -> str:
+        return PROCESSES if isinstance(self.current, ProcessBackend) else THREADS
+
+    def _sync(self) -> None:
+        cur = self.current
+        self.slots = cur.slots + sum(n for b, n in self.inflight.items() if b is not cur)
+        self.target_s, self.max_items = cur.target_s, cur.max_items
+        self.max_inflight_items = cur.max_inflight_items
+
+    def submit(self, chunk: Chunk) -> None:
+        if chunk.items is None and chunk.payload is not None and not self._is_processes():
+            chunk.items = load_items(chunk.payload)[0]  # a retried chunk, now for threads
+        self.where[chunk.seq] = self.current
+        self.inflight[self.current] += 1
+        self.current.submit(chunk)
+        self._sync()
+
+    def _is_processes(self) -> bool:
+        return isinstance(self.current, ProcessBackend)
+
+    def wait(self, timeout_s: float | None = None) -> list[Done]:
+        active = [b for b, n in self.inflight.items() if n > 0]
+        if len(active) == 1:
+            step = OBSERVE_S if self.choice is None and self._is_processes() else timeout_s
+            done = active[0].wait(step)
+        else:  # a pool left behind still finishes its chunks: look at both in turn
+            done = [d for b in active for d in b.wait(0.0005)]
+        for d in done:
+            backend = self.where.pop(d.chunk.seq)
+            self.inflight[backend] -= 1
+            times = d.times_ns()
+            if backend is self.current and d.status is None and times is not None:
+                self.evidence.add(d.chunk.size, *times)
+        self._release_drained()
+        self._weigh()
+        self._sync()
+        return done
+
+    def _release_drained(self) -> None:
+        for backend, n in list(self.inflight.items()):
+            if n == 0 and backend is not self.current:
+                del self.inflight[backend]
+                backend.close(False)
+
+    # --- choosing -------------------------------------------------------------------------
+
+    def _described(self) -> str:
+        n = getattr(self.current, "workers", None) or self.process_workers
+        return f"{self.strategy} with {n} worker{'s' if n != 1 else ''}"
+
+    def _weigh(self) -> None:
+        """Choose from the evidence, or change when it says the other pool is faster."""
+        ev = self.evidence
+        if self.fixed:
+            return
+        if self.choice is None:
+            if ev.own_ns >= ENOUGH_NS:
+                self._choose(self._measured(ev), running=False)
+            elif self._is_processes():
+                self._look_at_running()
+            return
+        if time.monotonic() - self.checked_s < RECHECK_S or ev.own_ns < ENOUGH_NS:
+            return
+        self.checked_s = time.monotonic()
+        self.evidence = _Evidence()  # each check weighs what was measured since the last one
+        if self._is_processes():
+            self._choose(self._measured(ev), running=False)
+        else:
+            self._weigh_threads(ev)
+
+    def _weigh_threads(self, ev: _Evidence) -> None:
+        """On threads, an item's wall time includes waiting for the GIL, so it cannot say how
+        much of an item computes; the threads' CPU time can: when it fills one core and each
+        item computes twice what it did when measured on processes, measure on processes again."""
+        was = self.choice.profile if self.choice is not None else None
+        elapsed_ns = (time.monotonic() - ev.since_s) * 1e9
+        gil_busy = ev.cpu_ns / max(elapsed_ns, 1.0)
+        cpu_per_item_s = ev.cpu_ns / max(ev.items, 1) / 1e9
+        if gil_busy < GIL_BUSY:
+            # The GIL has room: an item's wall time on a thread is its own; more threads
+            # may be worth it (the first look, while items ran, may have seen too little).
+            self._choose(self._measured(ev), running=False)
+            return
+        if was is None or self.cores < 2:
+            return
+        if cpu_per_item_s < 2 * max(was.cpu_s, 1e-6):
+            return
+        profile = self._profile(ev.items, ev.cpu_ns, ev.cpu_ns, 0)
+        self._choose(profile, running=False, force=PROCESSES)
+
+    def _look_at_running(self) -> None:
+        """The first items' CPU time while they run (a waiting item shows at once)."""
+        assert isinstance(self.current, ProcessBackend)
+        now_ns = time.perf_counter_ns()
+        items = wall = cpu = wait = 0
+        for pid, running_ns in self.current.running():
+            stat = _schedstat_ns(pid)
+            if stat is None:
+                return
+            start_ns = now_ns - running_ns
+            seen = self.looked.get(pid)
+            if seen is None or abs(seen[0] - start_ns) > 1_000_000:  # a new chunk: look anew
+                self.looked[pid] = (start_ns, now_ns, *stat)
+                continue
+            if now_ns - seen[1] >= OBSERVE_S * 1e9:
+                items += 1
+                wall += now_ns - seen[1]
+                cpu += stat[0] - seen[2]
+                wait += stat[1] - seen[3]
+        if items and wall - wait >= items * OBSERVE_S * 1e9:
+            profile = self._profile(items, wall, cpu, wait)
+            # A worker still starting (spawn) computes while it imports, a busy machine
+            # blurs the rest: only items that plainly wait (the profile's kind "io") decide
+            # here; anything else is decided by the first finished chunks.
+            if profile.kind == "io":
+                self._choose(profile, running=True, only=THREADS)
+
+    def _measured(self, ev: _Evidence) -> TaskProbe:
+        runqueue_ns = min(ev.runqueue_ns, ev.wall_ns)
+        return self._profile(ev.items, ev.wall_ns, ev.cpu_ns, runqueue_ns)
+
+    def _profile(self, items: int, wall_ns: int, cpu_ns: int, wait_ns: int) -> TaskProbe:
+        from conlab.advice.profile import TaskProbe
+
+        per = 1e9 * items
+        return TaskProbe.of_items(items, wall_ns / per, cpu_ns / per, wait_ns / per, self.cores)
+
+    def _choose(
+        self, profile: TaskProbe, running: bool, only: str | None = None, force: str | None = None
+    ) -> None:
+        from conlab.advice import predict, words
+
+        chosen, other = predict.stream_plan(profile, self.process_workers, self.max_threads)
+        if force is not None and chosen.strategy != force:
+            chosen, other = other, chosen
+        if only is not None and chosen.strategy != only:
+            return
+        reason = words.stream_choice(profile, chosen, other, running, self.max_threads)
+        choice = Choice(chosen.strategy, chosen.workers, reason, profile)
+        if chosen.strategy != self.strategy or (
+            chosen.strategy == THREADS and chosen.workers > getattr(self.current, "workers", 0)
+        ):
+            self._switch(chosen)
+        if self.choice is None or chosen.strategy != self.choice.strategy:
+            self._say(choice)
+
+    def _switch(self, chosen: Prediction) -> None:
+        if chosen.strategy == THREADS:
+            self.current = ThreadBackend(self.fn, chosen.workers)
+        else:
+            self.current = ProcessBackend(self.fn, self.process_workers, self.start_method)
+        self.current.queued = True
+        self.inflight[self.current] = 0
+        self.evidence = _Evidence()
+        self._release_drained()
+
+    def _say(self, choice: Choice) -> None:
+        self.choice = choice
+        self.choices.append(choice)
+        self.checked_s = time.monotonic()
+        self.announce(choice, len(self.choices) > 1)
+
+    def close(self, abort: bool) -> None:
+        ev = self.evidence
+        if self.choice is None and not abort:
+            from conlab.measure.units import duration
+
+            reason = (
+                f"{self._described()}: the input ended after {ev.items} item"
+                f"{'s' if ev.items != 1 else ''}, before {duration(ENOUGH_NS / 1e9)} of work "
+                "was measured to choose from"
+            )
+            self._say(Choice(self.strategy, self.process_workers, reason))
+        for backend in list(self.inflight):
+            backend.close(abort)
+        self.inflight.clear()

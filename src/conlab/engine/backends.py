@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from conlab.engine.chunks import ChunkOutcome, run_chunk
+from conlab.engine.chunks import ChunkOutcome, packed_times, run_chunk
 
 
 class Chunk:
@@ -67,6 +67,14 @@ class Done:
         self.error = error
         self.where = where
 
+    def times_ns(self) -> tuple[int, int, int] | None:
+        """The chunk's wall, CPU and run-queue time where it ran, when it ran to the end."""
+        if self.outcome is not None:
+            return self.outcome[2], self.outcome[3], self.outcome[4]
+        if self.packed is not None:
+            return packed_times(self.packed)
+        return None
+
 
 class Backend(abc.ABC):
     """Runs chunks of items through ``fn`` somewhere; at most ``slots`` chunks at a time."""
@@ -78,14 +86,20 @@ class Backend(abc.ABC):
     max_items: int = 16384
     max_inflight_items: int = 65536
     timeout_s: float | None = None
+    # Whether chunks also measure the time they waited for a busy CPU (auto's evidence).
+    queued: bool = False
 
     @abc.abstractmethod
     def submit(self, chunk: Chunk) -> None:
         """Start running ``chunk`` (its ``items`` are set)."""
 
     @abc.abstractmethod
-    def wait(self) -> list[Done]:
-        """Block until at least one submitted chunk is finished, and return the finished ones."""
+    def wait(self, timeout_s: float | None = None) -> list[Done]:
+        """Block until a submitted chunk is finished (or ``timeout_s`` passed), return the finished ones.
+
+        The list may be empty: on a timeout, or when the backend grew and has
+        slots for more chunks.
+        """
 
     @abc.abstractmethod
     def close(self, abort: bool) -> None:
@@ -113,7 +127,7 @@ class InlineBackend(Backend):
     def submit(self, chunk: Chunk) -> None:
         self.pending.append(chunk)
 
-    def wait(self) -> list[Done]:
+    def wait(self, timeout_s: float | None = None) -> list[Done]:
         chunk = self.pending.pop(0)
         assert chunk.items is not None
         return [Done(chunk, run_chunk(self.fn, chunk.items), where="the calling thread")]
@@ -142,7 +156,7 @@ class ThreadBackend(Backend):
 
     def _run(self, chunk: Chunk) -> None:
         assert chunk.items is not None
-        outcome = run_chunk(self.fn, chunk.items)
+        outcome = run_chunk(self.fn, chunk.items, self.queued)
         self.outbox.put(Done(chunk, outcome, where=f"thread {threading.current_thread().name}"))
 
     def _loop(self) -> None:
@@ -162,8 +176,11 @@ class ThreadBackend(Backend):
             self.threads.append(thread)
         self.inbox.put(chunk)
 
-    def wait(self) -> list[Done]:
-        done = [self.outbox.get()]
+    def wait(self, timeout_s: float | None = None) -> list[Done]:
+        try:
+            done = [self.outbox.get(timeout=timeout_s)]
+        except queue.Empty:
+            return []
         while True:
             try:
                 done.append(self.outbox.get_nowait())
@@ -214,11 +231,11 @@ class StrategyBackend(Backend):
         self._chunks = getattr(self, "_chunks", {})
         self._chunks[chunk.seq] = chunk
 
-    def wait(self) -> list[Done]:
+    def wait(self, timeout_s: float | None = None) -> list[Done]:
         out = []
-        for done in self.threads.wait():
+        for done in self.threads.wait(timeout_s):
             chunk = self._chunks.pop(done.chunk.seq)
-            values, errors, _ = done.outcome or ([None], None, 0)
+            values, errors = done.outcome[:2] if done.outcome else ([None], None)
             if errors:
                 out.append(
                     Done(chunk, status="crashed", error=errors[0][1], where=self.strategy.name)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import sys
@@ -96,3 +97,22 @@ def private_stdout() -> IO[str]:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     return out
+
+
+@contextlib.contextmanager
+def telling(quiet: bool) -> Iterator[None]:
+    """What conlab.map says (auto's choice and why, a crashed chunk run again) on stderr,
+    one line each, unless ``quiet``."""
+    if quiet:
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("conlab map: %(message)s"))
+    logger = logging.getLogger("conlab.map")
+    logger.addHandler(handler)
+    level, logger.level = logger.level, logging.INFO
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

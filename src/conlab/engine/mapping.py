@@ -8,14 +8,14 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
 from conlab.engine import backends
-from conlab.engine.auto import Advice, Probe, choose, probe
+from conlab.engine.auto import AutoBackend, Choice
 from conlab.engine.backends import Backend, InlineBackend, StrategyBackend, ThreadBackend
 from conlab.engine.stream import Stream
 from conlab.errors import UsageError
 
 __all__ = ["MapIterator", "map"]
 
-log = logging.getLogger("conlab")
+log = logging.getLogger("conlab.map")
 _ERRORS = ("raise", "collect")
 
 
@@ -23,7 +23,8 @@ class MapIterator:
     """The results of ``conlab.map``, as an iterator; ``close()`` (or ``with``) stops its workers.
 
     ``advice`` is the choice ``strategy="auto"`` made and why; it is set once
-    the first result has been asked for (probing runs the first items).
+    the first items have been measured on the workers (``choices`` holds every
+    choice, when the evidence changed it mid-stream).
     """
 
     def __init__(self, stream: Stream) -> None:
@@ -33,12 +34,19 @@ class MapIterator:
 
     @property
     def strategy(self) -> str:
-        """The strategy running the items (``auto`` until it has chosen)."""
-        return self._stream.strategy
+        """The strategy running the items (auto: the pool it runs new items on now)."""
+        backend = self._stream.backend
+        return backend.strategy if isinstance(backend, AutoBackend) else self._stream.strategy
 
     @property
-    def advice(self) -> Advice | None:
-        return self._stream.advice
+    def advice(self) -> Choice | None:
+        backend = self._stream.backend
+        return backend.choice if isinstance(backend, AutoBackend) else None
+
+    @property
+    def choices(self) -> list[Choice]:
+        backend = self._stream.backend
+        return list(backend.choices) if isinstance(backend, AutoBackend) else []
 
     @property
     def pulled(self) -> int:
@@ -78,6 +86,7 @@ def map(
     progress: bool = False,
     errors: str = "raise",
     start_method: str | None = None,
+    max_threads: int | None = None,
 ) -> MapIterator:
     """``fn(item)`` for each item of ``iterable``, as an iterator of results.
 
@@ -89,8 +98,10 @@ def map(
     stopped). ``retries``: times the items of a crashed worker run again.
     ``errors="collect"``: an ItemFailure in place of a failed item's result,
     instead of raising the item's exception (with its index in a note).
+    ``max_threads``: auto's bound on threads for waiting work (default 256).
     """
     fixed = _check(fn, workers, chunksize, timeout, retries, errors, strategy)
+    bound = _check_max_threads(max_threads)
     try:
         source = iter(iterable)
     except TypeError:
@@ -99,26 +110,27 @@ def map(
         ) from None
 
     def make_backend(name: str) -> Backend:
+        if name == "auto":
+            return AutoBackend(fn, workers, bound, start_method, _announce, timeout)
         return _backend(name, fn, workers, start_method, timeout)
 
     stream = Stream(
         make_backend, strategy, source, fixed, ordered, retries, errors == "collect", progress
     )
-    if strategy == "auto":
-        stream.prober = lambda: _auto(fn, source, timeout)
     return MapIterator(stream)
 
 
-def _auto(fn: Callable[[Any], Any], source: Iterator[Any], timeout: float | None) -> Advice:
-    """Probe the first items and choose; the probed items' outcomes ride along on the advice."""
-    if timeout is not None:  # probing runs items here, where nothing could stop them
-        measured = Probe()
-        name, reason = "processes", "a timeout needs workers that can be stopped"
-    else:
-        measured = probe(fn, source)
-        name, reason = choose(measured)
-    log.info("conlab.map: strategy %s: %s", name, reason)
-    return Advice(name, reason, measured)
+def _announce(choice: Choice, changed: bool) -> None:
+    """Auto's choice, once (and again only if it changes), on the ``conlab.map`` logger."""
+    log.info("auto %s %s", "changed to" if changed else "chose", choice.reason)
+
+
+def _check_max_threads(max_threads: Any) -> int | None:
+    if max_threads is None:
+        return None  # the model's bound (advice.predict.MAX_THREADS), read when auto chooses
+    if type(max_threads) is not int or max_threads < 1:
+        raise UsageError(f"max_threads must be a whole number of at least 1, not {max_threads!r}")
+    return max_threads
 
 
 def _check(
@@ -153,16 +165,21 @@ def _check(
     return None if chunksize == "auto" else int(chunksize)
 
 
+# The strategies the engine runs itself: the registry is imported only for another name.
+_OWN = ("auto", "sequential", "threads", "thread-pool", "processes", "process-pool")
+
+
 def _check_strategy(strategy: Any, timeout: Any) -> None:
     from conlab.errors import UnknownNameError
-    from conlab.strategies import REGISTRY
 
     if strategy == "auto":
         return
-    if not isinstance(strategy, str) or (
-        strategy not in REGISTRY and strategy not in backends.BACKENDS
-    ):
-        raise UnknownNameError("strategy", str(strategy), [*REGISTRY, *backends.BACKENDS, "auto"])
+    if strategy not in _OWN and strategy not in backends.BACKENDS:
+        from conlab.strategies import REGISTRY
+
+        if not isinstance(strategy, str) or strategy not in REGISTRY:
+            names = [*REGISTRY, *backends.BACKENDS, "auto"]
+            raise UnknownNameError("strategy", str(strategy), names)
     if timeout is not None and strategy in ("sequential", "threads", "thread-pool"):
         raise UsageError(
             f"a timeout needs a process strategy (a thread cannot be stopped), not {strategy!r}"

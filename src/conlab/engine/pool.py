@@ -20,21 +20,22 @@ from multiprocessing.connection import wait as wait_ready
 from typing import Any
 
 from conlab.engine.backends import Backend, Chunk, Done
-from conlab.engine.chunks import CRASHED, TIMEOUT, dumps_fast
-from conlab.engine.worker import LOAD_FAILED, worker_main
+from conlab.engine.chunks import CRASHED, LOAD_FAILED, QUEUED, READY, TIMEOUT, dumps_fast
+from conlab.engine.worker import worker_main
 from conlab.errors import ItemTimeoutError, UsageError, WorkerCrashedError
 
 GROW_AFTER_S = 0.002  # no result yet after this: start the next worker anyway
 
 
 class _Worker:
-    __slots__ = ("conn", "inflight", "proc", "since_ns")
+    __slots__ = ("conn", "inflight", "proc", "ready_ns", "since_ns")
 
     def __init__(self, proc: Any, conn: Any) -> None:
         self.proc = proc
         self.conn = conn
         self.inflight: deque[Chunk] = deque()
         self.since_ns = 0  # when the chunk at the front of inflight started
+        self.ready_ns = 0  # when it said it had loaded the function (0: not yet)
 
 
 class ProcessBackend(Backend):
@@ -110,13 +111,13 @@ class ProcessBackend(Backend):
     def _pack_items(self, chunk: Chunk) -> bytes | None:
         items, chunk.items = chunk.items, None
         try:
-            return dumps_fast(items)
+            return QUEUED + dumps_fast(items) if self.queued else dumps_fast(items)
         except Exception:
             pass
         from conlab._process import shipping
 
         try:
-            return shipping.dumps(items)
+            return (QUEUED if self.queued else b"") + shipping.dumps(items)
         except Exception as exc:
             bad = next((x for x in items or () if not _picklable(x)), None)
             error = UsageError(shipping.unpicklable_hint("an item", bad, exc))
@@ -128,7 +129,7 @@ class ProcessBackend(Backend):
         self.slots = self.depth * len(self.workers)
         self._dispatch()
 
-    def wait(self) -> list[Done]:
+    def wait(self, timeout_s: float | None = None) -> list[Done]:
         # The first worker starts with the first chunk, the others once a result is out or
         # GROW_AFTER_S has passed without one: a quick first result does not wait for every
         # fork, and slow items soon have every worker. wait() then returns early (maybe
@@ -136,6 +137,7 @@ class ProcessBackend(Backend):
         if self.delivered and len(self.workers) < self.n_workers:
             self._add_worker()
             return self._take()
+        until_s = None if timeout_s is None else time.monotonic() + timeout_s
         while not self.ready:
             busy = [w for w in self.workers if w.inflight]
             assert busy, "wait() with nothing in flight"
@@ -145,6 +147,9 @@ class ProcessBackend(Backend):
             wait_s = self._wait_s(busy)
             if growing:
                 wait_s = GROW_AFTER_S if wait_s is None else min(wait_s, GROW_AFTER_S)
+            if until_s is not None:
+                left_s = max(0.0, until_s - time.monotonic())
+                wait_s = left_s if wait_s is None else min(wait_s, left_s)
             ready = wait_ready([*by_conn, *by_sentinel], wait_s)
             for obj in ready:
                 if obj in by_conn:
@@ -158,7 +163,19 @@ class ProcessBackend(Backend):
             if growing and not ready:
                 self._add_worker()
                 break
+            if until_s is not None and time.monotonic() >= until_s:
+                break
         return self._take()
+
+    def running(self) -> list[tuple[int, int]]:
+        """(pid, ns since it started its current chunk) of each worker that is running one,
+        counted from when the worker was ready (its start-up is not the items' work)."""
+        now_ns = time.perf_counter_ns()
+        return [
+            (w.proc.pid, now_ns - max(w.since_ns, w.ready_ns))
+            for w in self.workers
+            if w.inflight and w.ready_ns
+        ]
 
     def _take(self) -> list[Done]:
         done, self.ready = self.ready, []
@@ -171,6 +188,9 @@ class ProcessBackend(Backend):
             data = w.conn.recv_bytes()
         except (EOFError, OSError):
             return False
+        if data == READY:
+            w.ready_ns = time.perf_counter_ns()
+            return True
         chunk = w.inflight.popleft()
         w.since_ns = time.perf_counter_ns()
         where = f"worker process {w.proc.pid}"

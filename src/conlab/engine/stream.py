@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
-from conlab.engine.auto import Advice
 from conlab.engine.backends import Backend, Chunk, Done
 from conlab.engine.chunks import (
     CRASHED,
@@ -28,7 +27,7 @@ from conlab.engine.chunks import (
 )
 from conlab.errors import format_error
 
-log = logging.getLogger("conlab")
+log = logging.getLogger("conlab.map")
 
 
 class Stream:
@@ -47,8 +46,7 @@ class Stream:
     ) -> None:
         self.make_backend = make_backend
         self.strategy = strategy
-        # strategy "auto": runs the first items, chooses, and says why.
-        self.prober: Callable[[], Advice] | None = None
+        self.backend: Backend | None = None
         self.source = source
         self.sizer_fixed = sizer_fixed
         self.ordered = ordered
@@ -57,7 +55,6 @@ class Stream:
         self.progress = progress
         self.pulled = 0  # items read from the input so far
         self.yielded = 0  # items handed back so far
-        self.advice: Advice | None = None
         self.failure: BaseException | None = None  # raised once the results before it are out
 
     def chunks(self) -> Generator[list[Any], None, None]:
@@ -65,17 +62,7 @@ class Stream:
         backend = None
         abort = True
         try:
-            if self.prober is not None:
-                self.advice = self.prober()
-                self.strategy = self.advice.strategy
-                outcomes = self.advice.probe.outcomes
-                while outcomes:  # the items run while probing, handed back (and let go)
-                    outcome = outcomes.pop(0)
-                    n = len(outcome[0])
-                    self.pulled += n
-                    yield self._deliver(Done(Chunk(-1, self.yielded, n), outcome))
-                    self._raise_failure()
-            backend = self.make_backend(self.strategy)
+            backend = self.backend = self.make_backend(self.strategy)
             yield from self._run(backend)
             abort = False
         finally:
@@ -111,11 +98,12 @@ class Stream:
             for done in backend.wait():
                 if done.status == CRASHED and done.chunk.attempts < self.retries:
                     done.chunk.attempts += 1
-                    log.info("conlab.map: %s; running its items again", done.error)
+                    log.info("%s; running its items again", done.error)
                     backend.submit(done.chunk)
                     continue
-                if done.outcome is not None:
-                    sizer.observe(done.chunk.size, done.outcome[2])
+                times = done.times_ns()
+                if times is not None:
+                    sizer.observe(done.chunk.size, times[0])
                 finished[done.chunk.seq] = done
             while finished:
                 key = next_seq if self.ordered else next(iter(finished))
@@ -124,7 +112,7 @@ class Stream:
                     break
                 next_seq += 1
                 inflight -= 1
-                yield self._deliver(done_now, sizer)
+                yield self._deliver(done_now)
                 self._raise_failure()
                 if self.progress and time.monotonic() - shown_s > 0.5:
                     shown_s = time.monotonic()
@@ -134,7 +122,7 @@ class Stream:
         if self.failure is not None:
             raise self.failure
 
-    def _deliver(self, done: Done, sizer: ChunkSizer | None = None) -> list[Any]:
+    def _deliver(self, done: Done) -> list[Any]:
         """The chunk's results; up to a failed item when raising, with failures in place when collecting."""
         chunk = done.chunk
         if done.status is not None:
@@ -147,9 +135,7 @@ class Stream:
             if outcome is None:
                 assert done.packed is not None
                 outcome = unpack_outcome(done.packed)
-                if sizer is not None:
-                    sizer.observe(chunk.size, outcome[2])
-            values, found, _ = outcome
+            values, found = outcome[0], outcome[1]
             if not found:
                 self.yielded += len(values)
                 return values

@@ -14,9 +14,7 @@ import signal
 from collections import deque
 from typing import Any
 
-from conlab.engine.chunks import loads_fast, pack_outcome, run_chunk
-
-LOAD_FAILED = b"!"  # prefix of a reply saying the chunk's items could not be loaded
+from conlab.engine.chunks import LOAD_FAILED, READY, load_items, pack_outcome, run_chunk
 
 
 def worker_main(conn: Any, fn_bytes: bytes) -> None:
@@ -26,7 +24,11 @@ def worker_main(conn: Any, fn_bytes: bytes) -> None:
         fn = pickle.loads(fn_bytes)
     except Exception as exc:
         fn = _Unloadable(f"the function could not be loaded in the worker: {exc!r}")
-    recv, send, poll, loads = conn.recv_bytes, conn.send_bytes, conn.poll, loads_fast
+    recv, send, poll = conn.recv_bytes, conn.send_bytes, conn.poll
+    try:
+        send(READY)
+    except OSError:
+        return
     pending: deque[bytes] = deque()
     while True:
         try:
@@ -36,13 +38,13 @@ def worker_main(conn: Any, fn_bytes: bytes) -> None:
         if not msg:
             return
         try:
-            items = loads(msg)
+            items, queued = load_items(msg)
         except Exception as exc:
             reply = LOAD_FAILED + pickle.dumps(
                 f"the items could not be loaded in the worker: {exc!r}"
             )
         else:
-            reply = pack_outcome(run_chunk(fn, items))
+            reply = pack_outcome(run_chunk(fn, items, queued))
         # Read what the parent is sending before replying: neither side then waits on the other.
         while poll():
             pending.append(recv())
