@@ -230,20 +230,35 @@ def save(data: str | bytes, path: str) -> tuple[str, str | None]:
         write_bytes(payload, path)
         return path, None
     except (OSError, UsageError) as exc:
-        why = _reason(exc)
-    name = fallback_path(path)
-    for directory in (tempfile.gettempdir(), os.getcwd()):
-        elsewhere = os.path.join(directory, name)
+        why = reason(exc)
+    for other in elsewhere(path):
         with contextlib.suppress(OSError, UsageError):
-            write_bytes(payload, elsewhere)
-            return elsewhere, f"cannot write {path} ({why}); written to {elsewhere} instead"
-    raise ConlabError(
+            write_bytes(payload, other)
+            return other, notice(path, why, other)
+    raise nowhere(path, why)
+
+
+def elsewhere(path: str) -> list[str]:
+    """Where to write what ``path`` should have held: the temporary directory, then the current."""
+    name = fallback_path(path)
+    return [os.path.join(directory, name) for directory in (tempfile.gettempdir(), os.getcwd())]
+
+
+def notice(path: str, why: str, other: str) -> str:
+    """The one line saying where the results went instead."""
+    return f"cannot write {path} ({why}); written to {other} instead"
+
+
+def nowhere(path: str, why: str) -> ConlabError:
+    """The error when neither ``path`` nor any fallback could be written."""
+    return ConlabError(
         f"cannot write {path} ({why}), nor a copy in {tempfile.gettempdir()} or the "
         "current directory; free some space or give a writable path"
     )
 
 
-def _reason(exc: BaseException) -> str:
+def reason(exc: BaseException) -> str:
+    """Why a write failed, in a few words (``No space left on device``)."""
     if isinstance(exc, OSError):
         return exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
     return str(exc).removeprefix("cannot write ").partition(": ")[2] or str(exc)
