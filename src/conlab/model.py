@@ -179,6 +179,24 @@ class TaskRecord:
 
 
 @dataclass
+class Contention:
+    """What the rest of the machine did during one timed repeat, in cores on average, and
+    whether the run's workers could have had the cores they asked for.
+
+    ``capacity_cores`` is measured next to the repeat when others were busy (None otherwise);
+    ``available_cores`` is what was left to the run: the usable cores less the others' and
+    the stolen, and at most the capacity.
+    """
+
+    other_cores: float | None
+    steal_cores: float | None
+    asked_cores: float
+    available_cores: float | None
+    contended: bool = False
+    capacity_cores: float | None = None
+
+
+@dataclass
 class Run:
     """One strategy's runs of a workload: every repeat's timing, the records of the median one."""
 
@@ -202,6 +220,13 @@ class Run:
     naive_wall_s: float | None = None
     t0_ns: int | None = None
     records: list[TaskRecord] = field(default_factory=list)
+    # The machine during each timed repeat (one per wall_s sample, when the lab measured it).
+    machine: list[Contention] = field(default_factory=list)
+    # Contended repeats set aside for a repeat measured since: their wall times and machines.
+    set_aside_wall_s: list[float] = field(default_factory=list)
+    set_aside_machine: list[Contention] = field(default_factory=list)
+    # True when this run or the reference stayed contended: the speed-up is marked so.
+    speedup_contended: bool = False
 
     @property
     def label(self) -> str:
@@ -210,6 +235,11 @@ class Run:
     @property
     def median_wall_s(self) -> float | None:
         return statistics.median(self.wall_s) if self.wall_s else None
+
+    @property
+    def contended(self) -> bool:
+        """Whether a repeat kept did not get the cores its workers asked for."""
+        return any(m.contended for m in self.machine)
 
     @property
     def median_startup_s(self) -> float | None:
@@ -261,6 +291,8 @@ class Comparison:
     environment: int | None = None
     # Set when the comparison is one point of a sweep: {"id", "strategy", "workers", "tasks"}.
     sweep: dict[str, Any] | None = None
+    # Re-measuring contended rounds: {"max_rounds", "max_s", "rounds", "stopped_by"}.
+    remeasure: dict[str, Any] | None = None
 
     def run(self, strategy: str, workers: int | None = None) -> Run:
         """The run of ``strategy`` (with ``workers``, when several were run)."""

@@ -14,11 +14,12 @@ from typing import Any
 
 from conlab import outputs
 from conlab.errors import ResultFileError
-from conlab.measure import noise, stats
+from conlab.measure import contention, noise, stats
 from conlab.model import (
     RUN_STATUSES,
     TASK_STATUSES,
     Comparison,
+    Contention,
     Results,
     Run,
     TaskRecord,
@@ -29,25 +30,6 @@ SCHEMA = "conlab.results/1"
 
 
 # --- writing -------------------------------------------------------------------------------
-
-
-def _stats(samples: list[float]) -> dict[str, Any] | None:
-    if not samples:
-        return None
-    s = stats.summarise(samples)
-    return {
-        "median": s.median,
-        "min": s.min,
-        "max": s.max,
-        "q1": s.q1,
-        "q3": s.q3,
-        "iqr": s.iqr,
-        "mean": s.mean,
-        "stdev": s.stdev,
-        "cv": s.cv,
-        "outliers": stats.outliers(samples),
-        "samples": list(samples),
-    }
 
 
 def _seconds(ns: int | None, t0: int | None) -> float | None:
@@ -89,7 +71,7 @@ def run_to_dict(run: Run) -> dict[str, Any]:
         "options": run.options,
         "status": run.status,
         "reason": run.reason,
-        "wall_s": _stats(run.wall_s),
+        "wall_s": stats.as_dict(run.wall_s),
         "startup_s": run.median_startup_s,
         "startup_samples_s": run.startup_s,
         "naive_wall_s": run.naive_wall_s,
@@ -105,6 +87,13 @@ def run_to_dict(run: Run) -> dict[str, Any]:
         "peak_uss_samples_bytes": run.peak_uss_bytes,
         "other_cores_samples": run.other_cores,
         "load_avg_samples": run.load_avg,
+        "machine": [contention.to_dict(m) for m in run.machine],
+        "contended": run.contended,
+        "speedup_contended": run.speedup_contended,
+        "set_aside": [
+            {"wall_s": w, "machine": contention.to_dict(m)}
+            for w, m in zip(run.set_aside_wall_s, run.set_aside_machine, strict=False)
+        ],
         "tasks": [_task(r, run.t0_ns) for r in run.records],
     }
 
@@ -113,7 +102,11 @@ def comparison_to_dict(c: Comparison, cores: int | None = None) -> dict[str, Any
     return {
         "workload": {"name": c.workload, "kind": c.kind, "tasks": c.tasks, "params": c.params},
         "title": c.title,
-        "settings": {"repeats": c.repeats, "warmup": c.warmup},
+        "settings": {
+            "repeats": c.repeats,
+            "warmup": c.warmup,
+            **({"remeasure": c.remeasure} if c.remeasure is not None else {}),
+        },
         "runs": [run_to_dict(r) for r in c.runs],
         "notes": list(c.notes),
         "warnings": [
@@ -334,10 +327,25 @@ def _comparison(r: _Reader, c: Any, where: str) -> Comparison:
         notes=[str(n) for n in r.get(c, "notes", where, list, optional=True) or []],
         advice=_advice(r, r.get(c, "advice", where, dict, optional=True), f"{where}.advice"),
         sweep=r.get(c, "sweep", where, dict, optional=True),
+        remeasure=_remeasure(r, settings, f"{where}.settings"),
     )
     for k, run in enumerate(r.get(c, "runs", where, list)):
         comparison.runs.append(_run(r, run, f"{where}.runs[{k}]"))
     return comparison
+
+
+def _remeasure(r: _Reader, settings: dict[str, Any], where: str) -> dict[str, Any] | None:
+    """How contended runs were measured again; absent from files written before it existed."""
+    m = r.get(settings, "remeasure", where, dict, optional=True)
+    at = f"{where}.remeasure"
+    if m is not None:
+        for key in ("rounds", "max_rounds"):
+            if r.get(m, key, at, int) < 0:
+                raise r.fail(f"{at}.{key}", "expected a whole number of at least 0")
+        r.get(m, "max_s", at, (int, float))
+        if m.get("stopped_by") not in (None, "rounds", "time"):
+            raise r.fail(f"{at}.stopped_by", "expected rounds, time or null")
+    return m
 
 
 def _advice(r: _Reader, a: dict[str, Any] | None, where: str) -> dict[str, Any] | None:
@@ -384,10 +392,31 @@ def _run(r: _Reader, d: Any, where: str) -> Run:
         peak_uss_bytes=[int(v) for v in r.numbers(d, "peak_uss_samples_bytes", where)],
         other_cores=r.numbers(d, "other_cores_samples", where),
         load_avg=r.numbers(d, "load_avg_samples", where),
+        speedup_contended=bool(r.get(d, "speedup_contended", where, bool, optional=True)),
     )
+    machines = r.get(d, "machine", where, list, optional=True) or []
+    run.machine = [_read_machine(r, m, f"{where}.machine[{k}]") for k, m in enumerate(machines)]
+    if run.machine and len(run.machine) != len(run.wall_s):
+        raise r.fail(
+            f"{where}.machine", f"{len(run.machine)} entries for {len(run.wall_s)} samples"
+        )
+    for k, item in enumerate(r.get(d, "set_aside", where, list, optional=True) or []):
+        at = f"{where}.set_aside[{k}]"
+        run.set_aside_wall_s.append(float(r.get(item, "wall_s", at, (int, float))))
+        run.set_aside_machine.append(
+            _read_machine(r, r.get(item, "machine", at, dict), f"{at}.machine")
+        )
     for k, t in enumerate(r.get(d, "tasks", where, list)):
         run.records.append(_record(r, t, k, f"{where}.tasks[{k}]"))
     return run
+
+
+def _read_machine(r: _Reader, m: Any, where: str) -> Contention:
+    try:
+        return contention.from_dict(m)
+    except ValueError as exc:
+        at, what = str(exc).split(": ", 1)
+        raise r.fail(f"{where}{at}", what) from None
 
 
 def _interval(r: _Reader, d: Any, key: str, where: str) -> tuple[float, float] | None:

@@ -54,9 +54,24 @@ def test_busy_machine_by_other_processes_cpu() -> None:
     assert kinds == ["busy"]
 
 
-def test_busy_machine_by_load_average() -> None:
-    assert _kinds(_run(QUIET, load_avg=[3.0] * 5), cores=2) == ["busy"]
-    assert _kinds(_run(QUIET, load_avg=[0.5] * 5), cores=2) == []
+def test_a_load_average_from_conlab_own_run_is_no_busy_machine() -> None:
+    # The load average counts conlab's own run: 1.1 on 2 cores was a quiet machine.
+    assert _kinds(_run(QUIET, other_cores=[0.02] * 5, load_avg=[3.0] * 5), cores=2) == []
+
+
+def test_a_sample_faster_than_the_rest_is_no_interruption() -> None:
+    assert "outliers" not in _kinds(_run([1.0, 1.01, 0.99, 1.0, 1.02, 0.98, 0.3]))
+
+
+def test_one_line_names_what_matters_most_and_counts_the_rest() -> None:
+    run = _run([2.0, 1.0, 1.01, 0.99, 1.0, 1.25], other_cores=[1.0] * 6)
+    c = Comparison(workload="w", kind="io", tasks=1, runs=[run])
+    warnings = noise.comparison_warnings(c, 2)
+    assert len(warnings) >= 3
+    line = noise.one_line(warnings)
+    assert line is not None and line.startswith("the machine was busy")
+    assert f"+{len(warnings) - 1} more" in line
+    assert noise.one_line([]) is None
 
 
 def test_busy_runs_are_one_warning_per_comparison() -> None:

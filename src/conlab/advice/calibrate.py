@@ -14,7 +14,6 @@ import functools
 import multiprocessing
 import multiprocessing.connection
 import os
-import statistics
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from conlab.errors import format_error
+from conlab.measure.capacity import parallel_capacity
 from conlab.measure.environment import usable_cpus
 from conlab.model import Task
 
@@ -205,82 +205,6 @@ def import_s(module: str | None) -> float:
         return float(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else 0.0
     except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
         return 0.0
-
-
-CAPACITY_SPIN_S = 0.04
-CAPACITY_ROUNDS = 5
-
-
-def _spin(loops: int) -> int:
-    total = 0
-    for i in range(loops):
-        total += i & 7
-    return total
-
-
-def _time_spin(loops: int) -> float:
-    t0 = time.perf_counter()
-    _spin(loops)
-    return time.perf_counter() - t0
-
-
-def _timed_spin(conn: Any, loops: int) -> None:
-    """In a child process: at each go, spin and send how long the spin took."""
-    for _ in range(CAPACITY_ROUNDS):
-        conn.recv()
-        conn.send(_time_spin(loops))
-    conn.close()
-
-
-@functools.lru_cache(maxsize=1)
-def parallel_capacity() -> float:
-    """How many cores' worth of pure Python this machine runs at once, measured now.
-
-    ``k`` processes (k = the usable cores) spin at once for about 40 ms, each
-    timing itself; each one's throughput is the time one spin takes alone (the
-    fastest spin seen, alone or among the others) over the time it took among
-    the others, and the capacity is their sum (the
-    median of CAPACITY_ROUNDS rounds: it moves from moment to moment). A quiet
-    machine with k real cores gives about k; a virtual machine whose CPUs
-    are not all running (or a machine others keep busy) gives less, and no
-    strategy can go faster than that.
-    """
-    k = usable_cpus()
-    if k < 2:
-        return 1.0
-    loops = 20_000
-    while (alone := _time_spin(loops)) < CAPACITY_SPIN_S / 4:
-        loops *= 4
-    loops = int(loops * CAPACITY_SPIN_S / alone)
-    alone = min(_time_spin(loops) for _ in range(2))  # the best: others only slow it down
-    ctx = multiprocessing.get_context()
-    pipes, procs = [], []
-    try:
-        for _ in range(k):
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_timed_spin, args=(child, loops), daemon=True)
-            proc.start()
-            child.close()
-            pipes.append(parent)
-            procs.append(proc)
-        rounds: list[list[float]] = []
-        for _ in range(CAPACITY_ROUNDS):
-            for conn in pipes:
-                conn.send(True)
-            rounds.append([conn.recv() for conn in pipes])
-    except (OSError, EOFError):
-        return float(k)
-    finally:
-        for proc in procs:
-            proc.join(5)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
-    # A spinner that ran faster among the others than the spin alone shows the spin alone was
-    # slowed (it ran on a CPU others kept busy): the fastest spin seen is one core's speed.
-    alone = min(alone, *(t for times in rounds for t in times))
-    capacity = statistics.median(sum(alone / t for t in times) for times in rounds)
-    return max(1.0, min(float(k), capacity))
 
 
 def clear() -> None:

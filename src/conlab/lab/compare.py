@@ -6,6 +6,13 @@ whichever runs last (as asv does). The sequential run is the reference: a run
 is valid only when every task is ``ok`` and every result equals the
 reference's (and the workload's known answer, where it has one). An invalid
 run has no speed-up; it is shown as failed, with the reason.
+
+Each timed run records what the rest of the machine did meanwhile
+(measure/contention.py). A run whose workers could not have had the cores they
+asked for is contended: it is measured again, in extra rounds, within a bound
+(as many extra rounds as asked, and a time limit), and its repeats kept from
+uncontended rounds where it could get them; what stays contended is marked,
+its speed-up with it.
 """
 
 from __future__ import annotations
@@ -13,13 +20,17 @@ from __future__ import annotations
 import gc
 import random
 import statistics
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from conlab._process import strays
 from conlab.errors import Interrupted, UsageError
+from conlab.lab.remeasure import Remeasure as Remeasure
+from conlab.lab.remeasure import check_remeasure, kept
 from conlab.lab.sandbox import run_strategy
-from conlab.measure import stats
+from conlab.measure import contention, stats
+from conlab.measure.environment import usable_cpus
 from conlab.measure.tree import ProbeResult, TreeProbe, sampler_session
 from conlab.model import (
     RUN_FAILED,
@@ -27,13 +38,14 @@ from conlab.model import (
     RUN_OK,
     RUN_UNAVAILABLE,
     Comparison,
+    Contention,
     Run,
     Task,
     TaskRecord,
     Workload,
 )
 from conlab.strategies import SequentialStrategy
-from conlab.strategies.base import CLUSTER, Execution, Strategy
+from conlab.strategies.base import ASYNCIO, CLUSTER, SEQUENTIAL, Execution, Strategy
 
 Progress = Callable[[int, int, str], None]
 Update = Callable[[Comparison], None]
@@ -44,6 +56,7 @@ class _Sample:
     execution: Execution
     probe: ProbeResult
     warmup: bool
+    machine: Contention
 
 
 @dataclass
@@ -73,14 +86,21 @@ def compare(
     progress: Progress | None = None,
     on_update: Update | None = None,
     title: str = "",
+    remeasure: Remeasure | None = None,
 ) -> Comparison:
     """Run ``workload`` under each strategy, ``warmup`` + ``repeats`` times, and compare.
 
-    The workload's setup (a server, a temporary directory) is entered once around all of it.
+    Contended runs are measured again within ``remeasure`` (default: as many extra rounds as
+    ``repeats``, at most REMEASURE_S seconds). The workload's setup (a server, a temporary
+    directory) is entered once around all of it.
     """
     check_counts(repeats, warmup)
+    bound = remeasure or Remeasure()
+    check_remeasure(bound)
     with workload.prepared(), sampler_session():
-        return _compare(workload, strategies, repeats, warmup, seed, progress, on_update, title)
+        return _compare(
+            workload, strategies, repeats, warmup, seed, progress, on_update, title, bound
+        )
 
 
 def _compare(
@@ -92,6 +112,7 @@ def _compare(
     progress: Progress | None,
     on_update: Update | None,
     title: str,
+    bound: Remeasure,
 ) -> Comparison:
     if not any(isinstance(s, SequentialStrategy) for s in strategies):
         strategies = [_reference_strategy(strategies), *strategies]
@@ -116,10 +137,13 @@ def _compare(
             comparison = _summarise(workload, entries, repeats, warmup, title)
             if on_update is not None:
                 on_update(comparison)
+        record = _remeasure(workload, active, repeats, bound, rng, progress, total)
+        comparison = _summarise(workload, entries, repeats, warmup, title)
+        comparison.remeasure = record
     except KeyboardInterrupt as exc:
         raise Interrupted(_interrupted(workload, entries, repeats, warmup, title)) from exc
     if progress is not None:
-        progress(done, total, "")
+        progress(total, total, "")
     return comparison
 
 
@@ -136,6 +160,59 @@ def _stops(entry: _Entry, sample: _Sample, n_tasks: int) -> bool:
         return False
     records = sample.execution.records
     return len(records) != n_tasks or any(not r.ok for r in records)
+
+
+def _remeasure(
+    workload: Workload,
+    active: list[_Entry],
+    repeats: int,
+    bound: Remeasure,
+    rng: random.Random,
+    progress: Progress | None,
+    total: int,
+) -> dict[str, object]:
+    """Measure the runs short of uncontended repeats again, round by round, within ``bound``."""
+    max_rounds = repeats if bound.max_rounds is None else bound.max_rounds
+    started, rounds, stopped_by = time.monotonic(), 0, None
+    while True:
+        short = [
+            e
+            for e in active
+            if not e.stopped and _valid_so_far(e, workload) and _uncontended(e) < repeats
+        ]
+        if not short:
+            break
+        if rounds >= max_rounds:
+            stopped_by = "rounds"
+            break
+        if time.monotonic() - started >= bound.max_s:
+            stopped_by = "time"
+            break
+        rng.shuffle(short)
+        for entry in short:
+            if progress is not None:
+                progress(total, total, f"{entry.run.label} again (contended)")
+            sample = _measure(entry, warmup=False)
+            entry.samples.append(sample)
+            entry.stopped = _stops(entry, sample, len(workload.tasks))
+        rounds += 1
+    return {
+        "max_rounds": max_rounds,
+        "max_s": bound.max_s,
+        "rounds": rounds,
+        "stopped_by": stopped_by,
+    }
+
+
+def _uncontended(entry: _Entry) -> int:
+    return sum(1 for s in entry.samples if not s.warmup and not s.machine.contended)
+
+
+def _valid_so_far(entry: _Entry, workload: Workload) -> bool:
+    """Whether every sample so far completed (a failed run is not measured again)."""
+    return entry.run.status == RUN_OK and all(
+        not s.execution.records or all(r.ok for r in s.execution.records) for s in entry.samples
+    )
 
 
 def _reference_strategy(strategies: Sequence[Strategy]) -> Strategy:
@@ -180,6 +257,13 @@ def _entry(workload: Workload, strategy: Strategy) -> _Entry:
     return _Entry(strategy, run, list(tasks))
 
 
+def _asked_cores(entry: _Entry, cores: int) -> float:
+    """The cores the run's workers could use at once: one for a loop or an event loop."""
+    if getattr(entry.strategy, "family", None) in (SEQUENTIAL, ASYNCIO):
+        return 1.0
+    return float(max(1, min(entry.run.workers, cores)))
+
+
 def _measure(entry: _Entry, warmup: bool) -> _Sample:
     # Each run starts with no garbage left by the one before: collecting what an earlier run
     # left (a pool's futures, records) is not this run's cost, wherever the round put it.
@@ -193,7 +277,17 @@ def _measure(entry: _Entry, warmup: bool) -> _Sample:
     finally:
         strays.stop_new(before)
         result = probe.stop()
-    return _Sample(execution, result, warmup)
+    cores = usable_cpus()
+    machine = contention.judge(
+        wall_s=result.wall_s,
+        own_cpu_s=result.cpu_s,
+        other_cpu_s=result.other_cpu_s,
+        steal_s=result.steal_s,
+        asked_cores=_asked_cores(entry, cores),
+        cores=cores,
+        measure=not warmup,
+    )
+    return _Sample(execution, result, warmup, machine)
 
 
 def _summarise(
@@ -204,7 +298,7 @@ def _summarise(
     planned = warmup + repeats
     for entry in entries:
         if entry.run.status != RUN_UNAVAILABLE:
-            _fill(entry, workload, reference)
+            _fill(entry, workload, reference, repeats)
             if entry.run.status == RUN_OK and len(entry.samples) < planned:
                 # Between rounds (the file written after each) or interrupted: no verdict yet.
                 entry.run.status = RUN_INCOMPLETE
@@ -212,7 +306,7 @@ def _summarise(
     ref_run = entries[0].run if isinstance(entries[0].strategy, SequentialStrategy) else None
     for entry in entries:
         run = entry.run
-        run.speedup, run.speedup_ci = None, None
+        run.speedup, run.speedup_ci, run.speedup_contended = None, None, False
         if (
             run.status == RUN_OK
             and ref_run is not None
@@ -222,6 +316,7 @@ def _summarise(
         ):
             run.speedup = statistics.median(ref_run.wall_s) / statistics.median(run.wall_s)
             run.speedup_ci = stats.bootstrap_ratio_ci(ref_run.wall_s, run.wall_s)
+            run.speedup_contended = run.contended or ref_run.contended
     return Comparison(
         workload=workload.name,
         kind=workload.kind,
@@ -266,10 +361,13 @@ def _reference(workload: Workload, entries: list[_Entry]) -> _Reference:
     return _Reference(None, "no reference: no sequential run")
 
 
-def _fill(entry: _Entry, workload: Workload, reference: _Reference) -> None:
+def _fill(entry: _Entry, workload: Workload, reference: _Reference, repeats: int) -> None:
     run = entry.run
     plain = entry.strategy.plain
-    timed = [s for s in entry.samples if not s.warmup]
+    timed, set_aside = kept(entry.samples, repeats)
+    run.machine = [s.machine for s in timed]
+    run.set_aside_wall_s = [s.execution.wall_ns / 1e9 for s in set_aside]
+    run.set_aside_machine = [s.machine for s in set_aside]
     run.wall_s = [s.execution.wall_ns / 1e9 for s in timed]
     run.startup_s = [
         s.execution.startup_ns / 1e9 for s in timed if s.execution.startup_ns is not None

@@ -1,7 +1,11 @@
 """Warnings about figures that should not be trusted as they stand, each saying what to do.
 
-Computed from what a Run keeps (its samples, the load of the machine while it
-ran), so that a saved result file gets the same warnings when it is shown again.
+Computed from what a Run keeps (its samples, what the rest of the machine did
+while it ran), so that a saved result file gets the same warnings when it is
+shown again. The busy warning comes from other processes' CPU time only, never
+from conlab's own (the load average counts conlab's run too); only samples
+slower than the rest are taken for interruptions. A terminal shows one line
+for all of a table's warnings (``one_line``); the result file keeps each.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from conlab.measure import stats
+from conlab.measure import contention, stats
 from conlab.measure.units import duration
 from conlab.model import RUN_OK, Comparison, Run
 
@@ -18,10 +22,10 @@ MAX_CV = 0.05
 FIRST_RUN_FACTOR = 1.5
 SHORT_S = 0.001
 # Another program is using this many cores on average while we measure.
-BUSY_OTHER_CORES = 0.25
-# The 1-minute load average is above this fraction of the usable cores before a run.
-BUSY_LOAD_PER_CORE = 0.5
+BUSY_OTHER_CORES = contention.OTHERS_BUSY_CORES
 MIN_BUSY_WALL_S = 0.1
+# Which warning a one-line summary names first: what changes the conclusions first.
+PRIORITY = ("contended", "busy", "noisy", "outliers", "first-run", "short")
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,9 @@ def run_warnings(run: Run, cores: int | None = None) -> list[NoiseWarning]:
                     "raise --warmup.",
                 )
             )
-    flagged = stats.outliers(xs)
+    # A sample faster than the rest was not interrupted: only the slow ones are flagged.
+    middle = statistics.median(xs)
+    flagged = [k for k in stats.outliers(xs) if xs[k] > middle]
     if flagged:
         which = ", ".join(duration(xs[k], "s") for k in flagged)
         out.append(
@@ -94,16 +100,30 @@ def busy_reason(run: Run, cores: int | None) -> str | None:
         other = statistics.median(run.other_cores)
         if other > BUSY_OTHER_CORES:
             return f"other processes used {other:.2f} cores"
-    if run.load_avg and cores:
-        load = min(run.load_avg)
-        if load > BUSY_LOAD_PER_CORE * cores:
-            return f"load average {load:.2f} on {cores} cores"
     return None
+
+
+def contended_warning(c: Comparison) -> NoiseWarning | None:
+    """One warning naming the runs that stayed contended, with the machine's figures."""
+    runs = [run for run in c.runs if run.status == RUN_OK and run.contended]
+    if not runs:
+        return None
+    extra = c.remeasure.get("rounds", 0) if c.remeasure else 0
+    again = f" after {extra} extra round(s)" if extra else ""
+    detail = "; ".join(f"{run.label}: {contention.summary(run.machine)}" for run in runs)
+    return NoiseWarning(
+        "contended",
+        ", ".join(run.label for run in runs),
+        f"contended{again}, speed-ups marked †: {detail}; measure again on a quieter machine.",
+    )
 
 
 def comparison_warnings(c: Comparison, cores: int | None = None) -> list[NoiseWarning]:
     """Each run's warnings, and one warning for every run measured while the machine was busy."""
     out = [w for run in c.runs for w in run_warnings(run, cores)]
+    stayed = contended_warning(c)
+    if stayed is not None:
+        out.append(stayed)
     busy = [(run.label, why) for run in c.runs if (why := busy_reason(run, cores))]
     if busy:
         detail = "; ".join(f"{label}: {why}" for label, why in busy)
@@ -116,3 +136,14 @@ def comparison_warnings(c: Comparison, cores: int | None = None) -> list[NoiseWa
             )
         )
     return out
+
+
+def one_line(warnings: list[NoiseWarning]) -> str | None:
+    """All of a table's warnings as one line: the one that matters most, and how many more."""
+    if not warnings:
+        return None
+    first = min(warnings, key=lambda w: PRIORITY.index(w.kind) if w.kind in PRIORITY else 99)
+    more = len(warnings) - 1
+    if more:
+        return f"{first.message} (+{more} more warning(s): --verbose, or the result file)"
+    return first.message

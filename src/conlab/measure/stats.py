@@ -13,6 +13,7 @@ import random
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 # hyperfine flags a sample as an outlier above this modified Z-score (outlier_detection.rs).
 OUTLIER_THRESHOLD = 14.0
@@ -228,3 +229,23 @@ def _beta_fraction(x: float, a: float, b: float, eps: float = 1e-14, limit: int 
         if abs(d * c - 1) < eps:
             break
     return h
+
+
+def as_dict(samples: Sequence[float]) -> dict[str, Any] | None:
+    """The summary of ``samples`` and the samples, as the result file keeps a run's times."""
+    if not samples:
+        return None
+    s = summarise(samples)
+    return {
+        "median": s.median,
+        "min": s.min,
+        "max": s.max,
+        "q1": s.q1,
+        "q3": s.q3,
+        "iqr": s.iqr,
+        "mean": s.mean,
+        "stdev": s.stdev,
+        "cv": s.cv,
+        "outliers": outliers(samples),
+        "samples": list(samples),
+    }

@@ -116,20 +116,29 @@ def tree_uss_bytes(pids: list[int]) -> int | None:
     return None
 
 
-def machine_busy_cpu_s() -> float | None:
-    """CPU seconds every process of the machine has used since boot (all cores), or None."""
+def machine_cpu_s() -> tuple[float, float] | None:
+    """CPU seconds the machine's processes used since boot (all cores), and the seconds the
+    hypervisor stole from its virtual CPUs; None where the platform cannot tell."""
     try:
         with open("/proc/stat", "rb") as f:
             fields = f.readline().split()[1:]
         # user nice system idle iowait irq softirq steal (guest time is already in user).
-        values = [int(v) for v in fields[:8]]
-        return (sum(values) - values[3] - values[4]) / _TICK
+        values = [int(v) for v in fields[:8]] + [0] * (8 - len(fields[:8]))
+        busy = sum(values) - values[3] - values[4] - values[7]
+        return busy / _TICK, values[7] / _TICK
     except (OSError, ValueError, IndexError):
         pass
     if psutil is not None:
         t = psutil.cpu_times()
-        return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+        steal = float(getattr(t, "steal", 0.0))
+        return float(sum(t) - t.idle - getattr(t, "iowait", 0.0)) - steal, steal
     return None
+
+
+def machine_busy_cpu_s() -> float | None:
+    """CPU seconds every process of the machine has used since boot (all cores), or None."""
+    both = machine_cpu_s()
+    return None if both is None else both[0]
 
 
 def load_average() -> float | None:
@@ -172,6 +181,8 @@ class ProbeResult:
     other_cpu_s: float | None = None
     load_avg: float | None = None
     sampler_cpu_s: float = 0.0
+    # CPU seconds the hypervisor gave to other guests while this machine's CPUs wanted them.
+    steal_s: float | None = None
 
 
 class _SamplerFailed(Exception):
@@ -311,7 +322,7 @@ class TreeProbe:
         self._peak_uss: int | None = None
         self._samples = 0
         self._cpu0 = 0.0
-        self._busy0: float | None = None
+        self._busy0: tuple[float, float] | None = None
         self._t0 = 0.0
         self._load: float | None = None
         self._sampler_cpu_s = 0.0
@@ -333,7 +344,7 @@ class TreeProbe:
             self._thread = threading.Thread(target=self._loop, name="conlab-probe", daemon=True)
             self._thread.start()
         self._load = load_average()
-        self._busy0 = machine_busy_cpu_s()
+        self._busy0 = machine_cpu_s()
         self._t0 = time.perf_counter()
         self._cpu0 = tree_cpu_s()
         return self
@@ -461,12 +472,13 @@ class TreeProbe:
         wall = time.perf_counter() - self._t0
         # The sampler's own CPU time is the probe's cost, not the work's.
         cpu = max(0.0, tree_cpu_s() - self._cpu0 - in_tree)
-        busy1 = machine_busy_cpu_s()
-        other = None
+        busy1 = machine_cpu_s()
+        other = steal = None
         if self._busy0 is not None and busy1 is not None:
             sampler_s = self._sampler_machine_s
             sampler_s = self._sampler_cpu_s if sampler_s is None else sampler_s
-            other = max(0.0, busy1 - self._busy0 - cpu - sampler_s)
+            other = max(0.0, busy1[0] - self._busy0[0] - cpu - sampler_s)
+            steal = max(0.0, busy1[1] - self._busy0[1])
         return ProbeResult(
             cpu_s=cpu,
             peak_rss_bytes=self._peak if self._can_sample else None,
@@ -476,6 +488,7 @@ class TreeProbe:
             other_cpu_s=other,
             load_avg=self._load,
             sampler_cpu_s=self._sampler_cpu_s,
+            steal_s=steal,
         )
 
     def __enter__(self) -> TreeProbe:

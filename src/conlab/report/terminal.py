@@ -69,14 +69,20 @@ def _num(value: float | None, fmt: str = "{:.3f}") -> str:
     return "—" if value is None else fmt.format(value)
 
 
+# Marks a speed-up measured while the machine did not give the run (or the reference) its cores.
+CONTENDED_MARK = "†"
+
+
 def _speedup(run: Run) -> str:
-    """``1.98× (1.95–2.01)``: the median ratio and its bootstrap 95 % interval."""
+    """``1.98× (1.95–2.01)``: the median ratio and its bootstrap 95 % interval; ``†`` when
+    contended."""
     if run.speedup is None:
         return "—"
+    mark = CONTENDED_MARK if run.speedup_contended else ""
     if run.speedup_ci is None or len(run.wall_s) < 2:
-        return f"{run.speedup:.2f}×"
+        return f"{run.speedup:.2f}×{mark}"
     lo, hi = run.speedup_ci
-    return f"{run.speedup:.2f}× ({lo:.2f}–{hi:.2f})"
+    return f"{run.speedup:.2f}×{mark} ({lo:.2f}–{hi:.2f})"
 
 
 def comparison_table(c: Comparison, width: int = WIDE) -> Table:
@@ -113,10 +119,21 @@ def comparison_table(c: Comparison, width: int = WIDE) -> Table:
     return table
 
 
-def render(console: Console, c: Comparison, raw_output: bool = False, cores: object = None) -> None:
+def render(
+    console: Console,
+    c: Comparison,
+    raw_output: bool = False,
+    cores: object = None,
+    verbose: bool = False,
+) -> None:
+    """The table, then one warning line (each warning on its own line with ``verbose``)."""
     console.print(comparison_table(c, console.width))
-    for warning in noise.comparison_warnings(c, cores if isinstance(cores, int) else None):
-        console.print(Text(f"  ⚠ {warning.message}", style="yellow"))
+    warnings = noise.comparison_warnings(c, cores if isinstance(cores, int) else None)
+    if verbose:
+        for warning in warnings:
+            console.print(Text(f"  ⚠ {warning.message}", style="yellow"))
+    elif (line := noise.one_line(warnings)) is not None:
+        console.print(Text(f"  ⚠ {line}", style="yellow"))
     for run in c.runs:
         if run.status == RUN_FAILED:
             console.print(Text(f"  ✗ {strategy_label(run)}: {run.reason}", style="red"))

@@ -1,0 +1,127 @@
+"""Whether a run could have had the cores its workers asked for: the rest of the machine during it.
+
+The probe (tree.py) counts what every other process of the machine used while
+the run was timed (``/proc/stat``'s busy time less conlab's own process tree)
+and the time the hypervisor stole. A run is *contended* when the rest of the
+machine took a share that left its workers fewer cores than they asked for,
+while the machine had no core to spare. When others were busy, the machine's
+parallel capacity (capacity.py) is measured right after the run, so that the
+record says how many cores the run could really have had.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+from collections.abc import Sequence
+
+from conlab.measure.capacity import QUICK_ROUNDS, QUICK_SPIN_S, measure_capacity
+from conlab.model import Contention
+
+# Others using this many cores on average (or the hypervisor stealing them) make a run suspect.
+OTHERS_BUSY_CORES = 0.25
+# A run is contended when it was left this many cores fewer than it asked for...
+SHORT_OF_CORES = 0.25
+# ...and the machine was this close to fully busy (it, others and steal together).
+SATURATED_MARGIN_CORES = 0.4
+_TICK_S = 1 / (os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100)
+
+
+def judge(
+    *,
+    wall_s: float,
+    own_cpu_s: float,
+    other_cpu_s: float | None,
+    steal_s: float | None,
+    asked_cores: float,
+    cores: int,
+    measure: bool = True,
+) -> Contention:
+    """The machine during one timed run of ``wall_s`` that used ``own_cpu_s`` of CPU itself.
+
+    ``asked_cores`` is what its workers could use at once (1 for a loop, the workers up to the
+    cores for a pool). ``measure``: measure the capacity when others were busy.
+    """
+    if other_cpu_s is None or wall_s <= 0:
+        return Contention(None, None, asked_cores, None)
+    # /proc/stat counts whole clock ticks per CPU: a tick per CPU either way is no evidence.
+    slack_s = cores * _TICK_S
+    other = max(0.0, other_cpu_s - slack_s) / wall_s
+    steal = max(0.0, (steal_s or 0.0) - slack_s) / wall_s
+    available = max(0.0, cores - other - steal)
+    capacity = None
+    if other + steal >= OTHERS_BUSY_CORES and measure:
+        capacity = measure_capacity(QUICK_SPIN_S, QUICK_ROUNDS)
+        if capacity is not None:
+            available = min(available, capacity)
+    own = own_cpu_s / wall_s
+    saturated = own + other + steal >= cores - SATURATED_MARGIN_CORES
+    contended = (
+        other + steal >= OTHERS_BUSY_CORES
+        and available < min(asked_cores, cores) - SHORT_OF_CORES
+        and saturated
+    )
+    return Contention(other, steal, asked_cores, available, contended, capacity)
+
+
+def summary(machines: Sequence[Contention]) -> str:
+    """``the machine gave 1.1 cores of the 2 asked; other processes used 0.9``: the medians
+    over the contended repeats (over all of them when none was)."""
+    chosen = [m for m in machines if m.contended] or list(machines)
+    available = [m.available_cores for m in chosen if m.available_cores is not None]
+    other = [m.other_cores for m in chosen if m.other_cores is not None]
+    steal = [m.steal_cores for m in chosen if m.steal_cores is not None]
+    if not chosen or not available:
+        return "the machine's load was not measured"
+    asked = max(m.asked_cores for m in chosen)
+    text = (
+        f"the machine gave {statistics.median(available):.1f} cores "
+        f"of the {asked:g} asked; other processes used {statistics.median(other):.1f}"
+    )
+    if steal and statistics.median(steal) >= 0.05:
+        text += f", the hypervisor stole {statistics.median(steal):.1f}"
+    return text
+
+
+_CORES = ("other_cores", "steal_cores", "capacity_cores", "available_cores")
+
+
+def to_dict(m: Contention) -> dict[str, float | bool | None]:
+    """One repeat's machine as the result file keeps it (docs/result-format.md)."""
+    return {
+        "other_cores": m.other_cores,
+        "steal_cores": m.steal_cores,
+        "capacity_cores": m.capacity_cores,
+        "asked_cores": m.asked_cores,
+        "available_cores": m.available_cores,
+        "contended": m.contended,
+    }
+
+
+def from_dict(d: object) -> Contention:
+    """The machine read back; ValueError("key: what is wrong") when it is not one."""
+    if not isinstance(d, dict):
+        raise ValueError(f": expected an object, found {type(d).__name__}")
+    values: dict[str, float | None] = {}
+    for key in (*_CORES, "asked_cores"):
+        value = d.get(key)
+        if value is None and key != "asked_cores":
+            values[key] = None
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f".{key}: expected a number of cores, found {type(value).__name__}")
+        if not 0 <= value < 1e6:
+            raise ValueError(f".{key}: expected a number of cores of at least 0")
+        values[key] = float(value)
+    if not isinstance(d.get("contended"), bool):
+        raise ValueError(
+            f".contended: expected a boolean, found {type(d.get('contended')).__name__}"
+        )
+    return Contention(
+        other_cores=values["other_cores"],
+        steal_cores=values["steal_cores"],
+        asked_cores=values["asked_cores"] or 0.0,
+        available_cores=values["available_cores"],
+        contended=d["contended"],
+        capacity_cores=values["capacity_cores"],
+    )

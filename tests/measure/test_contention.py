@@ -1,0 +1,225 @@
+"""Contention: a run next to other processes' work is recorded with the machine's figures, marked
+contended when its workers could not have had their cores, and measured again within a bound."""
+
+from __future__ import annotations
+
+import pytest
+
+from conlab.lab.compare import Remeasure, compare
+from conlab.measure import contention
+from conlab.measure.environment import usable_cpus
+from conlab.strategies import ProcessPoolStrategy, make
+from conlab.workloads import build
+from tests.spinner import spinner
+
+pytestmark = pytest.mark.skipif(usable_cpus() < 2, reason="contention needs two usable cores")
+
+
+def test_a_waiting_run_next_to_a_spinner_is_not_contended() -> None:
+    # Others took a core, but the run needed none: nothing was short.
+    m = contention.judge(
+        wall_s=1.0, own_cpu_s=0.02, other_cpu_s=1.0, steal_s=0.0, asked_cores=2, cores=2
+    )
+    assert not m.contended
+    assert m.other_cores == pytest.approx(0.98, abs=0.05)
+    assert m.capacity_cores is not None  # others were busy: the capacity is measured
+
+
+def test_a_computing_pool_short_of_a_core_is_contended() -> None:
+    m = contention.judge(
+        wall_s=1.0,
+        own_cpu_s=1.2,
+        other_cpu_s=0.8,
+        steal_s=0.0,
+        asked_cores=2,
+        cores=2,
+        measure=False,
+    )
+    assert m.contended
+    assert m.available_cores == pytest.approx(1.22, abs=0.05)
+    assert "gave 1.2 cores of the 2 asked; other processes used 0.8" in contention.summary([m])
+
+
+def test_a_loop_that_had_its_core_is_not_contended() -> None:
+    m = contention.judge(
+        wall_s=1.0,
+        own_cpu_s=1.0,
+        other_cpu_s=1.0,
+        steal_s=0.0,
+        asked_cores=1,
+        cores=2,
+        measure=False,
+    )
+    assert not m.contended
+
+
+def test_stolen_time_counts_as_taken() -> None:
+    m = contention.judge(
+        wall_s=1.0,
+        own_cpu_s=1.3,
+        other_cpu_s=0.0,
+        steal_s=0.7,
+        asked_cores=2,
+        cores=2,
+        measure=False,
+    )
+    assert m.contended and m.steal_cores == pytest.approx(0.68, abs=0.05)
+    assert "the hypervisor stole 0.7" in contention.summary([m])
+
+
+def test_a_quiet_machine_is_not_contended() -> None:
+    m = contention.judge(
+        wall_s=1.0, own_cpu_s=2.0, other_cpu_s=0.05, steal_s=0.0, asked_cores=2, cores=2
+    )
+    assert not m.contended and m.capacity_cores is None
+
+
+def _cpu_comparison(remeasure: Remeasure):
+    return compare(
+        build("cpu", tasks=4, size=0.15),
+        [ProcessPoolStrategy(2, start_method="fork")],
+        repeats=2,
+        warmup=0,
+        seed=1,
+        remeasure=remeasure,
+    )
+
+
+def test_a_run_next_to_a_spinner_is_contended_with_its_cpu_in_the_record() -> None:
+    with spinner():
+        c = _cpu_comparison(Remeasure(max_rounds=0))
+    pool = c.run(ProcessPoolStrategy.name)
+    assert pool.contended, pool.machine
+    assert len(pool.machine) == len(pool.wall_s) == 2
+    # The spinner's core is in the record: other processes used a good part of a core.
+    assert all(m.other_cores is not None and m.other_cores >= 0.4 for m in pool.machine)
+    assert all(m.capacity_cores is not None for m in pool.machine)
+    assert pool.speedup_contended
+    assert c.remeasure == {"max_rounds": 0, "max_s": 30.0, "rounds": 0, "stopped_by": "rounds"}
+
+
+def test_a_contended_round_is_measured_again_and_the_repeat_recorded() -> None:
+    with spinner():
+        c = _cpu_comparison(Remeasure(max_rounds=1))
+    pool = c.run(ProcessPoolStrategy.name)
+    assert c.remeasure is not None and c.remeasure["rounds"] == 1
+    # The spinner ran throughout: the extra round was contended too, and is kept aside.
+    assert c.remeasure["stopped_by"] == "rounds"
+    assert len(pool.wall_s) == 2
+    assert len(pool.set_aside_wall_s) == len(pool.set_aside_machine) == 1
+    assert pool.set_aside_machine[0].contended
+
+
+def test_the_time_limit_bounds_the_extra_rounds() -> None:
+    with spinner():
+        c = _cpu_comparison(Remeasure(max_rounds=5, max_s=0.0))
+    assert c.remeasure is not None
+    assert c.remeasure["rounds"] == 0 and c.remeasure["stopped_by"] == "time"
+
+
+def test_a_bad_bound_is_one_usage_error() -> None:
+    from conlab.errors import UsageError
+
+    with pytest.raises(UsageError, match="extra rounds"):
+        compare(build("seed", sleep_s=0.001), [make("threads")], 1, 0, remeasure=Remeasure(-1))
+
+
+def test_compare_sleep_prints_at_most_one_warning_line(tmp_path) -> None:
+    from conlab import resultfile
+    from tests.helpers import run_cli
+
+    out = tmp_path / "sleep.json"
+    proc = run_cli(["compare", "sleep", "--repeats", "3", "--json", str(out)], timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if "⚠" in line]
+    assert len(lines) <= 1, lines
+    results = resultfile.load(str(out))
+    (c,) = results.comparisons
+    from conlab.measure import noise
+
+    warnings = noise.comparison_warnings(c, results.environment.get("usable_cpus"))
+    # Quiet (no other process took a quarter of a core, the samples agree): no line at all.
+    assert bool(lines) == bool(warnings), (lines, [w.message for w in warnings])
+    for run in c.runs:
+        busy = noise.busy_reason(run, 2)
+        assert busy is None or max(run.other_cores) > noise.BUSY_OTHER_CORES
+
+
+def _record_comparison():
+    from conlab.model import Comparison, Contention, Run
+
+    calm = Contention(0.05, 0.0, 2.0, 1.95)
+    busy = Contention(0.9, 0.1, 2.0, 1.1, True, 1.1)
+    run = Run(
+        "process-pool",
+        2,
+        wall_s=[1.0, 1.1],
+        machine=[calm, busy],
+        set_aside_wall_s=[1.6],
+        set_aside_machine=[busy],
+        speedup=1.5,
+        speedup_contended=True,
+    )
+    return Comparison(
+        "cpu",
+        "cpu",
+        4,
+        runs=[run],
+        remeasure={"max_rounds": 2, "max_s": 30.0, "rounds": 2, "stopped_by": "rounds"},
+    )
+
+
+def test_the_machine_goes_into_the_result_file_and_comes_back(tmp_path) -> None:
+    from conlab import resultfile
+    from conlab.model import Results
+
+    path = tmp_path / "r.json"
+    resultfile.write(Results({"usable_cpus": 2}, [_record_comparison()]), str(path))
+    (c,) = resultfile.load(str(path)).comparisons
+    run = c.runs[0]
+    assert run.contended and run.speedup_contended
+    assert run.machine[1].capacity_cores == 1.1 and run.machine[1].steal_cores == 0.1
+    assert run.set_aside_wall_s == [1.6] and run.set_aside_machine[0].contended
+    assert c.remeasure is not None and c.remeasure["rounds"] == 2
+    data = resultfile.to_dict(resultfile.load(str(path)))
+    warnings = data["comparisons"][0]["warnings"]
+    assert any(w["kind"] == "contended" and "process-pool:2" in w["message"] for w in warnings)
+    import jsonschema
+
+    jsonschema.validate(data, resultfile.json_schema())
+
+
+def test_a_file_from_before_the_machine_was_recorded_still_loads() -> None:
+    import json
+
+    from conlab import resultfile
+    from conlab.model import Results
+
+    data = json.loads(resultfile.dumps(Results({}, [_record_comparison()])))
+    run = data["comparisons"][0]["runs"][0]
+    for key in ("machine", "contended", "speedup_contended", "set_aside"):
+        del run[key]
+    del data["comparisons"][0]["settings"]["remeasure"]
+    (c,) = resultfile.from_dict(data).comparisons
+    assert c.runs[0].machine == [] and not c.runs[0].contended and c.remeasure is None
+
+
+def test_a_wrong_machine_record_is_named(tmp_path) -> None:
+    import json
+
+    from conlab import resultfile
+    from conlab.errors import ResultFileError
+    from conlab.model import Results
+
+    data = json.loads(resultfile.dumps(Results({}, [_record_comparison()])))
+    data["comparisons"][0]["runs"][0]["machine"][0]["contended"] = "yes"
+    with pytest.raises(ResultFileError, match=r"runs\[0\]\.machine\[0\]\.contended"):
+        resultfile.from_dict(data)
+
+
+def test_the_schema_describes_the_machine() -> None:
+    from conlab import resultfile
+
+    schema = resultfile.json_schema()
+    run = schema["properties"]["comparisons"]["items"]["properties"]["runs"]["items"]
+    assert {"machine", "contended", "speedup_contended", "set_aside"} <= set(run["properties"])
