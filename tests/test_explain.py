@@ -58,3 +58,31 @@ def test_explain_quick_on_the_command_line(tmp_path):
     assert re.search(r"Shares memory\? \| threads: Yes: the parent's list got (\d+) of \1 ", notes)
     assert re.search(r"processes: No: 0 of \d+ appends reached the parent", notes)
     assert "Rule of thumb, as measured here:" in notes
+
+
+def _not_shown_or(cell: str, *right: str) -> bool:
+    return cell.startswith("not shown: the machine gave ") or cell.startswith(right)
+
+
+def test_a_busy_machine_never_inverts_the_lesson():
+    from conlab.lesson import table
+    from conlab.measure.environment import usable_cpus
+    from tests.spinner import spinner
+
+    if usable_cpus() < 2:
+        pytest.skip("the lesson's parallel cells need two usable cores")
+    with spinner():
+        lesson = table.measure(quick=True, start_method="fork")
+    cells = {row.question: row for row in lesson.rows + lesson.extra}
+    parallel = cells["Runs truly parallel?"]
+    # On two cores that are free, processes run pure Python in parallel and threads do not.
+    assert _not_shown_or(parallel.processes, "Yes"), parallel.processes
+    assert _not_shown_or(parallel.threads, "No"), parallel.threads
+    assert _not_shown_or(cells["Best for"].processes, "both", "computing"), cells["Best for"]
+    hashing = cells["C code that releases the GIL (hashlib)"]
+    assert _not_shown_or(hashing.processes, "parallel"), hashing.processes
+    # A cell withheld says what the machine gave, and the rule of thumb states nothing from it.
+    if parallel.processes.startswith("not shown"):
+        assert "other processes used" in parallel.processes
+        assert "nothing speeds up pure-Python computing" not in lesson.rule
+        assert lesson.figures["withheld"]["cpu"]["processes"] == parallel.processes

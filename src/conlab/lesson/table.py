@@ -7,7 +7,9 @@ that releases the GIL) in threads and in processes; a list appended to by each
 worker; an unsynchronised counter across threads, with and without a Lock;
 memory per worker; start-up per start method; and, on a free-threaded
 interpreter, pure Python in threads. The rule of thumb is then stated as
-measured here.
+measured here. A cell is drawn only from runs that had the cores they asked
+for: where a run stayed contended (measure/contention.py), the cell says
+"not shown" and what the machine gave, instead of a Yes or No the machine made.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from conlab.lesson.experiments import (
     shared_list,
     thread_memory,
 )
+from conlab.measure import contention
 from conlab.measure.environment import gil_enabled, usable_cpus
 from conlab.measure.units import duration, size
 from conlab.model import RUN_OK, Comparison, Run
@@ -87,11 +90,25 @@ class Lesson:
 
 
 def _speedup(c: Comparison, strategy: str) -> float | None:
+    """The run's speed-up; None when it failed or stayed contended (see _withheld)."""
     try:
         run = c.run(strategy)
     except KeyError:
         return None
-    return run.speedup if run.status == RUN_OK else None
+    return run.speedup if run.status == RUN_OK and not run.speedup_contended else None
+
+
+def _withheld(c: Comparison, strategy: str) -> str | None:
+    """``not shown: the machine gave ...`` when the run or its reference stayed contended."""
+    try:
+        run = c.run(strategy)
+    except KeyError:
+        return None
+    if run.status != RUN_OK or not run.speedup_contended:
+        return None
+    ref = c.reference
+    busy = run if run.contended or ref is None else ref
+    return f"not shown: {contention.summary(busy.machine)}"
 
 
 def _run(c: Comparison, strategy: str) -> Run:
@@ -169,8 +186,8 @@ def measure(
             "processes": _speedup(computing, PROCESS_POOL),
         },
         "cpu_parallelism": {
-            "threads": _run(computing, THREAD_POOL).parallelism,
-            "processes": _run(computing, PROCESS_POOL).parallelism,
+            "threads": _parallelism(computing, THREAD_POOL),
+            "processes": _parallelism(computing, PROCESS_POOL),
         },
         "wait_speedup": {
             "threads": _speedup(waiting, THREAD_POOL),
@@ -189,6 +206,14 @@ def measure(
         "memory": {"process_rss_bytes": rss, "process_uss_bytes": uss, "thread_bytes": per_thread},
         "startup_s": {THREAD_POOL: thread_startup, **startups},
         "gil_enabled": gil_enabled(),
+        # Why a cell is not shown: its run (or the reference) stayed contended.
+        "withheld": {
+            name: {
+                "threads": _withheld(c, THREAD_POOL),
+                "processes": _withheld(c, PROCESS_POOL),
+            }
+            for name, c in (("cpu", computing), ("wait", waiting), ("hash", hashing))
+        },
     }
     if gil_enabled():
         figures["free_threaded"] = free_threaded_elsewhere()
@@ -202,14 +227,23 @@ def measure(
     )
 
 
-def _parallel(par: float | None, speedup: float | None, what: str) -> str:
+def _parallelism(c: Comparison, strategy: str) -> float | None:
+    run = _run(c, strategy)
+    return None if run.speedup_contended else run.parallelism
+
+
+def _parallel(par: float | None, speedup: float | None, what: str, withheld: str | None) -> str:
+    if withheld:
+        return withheld
     if par is None:
         return "failed"
     answer = "Yes" if par >= 1.3 else "No"
     return f"{answer}: CPU/wall {par:.2f} with {what} ({_x(speedup)} on pure Python)"
 
 
-def _best_for(wait: float | None, cpu: float | None) -> str:
+def _best_for(wait: float | None, cpu: float | None, withheld: str | None = None) -> str:
+    if withheld:
+        return withheld
     w, c = wait or 0.0, cpu or 0.0
     if w >= 1.3 and c >= 1.3:
         best = "both"
@@ -226,15 +260,18 @@ def _rows(f: dict[str, Any], computing: Comparison) -> tuple[list[Row], list[Row
     k = f["workers"]
     sp, par = f["cpu_speedup"], f["cpu_parallelism"]
     race_f, shared, mem = f["race"], f["shared_list"], f["memory"]
+    held = f["withheld"]
     seq = computing.reference
     seq_s = seq.median_wall_s if seq is not None else None
     t_run, p_run = computing.run(THREAD_POOL), computing.run(PROCESS_POOL)
 
-    def cpu_speed(run: Run, speedup: float | None) -> str:
+    def cpu_speed(run: Run, speedup: float | None, withheld: str | None, then: str = "") -> str:
+        if withheld:
+            return withheld
         if run.median_wall_s is None or seq_s is None:
             return "failed"
         here = duration(run.median_wall_s, "s")
-        return f"{_x(speedup)}: {duration(seq_s, 's')} sequential, {here} here"
+        return f"{_x(speedup)}: {duration(seq_s, 's')} sequential, {here} here{then}"
 
     uss = (
         f", {size(mem['process_uss_bytes'])} of it its own (USS)"
@@ -244,8 +281,10 @@ def _rows(f: dict[str, Any], computing: Comparison) -> tuple[list[Row], list[Row
     rows = [
         Row(
             "Runs truly parallel?",
-            _parallel(par["threads"], sp["threads"], f"{k} threads"),
-            _parallel(par["processes"], sp["processes"], f"{k} processes"),
+            _parallel(par["threads"], sp["threads"], f"{k} threads", held["cpu"]["threads"]),
+            _parallel(
+                par["processes"], sp["processes"], f"{k} processes", held["cpu"]["processes"]
+            ),
             "the cpu workload",
         ),
         Row(
@@ -256,8 +295,16 @@ def _rows(f: dict[str, Any], computing: Comparison) -> tuple[list[Row], list[Row
         ),
         Row(
             "Best for",
-            _best_for(f["wait_speedup"]["threads"], sp["threads"]),
-            _best_for(f["wait_speedup"]["processes"], sp["processes"]),
+            _best_for(
+                f["wait_speedup"]["threads"],
+                sp["threads"],
+                held["wait"]["threads"] or held["cpu"]["threads"],
+            ),
+            _best_for(
+                f["wait_speedup"]["processes"],
+                sp["processes"],
+                held["wait"]["processes"] or held["cpu"]["processes"],
+            ),
             "speed-ups on the seed and cpu workloads",
         ),
         Row(
@@ -268,8 +315,13 @@ def _rows(f: dict[str, Any], computing: Comparison) -> tuple[list[Row], list[Row
         ),
         Row(
             "Speed for CPU tasks",
-            cpu_speed(t_run, sp["threads"]),
-            cpu_speed(p_run, sp["processes"]) + f" (+{_ms(p_run.median_startup_s or 0)} start-up)",
+            cpu_speed(t_run, sp["threads"], held["cpu"]["threads"]),
+            cpu_speed(
+                p_run,
+                sp["processes"],
+                held["cpu"]["processes"],
+                f" (+{_ms(p_run.median_startup_s or 0)} start-up)",
+            ),
             "the cpu workload",
         ),
     ]
@@ -279,8 +331,8 @@ def _rows(f: dict[str, Any], computing: Comparison) -> tuple[list[Row], list[Row
     extra = [
         Row(
             "C code that releases the GIL (hashlib)",
-            _best_for_hash(hs["threads"]),
-            _best_for_hash(hs["processes"]),
+            held["hash"]["threads"] or _best_for_hash(hs["threads"]),
+            held["hash"]["processes"] or _best_for_hash(hs["processes"]),
             "sha256 over a distinct buffer per task",
         ),
         Row(
@@ -317,19 +369,33 @@ def _free_threaded_cell(f: dict[str, Any], threads_speedup: float | None) -> str
 
 
 def rule_of_thumb(f: dict[str, Any]) -> str:
-    """The lesson's rule of thumb, restated from what was measured here."""
+    """The lesson's rule of thumb, restated from what was measured here (and only from runs
+    that were not contended: the others are named as not shown)."""
     w, c, h = f["wait_speedup"], f["cpu_speedup"], f["hash_speedup"]
+    held = f.get("withheld", {})
+
+    def hidden(what: str) -> str | None:
+        pair = held.get(what) or {}
+        return pair.get("processes") or pair.get("threads")
+
     st = f["startup_s"]
     fastest = min((m for m in st if m != THREAD_POOL), key=lambda m: st[m])
     slowest = max((m for m in st if m != THREAD_POOL), key=lambda m: st[m])
-    parts = [f"threads for waiting ({_x(w['threads'])}, processes {_x(w['processes'])})"]
-    if (h["threads"] or 0) >= 1.3:
+    if hidden("wait"):
+        parts = [f"waiting work: {hidden('wait')}"]
+    else:
+        parts = [f"threads for waiting ({_x(w['threads'])}, processes {_x(w['processes'])})"]
+    if not hidden("hash") and (h["threads"] or 0) >= 1.3:
         parts.append(f"threads also for C code that releases the GIL (hashlib {_x(h['threads'])})")
-    if not f["gil_enabled"] and (c["threads"] or 0) >= 1.3:
+    if hidden("cpu"):
+        parts.append(f"pure-Python computing: {hidden('cpu')}")
+    elif not f["gil_enabled"] and (c["threads"] or 0) >= 1.3:
         parts.append(
             f"threads for pure Python too on this free-threaded build ({_x(c['threads'])})"
         )
-    if (c["processes"] or 0) >= 1.3:
+    if hidden("cpu"):
+        pass
+    elif (c["processes"] or 0) >= 1.3:
         parts.append(
             f"processes for pure-Python computing ({_x(c['processes'])} against {_x(c['threads'])} in threads), "
             f"when each task outweighs the start-up ({fastest} {_ms(st[fastest])}, {slowest} {_ms(st[slowest])} for a pool of 2)"
@@ -342,7 +408,8 @@ def rule_of_thumb(f: dict[str, Any]) -> str:
     par = f["cpu_parallelism"]["processes"]
     if f["cores"] >= 2 and par is not None and par < 1.3:
         text += (
-            f" With {f['cores']} usable cores, a CPU/wall of {par:.2f} in processes means other "
-            "programs kept the CPUs busy: run again when the machine is quieter."
+            f" With {f['cores']} usable cores, a CPU/wall of {par:.2f} in processes means the "
+            "machine did not run them at once (a virtual machine's CPUs taking turns, or other "
+            "programs): run again when it can."
         )
     return text
