@@ -28,12 +28,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from conlab.measure import sampler
+from conlab.measure.cpu import children_cpu_s as children_cpu_s
+from conlab.measure.cpu import load_average, machine_cpu_s, tree_cpu_s
+from conlab.measure.cpu import machine_busy_cpu_s as machine_busy_cpu_s
+from conlab.measure.cpu import pid_cpu_s as pid_cpu_s
+from conlab.measure.cpu import self_cpu_s as self_cpu_s
 from conlab.measure.sampler import SAMPLE_INTERVAL_S
-
-try:
-    import resource
-except ImportError:  # pragma: no cover - Windows
-    resource = None  # type: ignore[assignment]
 
 try:
     import psutil
@@ -44,50 +44,6 @@ _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _HAS_PROC = os.path.exists(f"/proc/{os.getpid()}/statm")
 # How long a sampler process may take to start, or to answer.
 SAMPLER_TIMEOUT_S = 10.0
-
-
-def self_cpu_s() -> float:
-    """User + system CPU seconds of this process so far (all its threads).
-
-    time.process_time has nanosecond resolution; os.times counts 10 ms clock
-    ticks, which would make a 50 ms waiting run look 20 % busy.
-    """
-    return time.process_time()
-
-
-def children_cpu_s() -> float:
-    """User + system CPU seconds of every child this process has waited for (µs resolution)."""
-    if resource is not None:
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return usage.ru_utime + usage.ru_stime
-    t = os.times()  # pragma: no cover - Windows
-    return t.children_user + t.children_system
-
-
-def tree_cpu_s() -> float:
-    """User + system CPU seconds of this process and its reaped children so far."""
-    return self_cpu_s() + children_cpu_s()
-
-
-_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def pid_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a live process (0 when it is gone)."""
-    if _HAS_PROC:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / _TICK
-        except (OSError, IndexError, ValueError):
-            return 0.0
-    if psutil is not None:
-        try:
-            t = psutil.Process(pid).cpu_times()
-            return float(t.user + t.system)
-        except psutil.Error:
-            return 0.0
-    return 0.0
 
 
 def _rss_linux(pid: int) -> int:
@@ -114,39 +70,6 @@ def tree_uss_bytes(pids: list[int]) -> int | None:
                 return None
         return total
     return None
-
-
-def machine_cpu_s() -> tuple[float, float] | None:
-    """CPU seconds the machine's processes used since boot (all cores), and the seconds the
-    hypervisor stole from its virtual CPUs; None where the platform cannot tell."""
-    try:
-        with open("/proc/stat", "rb") as f:
-            fields = f.readline().split()[1:]
-        # user nice system idle iowait irq softirq steal (guest time is already in user).
-        values = [int(v) for v in fields[:8]] + [0] * (8 - len(fields[:8]))
-        busy = sum(values) - values[3] - values[4] - values[7]
-        return busy / _TICK, values[7] / _TICK
-    except (OSError, ValueError, IndexError):
-        pass
-    if psutil is not None:
-        t = psutil.cpu_times()
-        steal = float(getattr(t, "steal", 0.0))
-        return float(sum(t) - t.idle - getattr(t, "iowait", 0.0)) - steal, steal
-    return None
-
-
-def machine_busy_cpu_s() -> float | None:
-    """CPU seconds every process of the machine has used since boot (all cores), or None."""
-    both = machine_cpu_s()
-    return None if both is None else both[0]
-
-
-def load_average() -> float | None:
-    """The 1-minute load average, where the platform has one."""
-    try:
-        return os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return None
 
 
 def tree_rss_bytes(root: int, pids: list[int] | None = None) -> tuple[int, list[int]]:
