@@ -138,3 +138,12 @@ def test_a_closed_pipe_ends_printing_quietly():
         console.print(f"line {k}")  # no SystemExit, no BrokenPipeError
     assert console.quiet
     stream.close()
+
+
+@given(st.text(max_size=30), st.sampled_from(["utf-8", "ascii", "latin-1"]))
+@settings(max_examples=100, deadline=None)
+def test_any_name_in_a_file_prints_safely(tmp_path_factory, name, encoding):
+    path = str(tmp_path_factory.mktemp("h") / "r.json")
+    resultfile.write(_results(name), path)
+    shown = _printed(resultfile.load(path), encoding=encoding, terminal_codes=False)
+    assert "\x1b" not in shown and "\x9b" not in shown
