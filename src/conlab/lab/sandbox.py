@@ -44,7 +44,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from conlab._process import crashsite, worker
+from conlab._process import crashsite, lifeline, worker
 from conlab._process import execute as execute_module
 from conlab._process.crashes import crashed_record, describe_exit, kill_all
 from conlab._process.execute import timed_out, unstarted
@@ -293,6 +293,7 @@ def _child_main(conn: Any, strategy: Strategy, tasks: list[Task], log_dir: str) 
     from conlab.measure.tree import TreeProbe
 
     try:
+        lifeline.follow_parent()
         execute_module.journal = worker.WorkerLog(log_dir)
         crashsite.hook_os_exit()
         conn.send_bytes(b"S")
