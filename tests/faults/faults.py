@@ -1,33 +1,35 @@
-"""The fault matrix's faults, and what a cell checks: the standard library only.
+"""The fault matrix's faults, and what a cell checks.
 
-Written once, for pytest (tests/faults/test_matrix.py) and for a bare interpreter
-that runs one cell itself (tests/faults/cell.py). The faults are module-level
-functions, so that every start method and subinterpreters import them by reference.
-
-A cell runs three tasks, the fault between two good ones, and checks that the run
-ends within a bound, that every task has a record with the right status, and that
-the message names the cause. A fault that cannot hurt a strategy (an unpicklable
+A cell is one command, typed as a user would: ``conlab compare
+tests.faults.faults:cell --param fault=KEY --strategies NAME ...``, where
+``cell`` is a ``module:factory`` workload of three tasks, the fault between two
+good ones. No ``--isolate``: the user's code is sandboxed by default. The cell
+reads the result file and checks that the command ended within a bound with no
+traceback, that every task has a record with the right status, and that the
+message names the cause. A fault that cannot hurt a strategy (an unpicklable
 argument under threads) is checked for the right outcome, ``ok``, not skipped.
+The faults are module-level functions, so that every start method and
+subinterpreters import them by reference.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
+import inspect
 import os
+import re
 import resource
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
 
-from conlab.lab.sandbox import run_strategy
-from conlab.model import CRASHED, ERROR, OK, TIMEOUT, Task, TaskRecord
-from conlab.strategies import make
-from conlab.strategies.base import Strategy
+from conlab.model import CRASHED, ERROR, OK, TIMEOUT, Results, Task, TaskRecord, Workload
 
 TIMEOUT_S = 0.5
-BOUND_S = 30.0  # a cell's run ends well within this, whatever the fault
+BOUND_S = 60.0  # a cell's command ends well within this, whatever the fault
 MIB = 1 << 20
 
 
@@ -51,6 +53,11 @@ def raises():
 def exits():
     _settle()
     os._exit(1)
+
+
+def calls_sys_exit():
+    _settle()
+    sys.exit(3)
 
 
 def kills_itself():
@@ -111,13 +118,18 @@ def returns_a_lock():
     return threading.Lock()
 
 
+GROWN = "grown_bytes="
+
+
 def prints_50_mb():
-    """Prints 50 MB; returns how much the peak RSS of the process that printed grew meanwhile."""
+    """Prints 50 MB, then how much the peak RSS of the process that printed grew meanwhile."""
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     filler = "x" * (MIB - 8)
     for k in range(50):
         print(f"{k:07d}{filler}")  # a new string each time, as a real program's output
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_kib) * 1024
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_kib) * 1024
+    print(f"{GROWN}{grown}")  # the tail of the output is kept, so this line reaches the file
+    return grown
 
 
 def allocates_past_the_limit():
@@ -147,23 +159,51 @@ class Fault:
     # What a strategy that hands tasks over unpickled records instead: the fault cannot hurt it.
     unpickled: tuple[str, tuple[str, ...]] | None = None
     timeout_s: float | None = None
+    # What a crash's message names: the user's line it happened at (crashsite.py).
+    crash_site: str | None = None
     # The asyncio variant of the task; by default the same function, called from a coroutine.
     async_task: Task | None = None
 
-    def task_for(self, strategy):
-        if not strategy.wants_async:
-            return self.task
+    @property
+    def key(self) -> str:
+        """The fault's name as a --param value: ``os-_exit-1``."""
+        return re.sub(r"[^\w]+", "-", self.name).strip("-")
+
+    def async_variant(self) -> Task:
         if self.async_task is not None:
             return self.async_task
         task = self.task
         return Task(after_a_turn, (task.fn, *task.args), task.kwargs, name=task.name)
 
 
+def _line(fn) -> int:
+    """The line of ``fn``'s last statement: where each fault calls what kills its process."""
+    return fn.__code__.co_firstlineno + len(inspect.getsource(fn).rstrip().splitlines()) - 1
+
+
 FAULTS = [
     Fault("raises", Task(raises), ERROR, ("ValueError: boom on purpose",)),
-    Fault("os._exit(1)", Task(exits), CRASHED, ("exit code 1",)),
+    Fault(
+        "os._exit(1)",
+        Task(exits),
+        CRASHED,
+        ("exit code 1",),
+        crash_site=f"os._exit(1) called from faults.py:{_line(exits)} in exits",
+    ),
+    Fault(
+        "sys.exit(3)",
+        Task(calls_sys_exit),
+        ERROR,
+        ("SystemExit: 3", f"sys.exit(3) called from faults.py:{_line(calls_sys_exit)}"),
+    ),
     Fault("SIGKILL of itself", Task(kills_itself), CRASHED, ("SIGKILL",)),
-    Fault("segfault", Task(segfaults), CRASHED, ("SIGSEGV", "segmentation fault")),
+    Fault(
+        "segfault",
+        Task(segfaults),
+        CRASHED,
+        ("SIGSEGV", "segmentation fault"),
+        crash_site=f"in C code called from faults.py:{_line(segfaults)} in segfaults",
+    ),
     Fault(
         "hang past --timeout",
         Task(hangs),
@@ -201,44 +241,59 @@ FAULTS = [
 FAULT_IDS = [f.name for f in FAULTS]
 
 
-# --- a cell: one fault against one strategy ---------------------------------------------
+# --- a cell: one fault against one strategy, as one command ---------------------------------
 
 
-def strategy_for(spec: tuple, fault: Fault, **cluster_options) -> Strategy:
-    """The cell's strategy: ``spec`` is (name, workers, options), run isolated, with the fault's timeout."""
+def cell(fault: str = "raises") -> Workload:
+    """The cell's workload (a module:factory): the fault named by its key between two good tasks."""
+    chosen = next(f for f in FAULTS if f.key == fault)
+    return Workload(
+        name=f"fault {chosen.name}",
+        tasks=[Task(good, (2,), name="before"), chosen.task, Task(good, (3,), name="after")],
+        async_tasks=[
+            Task(good_async, (2,), name="before"),
+            chosen.async_variant(),
+            Task(good_async, (3,), name="after"),
+        ],
+    )
+
+
+def cell_argv(spec: tuple, fault: Fault, json_path: str, **cluster_options: str) -> list[str]:
+    """The command a user would type for the cell: ``spec`` is (name, workers, options)."""
     name, workers, options = spec
-    options = {**options, **cluster_options}
-    return make(name, workers, isolate=True, timeout_s=fault.timeout_s, **options)
+    argv = ["compare", "tests.faults.faults:cell", "--param", f"fault={fault.key}"]
+    argv += ["--strategies", f"{name}:{workers}" if workers else name]
+    for option, value in {**options, **cluster_options}.items():
+        argv += [f"--{option.replace('_', '-')}", str(value)]
+    if fault.timeout_s is not None:
+        argv += ["--timeout", str(fault.timeout_s)]
+    return [*argv, "--repeats", "1", "--warmup", "0", "--quiet", "--json", json_path]
 
 
-def run_cell(strategy: Strategy, fault: Fault) -> TaskRecord:
-    """Run the fault between two good tasks and check every record; returns the fault's."""
-    fn = good_async if strategy.wants_async else good
-    tasks = [Task(fn, (2,), name="before"), fault.task_for(strategy), Task(fn, (3,), name="after")]
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    t = time.monotonic()
-    execution = run_strategy(strategy, tasks)
-    elapsed = time.monotonic() - t
-    grown_bytes = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_kib) * 1024
-    assert elapsed < BOUND_S, f"the run took {elapsed:.1f} s"
-    records = execution.records
-    assert [r.index for r in records] == [0, 1, 2], "every task has a record, in task order"
+def check_cell(results: Results, strategy: str, ships_to: str | None, fault: Fault) -> TaskRecord:
+    """Every record of the strategy's run in the result file; returns the fault's."""
+    (comparison,) = results.comparisons
+    run = next(r for r in comparison.runs if r.strategy == strategy)
+    records = run.records
+    assert [r.name for r in records] == ["before", fault.task.name, "after"], run.reason
     before, hit, after = records
-    assert (before.status, before.result) == (OK, 4), before.error
-    assert (after.status, after.result) == (OK, 9), (after.error, execution.notes)
-    _check_hit(strategy, fault, hit, execution.notes)
+    assert before.status == OK, before.error
+    assert after.status == OK, (after.error, comparison.notes)
+    _check_hit(strategy, ships_to, fault, hit, comparison.notes)
     if fault.name == "50 MB of output":
-        _check_bounded_output(hit, grown_bytes)
+        _check_bounded_output(hit)
     return hit
 
 
-def _check_hit(strategy: Strategy, fault: Fault, hit: TaskRecord, notes: list[str]) -> None:
+def _check_hit(
+    strategy: str, ships_to: str | None, fault: Fault, hit: TaskRecord, notes: list[str]
+) -> None:
     """The fault's own record: its status, the words of its message, its exit code."""
-    status, words = fault.status, [w.format(to=strategy.ships_to) for w in fault.words]
-    if fault.unpickled and strategy.ships_to is None:
+    status, words = fault.status, [w.format(to=ships_to) for w in fault.words]
+    if fault.unpickled and ships_to is None:
         status, words = fault.unpickled[0], list(fault.unpickled[1])
     exit_code_known = True
-    if status == CRASHED and strategy.name == "ray":
+    if status == CRASHED and strategy == "ray":
         # Ray says that its worker died, never how: WorkerCrashedError carries no exit code
         # or signal, and neither do Ray's records of the worker (its exit detail is "connection
         # error code 2. End of file"). The record says so rather than guess.
@@ -252,13 +307,14 @@ def _check_hit(strategy: Strategy, fault: Fault, hit: TaskRecord, notes: list[st
         else:
             assert hit.exit_code is None
         assert "process" in hit.error and "died" in hit.error
+        if fault.crash_site and strategy not in ("dask", "ray"):  # their workers log elsewhere
+            assert fault.crash_site in hit.error, hit.error
 
 
-def _check_bounded_output(record: TaskRecord, parent_grown_bytes: int) -> None:
-    """50 MB printed: the record keeps head and tail, and no process held the 50 MB.
+def _check_bounded_output(record: TaskRecord) -> None:
+    """50 MB printed: the record keeps head and tail, and the printing process never held them.
 
-    The task reports the growth of its own process's peak RSS (a worker, a sandbox);
-    the process that ran the cell, which received the record, is measured likewise.
+    The task prints the growth of its own process's peak RSS (a worker, a sandbox) last.
     """
     assert record.output_dropped_chars > 49 * MIB
     assert len(record.output) < 256 * 1024
@@ -266,5 +322,5 @@ def _check_bounded_output(record: TaskRecord, parent_grown_bytes: int) -> None:
         record.output.startswith("0000000" + "x" * 1000)
         and "characters of output omitted" in record.output
     )
-    assert record.result < 20 * MIB, f"the printing process grew by {record.result / MIB:.0f} MiB"
-    assert parent_grown_bytes < 20 * MIB, f"conlab grew by {parent_grown_bytes / MIB:.0f} MiB"
+    grown = int(record.output.rsplit(GROWN, 1)[1].split()[0])
+    assert grown < 20 * MIB, f"the printing process grew by {grown / MIB:.0f} MiB"

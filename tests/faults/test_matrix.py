@@ -1,37 +1,44 @@
 """The fault matrix: every fault (tests/faults/faults.py) against every strategy and start method.
 
-Each cell runs three tasks, the fault between two good ones, and checks the
-records (faults.run_cell) and (the autouse fixture) that no child process remains.
-A strategy that cannot run under this Python but can under the machine's 3.13
-(interpreters) has its cells run there, by tests/faults/cell.py in a child process.
+Each cell is one ``conlab compare`` command as a user types it, without
+``--isolate``: a ``module:factory`` workload of three tasks, the fault between
+two good ones (faults.cell). The cell checks the command (it ends within a
+bound, exit code 0, no traceback), the result file (every record, its status
+and cause: faults.check_cell) and that no process of the command remains, even
+orphaned: the command runs in a session of its own, which the no-orphan check
+watches (tests/conftest.py).
 
-A new strategy joins by adding one line to STRATEGIES. In-process strategies run
-isolated (in a sandbox process): a segfault there would otherwise end the test run.
-The asyncio strategy runs each fault's async variant, as the lab gives it a
-workload's: the same function called from a coroutine, and a hang that awaits.
+A strategy that cannot run under this Python but can under the machine's 3.13
+(interpreters) runs there through conlab's own ``--python``. A new strategy
+joins by adding one line to STRATEGIES. The asyncio strategy runs each fault's
+async variant, as the lab gives it a workload's: the same function called from
+a coroutine, and a hang that awaits.
 
 Dask and Ray cells run on one cluster per module (tests/faults/clusters.py),
-which each cell then checks: its workers back, the dead one not among them.
-Dask gets one worker per task: it assigns every task to a worker at once, so
-a good task queued behind the fault would die with the fault's worker and run
-again; that is Dask's doing, not the fault's, and not what a cell is about.
+given to the command by --scheduler or --ray-address, which each cell then
+checks: its workers back, the dead one not among them. Dask gets one worker
+per task: it assigns every task to a worker at once, so a good task queued
+behind the fault would die with the fault's worker and run again; that is
+Dask's doing, not the fault's, and not what a cell is about.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
+from conlab import resultfile
 from conlab.model import CRASHED, TIMEOUT
+from conlab.strategies import make
 from tests import conftest
 from tests.conftest import START_METHODS
 from tests.faults import clusters
-from tests.faults.faults import BOUND_S, FAULT_IDS, FAULTS, run_cell, strategy_for
+from tests.faults.faults import BOUND_S, FAULT_IDS, FAULTS, cell_argv, check_cell
 from tests.helpers import ROOT, SRC
 from tests.test_pythons import PY313
 
@@ -50,7 +57,6 @@ STRATEGIES = [
 # The strategies that run on a shared cluster, and the fixture that gives it.
 CLUSTERS = {"dask": "dask_cluster", "ray": "ray_cluster"}
 STRATEGY_IDS = [f"{n}{'/' + o['start_method'] if o else ''}" for n, _, o in STRATEGIES]
-CHILD_BOUND_S = BOUND_S + 30  # a cell in a child process: its run, and the child's start-up
 
 
 @pytest.fixture(scope="module")
@@ -67,52 +73,53 @@ def ray_cluster(tmp_path_factory):
 
 @pytest.mark.parametrize("fault", FAULTS, ids=FAULT_IDS)
 @pytest.mark.parametrize("spec", STRATEGIES, ids=STRATEGY_IDS)
-def test_fault(spec, fault, request):
-    strategy = strategy_for(spec, fault)
+def test_fault(spec, fault, request, tmp_path):
+    strategy = make(spec[0], spec[1], **spec[2])
+    json_path = str(tmp_path / "cell.json")
     if reason := strategy.unavailable_reason():
-        if spec[0] in CLUSTERS or sys.version_info[:2] == (3, 13):
+        if spec[0] in CLUSTERS or sys.version_info[:2] == (3, 13) or PY313 is None:
             pytest.skip(f"{strategy.name} cannot run here: {reason}")
-        _run_under_3_13(spec, fault, f"{strategy.name} cannot run here ({reason})", request)
+        argv = [*cell_argv(spec, fault, json_path), "--python", PY313]
+        request.node.user_properties.append(("python", PY313.rsplit("/", 3)[-3]))
+        hit = _check(argv, json_path, strategy, fault)
     elif spec[0] in CLUSTERS:
         cluster = request.getfixturevalue(CLUSTERS[spec[0]])
-        hit = run_cell(strategy_for(spec, fault, **cluster.options), fault)
+        hit = _check(
+            cell_argv(spec, fault, json_path, **cluster.options), json_path, strategy, fault
+        )
         # What died or was stopped has been replaced, and nothing else was left behind.
         killed = hit.status in (CRASHED, TIMEOUT)
         cluster.check(killed, {hit.worker.pid} if killed and hit.worker else set())
     else:
-        run_cell(strategy, fault)
+        _check(cell_argv(spec, fault, json_path), json_path, strategy, fault)
 
 
-def _run_under_3_13(spec, fault, why_not_here, request):
-    """The cell, run by the machine's CPython 3.13 in a child process of a session of its own.
+def _check(argv, json_path, strategy, fault):
+    """Run the cell's command in a session of its own; check how it ended and its file."""
+    code, err, took_s = _run(argv)
+    assert "Traceback" not in err, err
+    assert code == 0, (code, err)
+    assert took_s < BOUND_S, f"the command took {took_s:.1f} s"
+    return check_cell(resultfile.load(json_path), strategy.name, strategy.ships_to, fault)
 
-    The no-orphan check watches that session, so that what the child leaves
-    behind is found even once orphaned. The cell records the child's Python
-    for the reliability table (tests/faults/conftest.py).
-    """
-    if PY313 is None:
-        pytest.skip(f"{why_not_here}, and no CPython 3.13 is under /root/.pyenv/versions")
-    cmd = [PY313, "-s", "-m", "tests.faults.cell", json.dumps(spec), fault.name]
-    env = {"PYTHONPATH": os.pathsep.join([SRC, ROOT]), "PATH": "/usr/bin:/bin"}
+
+def _run(argv):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, ROOT]), "COLUMNS": "160"}
+    t = time.monotonic()
     proc = subprocess.Popen(
-        cmd,
+        [sys.executable, "-m", "conlab", *argv],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
     conftest.watched_sessions.add(proc.pid)
     try:
-        out, err = proc.communicate(timeout=CHILD_BOUND_S)
+        _, err = proc.communicate(timeout=BOUND_S * 2)
     except BaseException:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         raise
-    assert proc.returncode == 0, err
-    report = json.loads(out.splitlines()[-1])
-    request.node.user_properties.append(("python", report["python"]))
-    if report["outcome"] == "skipped":
-        pytest.skip(report["why"])
-    assert report["outcome"] == "passed", f"under Python {report['python']}: {report['why']}"
+    return proc.returncode, err, time.monotonic() - t

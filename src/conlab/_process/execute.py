@@ -52,6 +52,8 @@ class _Thread:
     __slots__ = ("key", "sink", "skip", "tiny", "worker")
 
     def __init__(self) -> None:
+        if _hooked_in != os.getpid():
+            _hook_os_exit()
         self.worker = Worker(host=_HOST, pid=os.getpid(), thread=threading.get_native_id())
         self.key: WorkerKey = (self.worker.host, self.worker.pid, self.worker.thread)
         _WORKERS[self.key] = self.worker
@@ -61,6 +63,17 @@ class _Thread:
 
 
 _local = threading.local()
+_hooked_in: int | None = None  # the process whose os._exit names its caller (crashsite.py)
+
+
+def _hook_os_exit() -> None:
+    """Once per process that runs tasks (a worker of any kind, conlab's own): an os._exit the
+    user's code calls writes where, so that a crash report can name the line."""
+    global _hooked_in
+    _hooked_in = os.getpid()
+    from conlab._process.crashsite import hook_os_exit
+
+    hook_os_exit()
 
 
 def _this_thread() -> _Thread:
@@ -137,6 +150,17 @@ Fields = tuple[
 ]
 
 
+def task_error(exc: BaseException) -> str:
+    """A task's exception as one line; a SystemExit says where the user's code called sys.exit."""
+    error = format_error(exc)
+    if isinstance(exc, SystemExit):
+        from conlab._process.crashsite import exit_call
+
+        if where := exit_call(exc):
+            error = f"{error} ({where})"
+    return error
+
+
 def execute_fields(
     task: Task, sink: capture.BoundedSink | None = None, always_cpu: bool = False
 ) -> Fields:
@@ -184,12 +208,7 @@ def execute_fields(
         cpu_ns = _cpu_ns(cpu0, end_ns - start_ns, state)
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         chunks, dropped = _release(token, own, sink)
-        error = format_error(exc)
-        if isinstance(exc, SystemExit):
-            from conlab._process.crashsite import exit_call
-
-            if where := exit_call(exc):
-                error = f"{error} ({where})"
+        error = task_error(exc)
         return (ERROR, start_ns, end_ns, cpu_ns, state.key, chunks, dropped, None, error, tb)
     except BaseException:
         _release(token, own, sink)

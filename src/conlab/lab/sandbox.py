@@ -44,8 +44,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from conlab._process import crashsite, lifeline, worker
 from conlab._process import execute as execute_module
+from conlab._process import lifeline, worker
 from conlab._process.crashes import crashed_record, describe_exit, kill_all
 from conlab._process.execute import timed_out, unstarted
 from conlab.errors import UsageError
@@ -295,7 +295,6 @@ def _child_main(conn: Any, strategy: Strategy, tasks: list[Task], log_dir: str) 
     try:
         lifeline.follow_parent()
         execute_module.journal = worker.WorkerLog(log_dir)
-        crashsite.hook_os_exit()
         conn.send_bytes(b"S")
         if conn.recv_bytes() != b"G":
             os._exit(0)

@@ -27,8 +27,7 @@ from typing import Any
 
 from conlab._process import capture, worker
 from conlab._process import execute as execute_module
-from conlab._process.execute import current_worker, timed_out
-from conlab.errors import format_error
+from conlab._process.execute import current_worker, task_error, timed_out
 from conlab.measure.tree import self_cpu_s
 from conlab.model import ERROR, OK, Task, TaskRecord
 from conlab.strategies.base import ASYNCIO, Execution, Strategy
@@ -141,7 +140,7 @@ async def execute_async(
         record.result = await timed
     except (Exception, SystemExit) as exc:
         record.status = ERROR
-        record.error = format_error(exc)
+        record.error = task_error(exc)
         record.traceback = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     except asyncio.CancelledError:
         if deadline is None or not deadline.expired:
