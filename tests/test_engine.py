@@ -482,5 +482,13 @@ def test_a_spawned_worker_loads_about_what_a_process_pool_worker_loads(tmp_path)
     ).stdout
     mine, theirs = json.loads(out.splitlines()[-1])
     assert heavy_in(mine) == []
-    # The function is defined in __main__, so cloudpickle comes along; little else may.
+    # A function the worker can import goes by reference, as multiprocessing sends it.
+    assert "cloudpickle" not in mine
     assert len(mine) <= len(theirs) + 10, sorted(set(mine) - set(theirs))
+
+
+@pytest.mark.skipif("spawn" not in START_METHODS, reason="needs the spawn start method")
+def test_a_function_no_worker_can_import_goes_by_value():
+    triple = lambda x: 3 * x  # noqa: E731
+    out = conlab.map(triple, range(5), strategy="processes", workers=1, start_method="spawn")
+    assert list(out) == [0, 3, 6, 9, 12]

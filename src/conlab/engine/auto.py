@@ -29,10 +29,11 @@ if TYPE_CHECKING:
     from conlab.advice.profile import TaskProbe
 
 PROCESSES, THREADS = "processes", "thread-pool"
-OBSERVE_S = 0.005  # a running first item is looked at after this long
+OBSERVE_S = 0.005  # a running first item is judged on this long a look
+LOOK_FIRST_S, LOOK_MAX_S = 0.0005, 0.02  # looks at the first items: often, then less
 ENOUGH_NS = 2_000_000  # finished work (wall time less run-queue time, summed) worth a choice
 RECHECK_S = 0.1  # after the first choice, the evidence is weighed again this often
-GIL_BUSY = 0.85  # threads whose CPU time adds up to this share of one core: the GIL is the bound
+MIN_CHANGE_S = 0.001  # on threads, CPU per item that must double to measure on processes again
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,13 @@ class AutoBackend(Backend):
         self.choices: list[Choice] = []
         self.where: dict[int, Backend] = {}  # chunk seq -> the backend running it
         self.inflight: dict[Backend, int] = {}
+        self.retired: list[Backend] = []
         self.evidence = _Evidence()
         self.looked: dict[int, tuple[int, int, int, int]] = {}  # pid -> start, t, cpu, wait
         self.checked_s = 0.0
+        self.recheck_now = False
+        self.looks = self.io_looks = 0
+        self.look_s = OBSERVE_S
         self.current: Backend
         try:
             self.current = ProcessBackend(fn, self.process_workers, start_method, timeout_s)
@@ -151,7 +156,9 @@ class AutoBackend(Backend):
     def wait(self, timeout_s: float | None = None) -> list[Done]:
         active = [b for b, n in self.inflight.items() if n > 0]
         if len(active) == 1:
-            step = OBSERVE_S if self.choice is None and self._is_processes() else timeout_s
+            step = timeout_s
+            if self.choice is None and self._is_processes():
+                step = self._next_look_s()
             done = active[0].wait(step)
         else:  # a pool left behind still finishes its chunks: look at both in turn
             done = [d for b in active for d in b.wait(0.0005)]
@@ -166,11 +173,24 @@ class AutoBackend(Backend):
         self._sync()
         return done
 
+    def _next_look_s(self) -> float:
+        """Look often until a first item runs on a ready worker, once more when it has run
+        for OBSERVE_S, then less and less often (computing items are judged when they end)."""
+        if not self.looked:
+            return LOOK_FIRST_S
+        self.looks += 1
+        if self.looks <= 2:
+            return OBSERVE_S
+        self.look_s = min(2 * self.look_s, LOOK_MAX_S)
+        return self.look_s
+
     def _release_drained(self) -> None:
+        """A pool left behind whose last chunk is back: its workers go (reaped at close)."""
         for backend, n in list(self.inflight.items()):
             if n == 0 and backend is not self.current:
                 del self.inflight[backend]
-                backend.close(False)
+                backend.retire()
+                self.retired.append(backend)
 
     # --- choosing -------------------------------------------------------------------------
 
@@ -189,8 +209,11 @@ class AutoBackend(Backend):
             elif self._is_processes():
                 self._look_at_running()
             return
-        if time.monotonic() - self.checked_s < RECHECK_S or ev.own_ns < ENOUGH_NS:
+        if ev.own_ns < ENOUGH_NS:
             return
+        if time.monotonic() - self.checked_s < RECHECK_S and not self.recheck_now:
+            return
+        self.recheck_now = False
         self.checked_s = time.monotonic()
         self.evidence = _Evidence()  # each check weighs what was measured since the last one
         if self._is_processes():
@@ -199,24 +222,18 @@ class AutoBackend(Backend):
             self._weigh_threads(ev)
 
     def _weigh_threads(self, ev: _Evidence) -> None:
-        """On threads, an item's wall time includes waiting for the GIL, so it cannot say how
-        much of an item computes; the threads' CPU time can: when it fills one core and each
-        item computes twice what it did when measured on processes, measure on processes again."""
+        """On threads, an item's wall time includes waiting for the GIL: it understates how
+        much of an item computes, its CPU time does not. When each item computes twice what
+        it did when last measured on processes (and at least MIN_CHANGE_S), the items are
+        measured on processes again; otherwise the thread count follows the evidence."""
         was = self.choice.profile if self.choice is not None else None
-        elapsed_ns = (time.monotonic() - ev.since_s) * 1e9
-        gil_busy = ev.cpu_ns / max(elapsed_ns, 1.0)
         cpu_per_item_s = ev.cpu_ns / max(ev.items, 1) / 1e9
-        if gil_busy < GIL_BUSY:
-            # The GIL has room: an item's wall time on a thread is its own; more threads
-            # may be worth it (the first look, while items ran, may have seen too little).
-            self._choose(self._measured(ev), running=False)
+        grew = was is not None and cpu_per_item_s >= 2 * max(was.cpu_s, MIN_CHANGE_S)
+        if grew and self.cores >= 2:
+            profile = self._profile(ev.items, ev.cpu_ns, ev.cpu_ns, 0)
+            self._choose(profile, running=False, force=PROCESSES)
             return
-        if was is None or self.cores < 2:
-            return
-        if cpu_per_item_s < 2 * max(was.cpu_s, 1e-6):
-            return
-        profile = self._profile(ev.items, ev.cpu_ns, ev.cpu_ns, 0)
-        self._choose(profile, running=False, force=PROCESSES)
+        self._choose(self._measured(ev), running=False, only=THREADS)
 
     def _look_at_running(self) -> None:
         """The first items' CPU time while they run (a waiting item shows at once)."""
@@ -242,7 +259,9 @@ class AutoBackend(Backend):
             # A worker still starting (spawn) computes while it imports, a busy machine
             # blurs the rest: only items that plainly wait (the profile's kind "io") decide
             # here; anything else is decided by the first finished chunks.
-            if profile.kind == "io":
+            # Two looks in a row must agree: one can fall where the worker did not run.
+            self.io_looks = self.io_looks + 1 if profile.kind == "io" else 0
+            if self.io_looks >= 2:
                 self._choose(profile, running=True, only=THREADS)
 
     def _measured(self, ev: _Evidence) -> TaskProbe:
@@ -276,12 +295,14 @@ class AutoBackend(Backend):
 
     def _switch(self, chosen: Prediction) -> None:
         if chosen.strategy == THREADS:
+            # Threads are judged by their CPU time against the GIL, not by run-queue time.
             self.current = ThreadBackend(self.fn, chosen.workers)
         else:
             self.current = ProcessBackend(self.fn, self.process_workers, self.start_method)
-        self.current.queued = True
+            self.current.queued = True
         self.inflight[self.current] = 0
         self.evidence = _Evidence()
+        self.recheck_now = True  # the new pool's first finished chunks are weighed at once
         self._release_drained()
 
     def _say(self, choice: Choice) -> None:
@@ -301,6 +322,7 @@ class AutoBackend(Backend):
                 "was measured to choose from"
             )
             self._say(Choice(self.strategy, self.process_workers, reason))
-        for backend in list(self.inflight):
+        for backend in [*self.inflight, *self.retired]:
             backend.close(abort)
         self.inflight.clear()
+        self.retired.clear()

@@ -105,6 +105,10 @@ class Backend(abc.ABC):
     def close(self, abort: bool) -> None:
         """Release the workers; ``abort``: stop them now, whatever they are running."""
 
+    def retire(self) -> None:  # noqa: B027 - most backends have nothing to do early
+        """Nothing is in flight and nothing more will come: tell the workers to go, without
+        waiting for them (``close`` reaps them later)."""
+
 
 Factory = Callable[[Callable[[Any], Any], int | None, dict[str, Any]], Backend]
 BACKENDS: dict[str, Factory] = {}
@@ -186,6 +190,11 @@ class ThreadBackend(Backend):
                 done.append(self.outbox.get_nowait())
             except queue.Empty:
                 return done
+
+    def retire(self) -> None:
+        for _ in self.threads:
+            self.inbox.put(None)
+        self.threads = []
 
     def close(self, abort: bool) -> None:
         # A thread running user code cannot be stopped: on abort, the threads finish their

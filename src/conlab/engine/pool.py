@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import pickle
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -50,15 +51,11 @@ class ProcessBackend(Backend):
         start_method: str | None = None,
         timeout_s: float | None = None,
     ) -> None:
-        from conlab._process import shipping  # cloudpickle: when a pool is made, not imported
-
-        try:
-            self.fn_bytes = shipping.dumps(fn)
-        except Exception as exc:
-            raise UsageError(shipping.unpicklable_hint("the function", fn, exc)) from None
         from conlab._process.crashes import resolve_start_method
 
-        self.ctx: Any = multiprocessing.get_context(resolve_start_method(start_method))
+        method = resolve_start_method(start_method)
+        self.fn_bytes = _pickle_function(fn, method)
+        self.ctx: Any = multiprocessing.get_context(method)
         self.n_workers = workers
         self.timeout_s = timeout_s
         # With a timeout each worker holds one chunk, so its start time is known.
@@ -248,6 +245,11 @@ class ProcessBackend(Backend):
                 self.ready.append(Done(chunk, status=TIMEOUT, error=error))
                 self._replace(w)  # depth 1: the worker held no other chunk
 
+    def retire(self) -> None:
+        for w in self.workers:
+            with contextlib.suppress(OSError):
+                w.conn.send_bytes(b"")
+
     def close(self, abort: bool) -> None:
         workers, self.workers = self.workers, []
         if not abort:
@@ -263,6 +265,25 @@ class ProcessBackend(Backend):
         for w in workers:
             w.proc.join(5)
             w.conn.close()
+
+
+def _pickle_function(fn: Callable[[Any], Any], method: str) -> bytes:
+    """The function for the workers: by reference with pickle where a worker can import it
+    (as multiprocessing sends its targets: the worker then needs no cloudpickle), by value
+    with cloudpickle otherwise (lambdas, closures, a notebook's or a REPL's functions)."""
+    main = sys.modules.get("__main__")
+    typed_in = getattr(fn, "__module__", None) == "__main__" and not hasattr(main, "__file__")
+    if not typed_in or method == "fork":  # a forked worker has this process's __main__
+        try:
+            return pickle.dumps(fn, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            pass
+    from conlab._process import shipping  # cloudpickle: when a pool is made, not imported
+
+    try:
+        return shipping.dumps(fn)
+    except Exception as exc:
+        raise UsageError(shipping.unpicklable_hint("the function", fn, exc)) from None
 
 
 def _picklable(obj: Any) -> bool:
