@@ -54,6 +54,8 @@ def _rss_bytes() -> int:
 def _import_conlab() -> Any:
     """conlab with the engine's modules loaded, as the peers' modules are, before the clock starts."""
     import conlab
+    import conlab._process.crashes
+    import conlab.engine.mapping
     import conlab.engine.pool
     import conlab.measure.environment
 
