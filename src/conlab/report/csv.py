@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+from conlab import outputs
 from conlab.measure import stats
 from conlab.model import Results, Run
 from conlab.report.terminal import strategy_label
@@ -67,3 +68,8 @@ def render(results: Results) -> str:
         for run in c.runs:
             writer.writerow(["" if v is None else v for v in _row(k, c.workload, run)])
     return out.getvalue()
+
+
+def write(results: Results, path: str) -> None:
+    """Replace ``path`` with :func:`render` of ``results``, atomically."""
+    outputs.write_text(render(results), path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conlab import outputs
 from conlab.measure import noise, stats
 from conlab.model import RUN_OK, Comparison, Results, Run
 from conlab.report.terminal import strategy_label
@@ -80,3 +81,8 @@ def render(results: Results) -> str:
     for c in results.comparisons:
         parts += ["", comparison_markdown(c, cores if isinstance(cores, int) else None)]
     return "\n".join(parts) + "\n"
+
+
+def write(results: Results, path: str) -> None:
+    """Replace ``path`` with :func:`render` of ``results``, atomically."""
+    outputs.write_text(render(results), path)
