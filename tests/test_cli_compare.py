@@ -159,3 +159,27 @@ def test_by_default_compare_takes_every_local_strategy_and_clusters_only_when_as
     with_ray = strategy_list(None, ray_address="127.0.0.1:6379")
     assert [s.name for s in with_ray] == [*local, "ray"]
     assert [s.name for s in strategy_list(["dask", "ray"])] == ["dask", "ray"]
+
+
+def test_the_command_line_and_the_api_resolve_a_workload_alike(project, monkeypatch):
+    from conlab.cli.commands import workload_of
+    from conlab.cli.parser import build_parser
+    from conlab.workloads import resolve
+
+    def cli(*argv: str):
+        return workload_of(build_parser().parse_args(["compare", *argv]))
+
+    by_cli = cli("sleep", "--param", "tasks=3", "--param", "sleep_s=0.01")
+    by_api = resolve("sleep", {"tasks": 3, "sleep_s": "0.01"})
+    assert (by_cli.name, len(by_cli.tasks), by_cli.params) == (
+        by_api.name,
+        len(by_api.tasks),
+        by_api.params,
+    )
+    assert resolve(by_api) is by_api
+    monkeypatch.chdir(project)
+    monkeypatch.syspath_prepend(str(project))
+    assert [t.args for t in cli("okmod:double", "--range", "3").tasks] == [
+        t.args for t in resolve("okmod:double", range_n=3).tasks
+    ]
+    sys.modules.pop("okmod", None)

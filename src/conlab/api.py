@@ -1,20 +1,27 @@
-"""The Python API: the same measurements as the command line, returning the data model."""
+"""The Python API: the same measurements as the command line, returning the data model.
+
+The command line takes this path too: each of its commands calls a function here,
+then renders what it returns. ``progress`` (done, total, label) and ``on_update``
+(the comparison so far, after each round) are how it shows a run as it goes.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from conlab.errors import UsageError
+from conlab.lab.compare import Progress, Update
 from conlab.lab.compare import compare as _compare
 from conlab.model import Comparison, Workload
 from conlab.strategies import REGISTRY, Strategy, parse_spec
-from conlab.workloads import build
-from conlab.workloads.user import function_workload, is_target, load_factory
+from conlab.workloads import resolve
+from conlab.workloads.user import function_workload
 
 if TYPE_CHECKING:
     from conlab.advice import Advice
     from conlab.lab.sweep import Sweep
+    from conlab.lesson.table import Lesson
 
 DEFAULT_STRATEGIES = ("threads", "thread-pool", "processes", "process-pool")
 
@@ -33,6 +40,8 @@ def compare(
     isolate: bool | None = None,
     scheduler: str | None = None,
     ray_address: str | None = None,
+    progress: Progress | None = None,
+    on_update: Update | None = None,
 ) -> Comparison:
     """Run a workload under each strategy (``"thread-pool:4"`` or a Strategy) and compare.
 
@@ -58,7 +67,7 @@ def compare(
             if strategies is not None:
                 raise UsageError("items are inputs for a function; this target is a workload")
             strategies = list(items)
-        workload = _workload(target, params or {})
+        workload = resolve(target, params)
     chosen = strategy_list(
         strategies if strategies is not None else DEFAULT_STRATEGIES,
         workers,
@@ -68,15 +77,7 @@ def compare(
         timeout_s=timeout_s,
         isolate=isolate,
     )
-    return _compare(workload, chosen, repeats, warmup)
-
-
-def _workload(target: Workload | str, params: dict[str, Any]) -> Workload:
-    if isinstance(target, Workload):
-        return target
-    if is_target(target):
-        return load_factory(target, params)
-    return build(target, **params)
+    return _compare(workload, chosen, repeats, warmup, progress=progress, on_update=on_update)
 
 
 def strategy_list(
@@ -137,10 +138,16 @@ def sweep(
     repeats: int = 3,
     warmup: int = 1,
     start_method: str | None = None,
+    timeout_s: float | None = None,
+    isolate: bool | None = None,
+    scheduler: str | None = None,
+    ray_address: str | None = None,
+    progress: Progress | None = None,
 ) -> Sweep:
     """Run ``strategy`` with each worker count (and each task count in ``tasks``).
 
     The result shows speed-up and efficiency against workers and Amdahl's fit.
+    ``timeout_s``, ``isolate``, ``scheduler`` and ``ray_address`` are as for compare.
     """
     from conlab.lab.sweep import sweep as _sweep
 
@@ -152,6 +159,11 @@ def sweep(
         repeats=repeats,
         warmup=warmup,
         start_method=start_method,
+        progress=progress,
+        scheduler=scheduler,
+        ray_address=ray_address,
+        timeout_s=timeout_s,
+        isolate=isolate,
     )
 
 
@@ -164,6 +176,7 @@ def advise(
     verify: bool = True,
     repeats: int = 3,
     warmup: int = 1,
+    progress: Progress | None = None,
 ) -> Advice:
     """Probe ``workload``, predict every strategy here, recommend one and, with ``verify``, check it.
 
@@ -173,7 +186,7 @@ def advise(
     from conlab.advice import advise as _advise
 
     if isinstance(workload, str):
-        workload = _workload(workload, {})
+        workload = resolve(workload)
     return _advise(
         workload,
         workers=workers,
@@ -182,4 +195,63 @@ def advise(
         verify=verify,
         repeats=repeats,
         warmup=warmup,
+        progress=progress,
     )
+
+
+def advice_comparison(advice: Advice) -> Comparison:
+    """What a result file holds for ``advice``: its verification, or the advice alone, titled so."""
+    if advice.comparison is not None:
+        return advice.comparison
+    workload = advice.workload
+    return Comparison(
+        workload=workload.name,
+        kind=workload.kind,
+        tasks=len(workload.tasks),
+        params=dict(workload.params),
+        repeats=0,
+        warmup=0,
+        title=f"Advice for {workload.name} (not verified)",
+        advice=advice.to_dict(),
+    )
+
+
+def demo(
+    *,
+    quick: bool = False,
+    repeats: int | None = None,
+    warmup: int | None = None,
+    start_method: str | None = None,
+    timeout_s: float | None = None,
+    isolate: bool | None = None,
+    progress: Progress | None = None,
+    on_update: Update | None = None,
+) -> Iterator[Callable[[], Comparison | Lesson]]:
+    """The demo's parts, each measured when called, so that each can be shown as it comes."""
+    from conlab.lesson.demo import DemoSettings, parts
+
+    settings = DemoSettings(
+        quick=quick,
+        repeats=repeats,
+        warmup=warmup,
+        start_method=start_method,
+        timeout_s=timeout_s,
+        isolate=isolate,
+    )
+    return parts(settings, progress, on_update)
+
+
+def explain(
+    *, quick: bool = False, start_method: str | None = None, progress: Progress | None = None
+) -> Lesson:
+    """The lesson's threads-vs-processes table, every cell measured now on this machine."""
+    from conlab.lesson import table
+
+    return table.measure(quick=quick, start_method=start_method, progress=progress)
+
+
+def environment() -> dict[str, Any]:
+    """This machine and interpreter, as a result file records them."""
+    from conlab.measure import environment as _environment
+
+    return _environment.collect()

@@ -117,7 +117,7 @@ def check(outputs: Mapping[str, str | None], inputs: Mapping[str, str | None] = 
     """
     seen: dict[object, str] = {}
     for option, path in inputs.items():
-        if path:
+        if path and "\0" not in path:  # a NUL byte names no file; reading it says so
             real, inode = _identity(os.path.realpath(path))
             seen[real] = seen[inode or real] = f"{option} {path}"
     for option, path in outputs.items():

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from conlab.api import compare
-from conlab.cli import _measure_options, _Parser
+from conlab.cli.parser import Parser, measure_options
 from conlab.errors import UsageError
 from conlab.lab.sandbox import needs_sandbox, run_strategy
 from conlab.model import LOST, OK, TIMEOUT, Task, TaskRecord, Workload
@@ -53,8 +53,8 @@ def test_options_are_shown_and_decide_the_sandbox():
 
 
 def _parser():
-    parser = _Parser(prog="conlab")
-    _measure_options(parser)
+    parser = Parser(prog="conlab")
+    measure_options(parser)
     return parser
 
 

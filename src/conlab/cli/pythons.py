@@ -5,7 +5,7 @@ Each interpreter runs conlab's core from this package's own source
 library (cloudpickle and psutil when that interpreter has them), in a child
 process: ``python -m conlab.cli.pythons OUT ARGV...`` parses ARGV as the command
 line would, calls the command's ``measure`` and writes the result file OUT,
-which the parent merges. The child never imports rich.
+which the parent reads back, one interpreter after the other. The child never imports rich.
 """
 
 from __future__ import annotations
@@ -23,23 +23,7 @@ from conlab._process.children import Interpreter, inspect_python
 from conlab.errors import ConlabError
 from conlab.model import Results
 
-__all__ = ["Interpreter", "child_main", "inspect_python", "measure_under", "strip_python_options"]
-
-
-def measure_under(interpreters: Sequence[Interpreter], argv: Sequence[str]) -> Results:
-    """Run the measurement that ``argv`` asks for under each interpreter; one Results for all."""
-    from conlab.measure import environment
-
-    merged = Results(environment.collect())
-    for interp in interpreters:
-        part = run_child(interp, argv)
-        k = len(merged.environments)
-        merged.environments.append(part.environment)
-        for comparison in part.comparisons:
-            comparison.environment = k
-            merged.comparisons.append(comparison)
-        merged.complete = merged.complete and part.complete
-    return merged
+__all__ = ["Interpreter", "child_main", "inspect_python", "run_child", "strip_python_options"]
 
 
 def run_child(interp: Interpreter, argv: Sequence[str]) -> Results:
@@ -80,7 +64,7 @@ def strip_python_options(argv: Sequence[str]) -> list[str]:
 def child_main(argv: Sequence[str]) -> int:
     """In the child interpreter: measure as the command line asks, write the result file."""
     from conlab import resultfile
-    from conlab.cli import build_parser
+    from conlab.cli.parser import build_parser
 
     out, rest = argv[0], list(argv[1:])
     try:

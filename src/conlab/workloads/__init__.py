@@ -6,7 +6,7 @@ and say why they are unavailable when the extra is missing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from conlab.errors import UnknownNameError, UsageError
@@ -25,7 +25,7 @@ from conlab.workloads import (
     web,
 )
 
-__all__ = ["CATALOGUE", "KINDS", "build", "factory", "unavailable_reason"]
+__all__ = ["CATALOGUE", "KINDS", "build", "factory", "resolve", "unavailable_reason"]
 
 CATALOGUE: dict[str, Callable[..., Workload]] = {
     "seed": seed.workload,
@@ -82,3 +82,28 @@ def build(name: str, **kwargs: Any) -> Workload:
     if reason:
         raise UsageError(f"the {name} workload is not available here: it {reason}")
     return make(**params.check(f"the {name} workload", make, kwargs))
+
+
+def resolve(
+    target: Workload | str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    inputs: str | None = None,
+    range_n: int | None = None,
+) -> Workload:
+    """The workload ``target`` names, for the command line and the API alike.
+
+    A Workload is taken as it is; ``module:function`` is the user's code, called
+    once per input (``inputs``, a JSON file, or ``range_n``) or, given neither, a
+    factory returning a Workload; anything else is a catalogue name. ``params``
+    go to the factory or, with inputs, to every call.
+    """
+    if isinstance(target, Workload):
+        return target
+    from conlab.workloads import user
+
+    if user.is_target(target):
+        return user.load(target, params, inputs, range_n)
+    if inputs is not None or range_n is not None:
+        raise UsageError("--inputs and --range are for module:function, not catalogue workloads")
+    return build(target, **(params or {}))

@@ -38,13 +38,18 @@ def defaults(factory: Callable[..., Any]) -> dict[str, Any]:
 
 def parse(owner: str, factory: Callable[..., Any], pairs: Sequence[str]) -> dict[str, Any]:
     """``["tasks=8", "sleep_s=0.1"]`` as keyword arguments of ``factory``, typed and checked."""
+    return check(owner, factory, split(pairs))
+
+
+def split(pairs: Sequence[str]) -> dict[str, str]:
+    """``["tasks=8"]`` as ``{"tasks": "8"}``: the text of each ``--param``, not yet typed."""
     raw: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--param takes key=value, not {pair!r}")
         raw[key.strip()] = value.strip()
-    return check(owner, factory, raw)
+    return raw
 
 
 # The most tasks one comparison holds: each is kept with its record, output and result

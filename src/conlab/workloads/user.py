@@ -14,7 +14,7 @@ import inspect
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from conlab.errors import UsageError, UserCodeError, format_error
@@ -175,29 +175,27 @@ def function_workload(
 
 def load(
     target: str,
+    kwargs: Mapping[str, Any] | None = None,
     inputs: str | None = None,
     range_n: int | None = None,
-    param_pairs: list[str] | None = None,
 ) -> Workload:
-    """The workload the command line names: a function with --inputs or --range, or a factory."""
+    """``module:function`` called once per input (``inputs`` file or ``range_n``), or a factory.
+
+    ``kwargs`` are the function's fixed keyword arguments, or the factory's, checked
+    against its signature and typed as it declares.
+    """
     obj = load_callable(target)
     if inputs is not None and range_n is not None:
         raise UsageError("give --inputs or --range, not both")
+    checked = params.check(target, obj, dict(kwargs or {}))
     if inputs is None and range_n is None:
-        return _from_factory(target, obj, params.parse(target, obj, param_pairs or []))
-    fixed = params.parse(target, obj, param_pairs or []) if param_pairs else {}
+        return _from_factory(target, obj, checked)
     if inputs is not None:
-        return function_workload(obj, read_inputs(inputs), target, fixed, {"inputs": inputs})
+        return function_workload(obj, read_inputs(inputs), target, checked, {"inputs": inputs})
     assert range_n is not None
     if not 1 <= range_n <= params.MAX_TASKS:
         raise UsageError(f"--range must be from 1 to {params.MAX_TASKS}, not {range_n}")
-    return function_workload(obj, range(range_n), target, fixed, {"range": range_n})
-
-
-def load_factory(target: str, kwargs: dict[str, Any]) -> Workload:
-    """``module:factory`` called with ``kwargs`` (checked against its signature)."""
-    factory = load_callable(target)
-    return _from_factory(target, factory, params.check(target, factory, kwargs))
+    return function_workload(obj, range(range_n), target, checked, {"range": range_n})
 
 
 def _from_factory(target: str, factory: Callable[..., Any], kwargs: dict[str, Any]) -> Workload:

@@ -1,0 +1,273 @@
+"""The measuring commands: each says what it asks of :mod:`conlab.api` and how to show it.
+
+Each ``plan_*`` checks its arguments (before anything is measured) and returns a
+:class:`~conlab.cli.measuring.Measurement`; :func:`conlab.cli.measuring.run`
+does the rest, the same way for every command.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from conlab.cli.measuring import Measurement, Part, Plan
+from conlab.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from conlab.lab.compare import Progress, Update
+    from conlab.lesson.table import Lesson
+    from conlab.model import Comparison, Results, Workload
+
+
+def _cores(results: Results) -> int | None:
+    cores = results.environment.get("usable_cpus")
+    return cores if isinstance(cores, int) else None
+
+
+def _show_comparison(
+    raw_output: bool,
+) -> Callable[[Comparison], Callable[[Console, Results], None]]:
+    """How a comparison is shown: its tables, then its tasks' output."""
+
+    def showing(comparison: Comparison) -> Callable[[Console, Results], None]:
+        def show(console: Console, results: Results) -> None:
+            from conlab.report import terminal
+
+            console.print()
+            terminal.render(console, comparison, raw_output=raw_output, cores=_cores(results))
+
+        return show
+
+    return showing
+
+
+def _show_lesson(lesson: Lesson) -> Callable[[Console, Results], None]:
+    def show(console: Console, results: Results) -> None:
+        from conlab.report import explain as explain_report
+
+        console.print()
+        explain_report.render(console, lesson)
+
+    return show
+
+
+def _repeats_warmup(args: argparse.Namespace, repeats: int) -> tuple[int, int]:
+    """--repeats and --warmup, or the command's default repeats and one warm-up."""
+    return (
+        args.repeats if args.repeats is not None else repeats,
+        args.warmup if args.warmup is not None else 1,
+    )
+
+
+def plan_demo(args: argparse.Namespace) -> Measurement:
+    from conlab import api
+    from conlab.model import Comparison
+
+    showing = _show_comparison(args.raw_output)
+
+    def parts(progress: Progress | None, on_round: Update | None) -> Iterator[Callable[[], Part]]:
+        demo = api.demo(
+            quick=args.quick,
+            repeats=args.repeats,
+            warmup=args.warmup,
+            start_method=args.start_method,
+            timeout_s=args.timeout,
+            isolate=args.isolate,
+            progress=progress,
+            on_update=on_round,
+        )
+        for measure in demo:
+
+            def part(measure: Callable[[], Comparison | Lesson] = measure) -> Part:
+                outcome = measure()
+                if isinstance(outcome, Comparison):
+                    return Part([outcome], showing(outcome))
+                return Part(outcome.comparisons(), _show_lesson(outcome))
+
+            yield part
+
+    return Measurement(parts)
+
+
+def workload_of(args: argparse.Namespace) -> Workload:
+    """A catalogue name with its --param, or module:function with --inputs or --range."""
+    from conlab.workloads import params, resolve
+
+    return resolve(args.workload, params.split(args.param), inputs=args.inputs, range_n=args.range)
+
+
+def plan_compare(args: argparse.Namespace) -> Measurement:
+    from conlab import api
+
+    chosen = api.strategy_list(
+        args.strategies.split(",") if args.strategies else None,
+        args.workers,
+        args.start_method,
+        scheduler=args.scheduler,
+        ray_address=args.ray_address,
+        timeout_s=args.timeout,
+        isolate=args.isolate,
+    )
+    workload = workload_of(args)
+    repeats, warmup = _repeats_warmup(args, 5)
+    showing = _show_comparison(args.raw_output)
+
+    def parts(progress: Progress | None, on_round: Update | None) -> Iterator[Callable[[], Part]]:
+        def part() -> Part:
+            comparison = api.compare(
+                workload,
+                strategies=chosen,
+                repeats=repeats,
+                warmup=warmup,
+                progress=progress,
+                on_update=on_round,
+            )
+            return Part([comparison], showing(comparison))
+
+        yield part
+
+    return Measurement(parts)
+
+
+def plan_sweep(args: argparse.Namespace) -> Measurement:
+    from conlab import api
+
+    repeats, warmup = _repeats_warmup(args, 3)
+
+    def parts(progress: Progress | None, on_round: Update | None) -> Iterator[Callable[[], Part]]:
+        def part() -> Part:
+            result = api.sweep(
+                args.workload,
+                args.strategy,
+                args.workers or [1, 2, 4, 8],
+                tasks=args.tasks,
+                repeats=repeats,
+                warmup=warmup,
+                start_method=args.start_method,
+                scheduler=args.scheduler,
+                ray_address=args.ray_address,
+                timeout_s=args.timeout,
+                isolate=args.isolate,
+                progress=progress,
+            )
+
+            def show(console: Console, results: Results) -> None:
+                from conlab.report.text import fit_sentence, sweep_table
+
+                console.print(sweep_table(result))
+                for tasks in result.task_counts:
+                    console.print(f"{tasks} tasks: {fit_sentence(result, tasks)}")
+
+            return Part(list(result.comparisons), show)
+
+        yield part
+
+    return Measurement(parts, shows_environment=False)
+
+
+def plan_advise(args: argparse.Namespace) -> Measurement:
+    from conlab import api
+
+    if args.timeout is not None or args.isolate:
+        # The probe runs tasks in this process; it has no sandbox to honour these in.
+        raise UsageError(
+            "advise does not take --timeout or --isolate yet: "
+            "use them with 'conlab compare' on the strategies advise names"
+        )
+    workload = workload_of(args)
+    strategies = _names(args.strategies)
+    repeats, warmup = _repeats_warmup(args, 3)
+    showing = _show_comparison(args.raw_output)
+
+    def parts(progress: Progress | None, on_round: Update | None) -> Iterator[Callable[[], Part]]:
+        def part() -> Part:
+            advice = api.advise(
+                workload,
+                workers=args.workers,
+                strategies=strategies,
+                start_method=args.start_method,
+                verify=not args.no_verify,
+                repeats=repeats,
+                warmup=warmup,
+                progress=progress,
+            )
+
+            def show(console: Console, results: Results) -> None:
+                from conlab.report import advice as advice_report
+
+                if advice.comparison is not None:
+                    showing(advice.comparison)(console, results)
+                console.print()
+                advice_report.render(console, advice.to_dict(), model=args.explain_model)
+
+            return Part([api.advice_comparison(advice)], show)
+
+        yield part
+
+    return Measurement(parts)
+
+
+def _names(text: str | None) -> list[str] | None:
+    """``--strategies a,b`` as names, or None when not given."""
+    if text is None:
+        return None
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    if not names:
+        raise UsageError("--strategies needs at least one name, e.g. thread-pool,process-pool")
+    return names
+
+
+def plan_explain(args: argparse.Namespace) -> Measurement:
+    from conlab import api
+
+    def parts(progress: Progress | None, on_round: Update | None) -> Iterator[Callable[[], Part]]:
+        def part() -> Part:
+            lesson = api.explain(
+                quick=args.quick, start_method=args.start_method, progress=progress
+            )
+            return Part(lesson.comparisons(), _show_lesson(lesson))
+
+        yield part
+
+    return Measurement(parts)
+
+
+def plan_under_pythons(argv: Sequence[str]) -> Plan:
+    """--python: the command's measurement under each interpreter in turn, shown side by side."""
+
+    def plan(args: argparse.Namespace) -> Measurement:
+        from conlab.cli import pythons
+
+        if getattr(args, "measure", None) is None:
+            raise UsageError(f"--python is not supported by 'conlab {args.command}'")
+        interpreters = [pythons.inspect_python(path) for path in args.python]
+        child_argv = pythons.strip_python_options(argv)
+
+        def show(console: Console, results: Results) -> None:
+            from conlab.report import terminal
+
+            terminal.render_results(console, results, raw_output=args.raw_output)
+
+        def parts(
+            progress: Progress | None, on_round: Update | None
+        ) -> Iterator[Callable[[], Part]]:
+            for k, interpreter in enumerate(interpreters):
+
+                def part(interpreter: pythons.Interpreter = interpreter, k: int = k) -> Part:
+                    measured = pythons.run_child(interpreter, child_argv)
+                    shown = show if k == len(interpreters) - 1 else None
+                    return Part(
+                        measured.comparisons, shown, measured.environment, measured.complete
+                    )
+
+                yield part
+
+        labels = ", ".join(i.label for i in interpreters)
+        return Measurement(
+            parts, shows_environment=False, intro=f"Measuring under {labels}, one at a time"
+        )
+
+    return plan

@@ -1,0 +1,356 @@
+"""The command line's parser: every command, its options, and what runs it.
+
+A measuring command sets ``plan`` (what it measures and how it is shown, in
+:mod:`conlab.cli.commands`) and runs through :func:`conlab.cli.measuring.run`;
+those that can measure under another interpreter (--python) set ``measure``
+too, which is what the child interpreter calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn
+
+from conlab.cli import catalogue, commands, files, measuring
+from conlab.cli.arguments import count, counts, fraction, one_line, percent, seconds, start_methods
+from conlab.cli.map import map_lines
+
+
+class Parser(argparse.ArgumentParser):
+    """Bad input gets one line saying what is wrong and where to look, and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from conlab._version import __version__
+
+    parser = Parser(
+        prog="conlab",
+        description="A concurrency lab for Python: run one workload "
+        "under every concurrency model, measure it honestly, and see what to use.",
+    )
+    parser.add_argument("--version", action="version", version=f"conlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+
+    demo = sub.add_parser(
+        "demo",
+        help="the threads-vs-processes lesson, measured on this machine",
+        description="The classic lesson in four parts: waiting work, computing "
+        "work, what the lesson's notebook hit, and the lesson's table, measured on this machine.",
+    )
+    demo.add_argument(
+        "--quick",
+        action="store_true",
+        help="short sleeps, small tasks, few repeats: the whole demo in seconds",
+    )
+    measure_options(demo, "(default 3, or 2 with --quick)", clusters=False)
+    output_options(demo)
+    demo.set_defaults(func=measuring.run, plan=commands.plan_demo, measure=measuring.measure)
+
+    show = sub.add_parser("show", help="print the tables of a saved result file again")
+    show.add_argument("file", metavar="FILE", help="a file written with --json")
+    show.add_argument(
+        "--raw-output", action="store_true", help="show output interleaved, as written"
+    )
+    export_options(show)
+    show.set_defaults(func=files.show)
+    _add_sweep(sub)
+    _add_report(sub)
+
+    diff = sub.add_parser(
+        "diff",
+        help="compare two saved result files: what got faster or slower, and why it may have",
+        description="Ratio B/A of each workload x strategy, significant only when a "
+        "Mann-Whitney U or Welch test says so and the ratio is at least --min-effect from 1; "
+        "then the environment differences that could explain it.",
+    )
+    diff.add_argument("a", metavar="A", help="the baseline result file (--json)")
+    diff.add_argument("b", metavar="B", help="the result file compared with it")
+    diff.add_argument(
+        "--min-effect",
+        type=percent,
+        default=5.0,
+        metavar="PERCENT",
+        help="smallest change reported as significant (default 5)",
+    )
+    diff.add_argument(
+        "--alpha", type=fraction, default=0.05, metavar="P", help="significance level (0.05)"
+    )
+    diff.set_defaults(func=files.diff)
+
+    _add_compare_commands(sub)
+    _add_map(sub)
+    _add_advise(sub)
+    _add_explain(sub)
+    return parser
+
+
+def _add_compare_commands(sub: argparse._SubParsersAction[Parser]) -> None:
+    """``compare``, and ``workloads`` and ``strategies`` that list what it can run."""
+    compare = sub.add_parser(
+        "compare",
+        help="run a workload, or your module:function, under every strategy and compare",
+        description="Run WORKLOAD (a catalogue name, see 'conlab workloads', or your own "
+        "module:function) under each strategy, repeated, check every run, and compare.",
+    )
+    compare.add_argument("workload", metavar="WORKLOAD", help="a catalogue name or module:function")
+    compare.add_argument(
+        "--strategies",
+        metavar="LIST",
+        help="comma-separated, each name or name:workers (default: every strategy, "
+        "see 'conlab strategies'; dask and ray only with --scheduler / --ray-address)",
+    )
+    compare.add_argument(
+        "--workers",
+        type=count(1),
+        metavar="N",
+        help="workers of pooled strategies named without a count (default: usable cores)",
+    )
+    workload_options(compare)
+    measure_options(compare)
+    output_options(compare)
+    compare.set_defaults(func=measuring.run, plan=commands.plan_compare, measure=measuring.measure)
+
+    workloads = sub.add_parser("workloads", help="list the workload catalogue")
+    workloads.set_defaults(func=catalogue.workloads)
+    strategies = sub.add_parser("strategies", help="list the strategies and whether they run here")
+    strategies.set_defaults(func=catalogue.strategies)
+
+
+def _add_sweep(sub: argparse._SubParsersAction) -> None:
+    sweep = sub.add_parser(
+        "sweep",
+        help="speed-up and efficiency of one strategy against workers, with Amdahl's fit",
+        description="Run WORKLOAD under one pooled strategy with each worker count (and "
+        "each amount of work with --tasks), beside a sequential reference.",
+    )
+    sweep.add_argument("workload", metavar="WORKLOAD", help="a workload name, e.g. cpu or seed")
+    sweep.add_argument(
+        "--strategy", required=True, metavar="NAME", help="a pooled strategy: thread-pool, ..."
+    )
+    sweep.add_argument(
+        "--workers", type=counts, default=None, metavar="N,N,...", help="default 1,2,4,8"
+    )
+    sweep.add_argument(
+        "--tasks", type=counts, metavar="N,N,...", help="amounts of work (number of tasks)"
+    )
+    measure_options(sweep, "(default 3)")
+    output_options(sweep)
+    sweep.set_defaults(func=measuring.run, plan=commands.plan_sweep)
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    report = sub.add_parser(
+        "report",
+        help="draw a saved result file: HTML report, plot, or trace",
+        description="Read a file written with --json and write an HTML report, a plot or a trace.",
+    )
+    report.add_argument("file", metavar="FILE", help="a file written with --json")
+    picture_options(report)
+    report.set_defaults(func=files.report)
+
+
+def _add_advise(sub: argparse._SubParsersAction[Parser]) -> None:
+    advise = sub.add_parser(
+        "advise",
+        help="probe a workload, predict every strategy here, recommend one and check it",
+        description="Probe a small sample of WORKLOAD (task duration, waiting, GIL, pickling), "
+        "predict the wall time of every strategy and worker count on this machine, recommend "
+        "one, then run the recommendation and the runner-up to show predicted against measured.",
+    )
+    advise.add_argument("workload", metavar="WORKLOAD", help="a catalogue name or module:function")
+    workload_options(advise)
+    advise.add_argument(
+        "--workers", type=count(1), metavar="N", help="predict pools with N workers only"
+    )
+    advise.add_argument(
+        "--strategies", metavar="A,B", help="consider only these strategies (default: all)"
+    )
+    advise.add_argument(
+        "--no-verify", action="store_true", help="predict only; do not run the workload"
+    )
+    advise.add_argument(
+        "--explain-model", action="store_true", help="print the prediction model in one paragraph"
+    )
+    measure_options(advise, "when verifying (default 3)", clusters=False)
+    output_options(advise)
+    advise.set_defaults(func=measuring.run, plan=commands.plan_advise)
+
+
+def _add_explain(sub: argparse._SubParsersAction[Parser]) -> None:
+    explain = sub.add_parser(
+        "explain",
+        help="the lesson's threads-vs-processes table, every cell measured now",
+        description="The lesson's table (runs truly parallel? shares memory? best for? risk? "
+        "speed for CPU tasks?) and the rows it lacks, each cell backed by a measurement "
+        "made now on this machine, and the rule of thumb as measured here.",
+    )
+    explain.add_argument("--quick", action="store_true", help="smaller measurements: a few seconds")
+    explain.add_argument(
+        "--start-method",
+        choices=start_methods(),
+        metavar="METHOD",
+        help=f"how process strategies start children: {', '.join(start_methods())}",
+    )
+    output_options(explain)
+    explain.set_defaults(func=measuring.run, plan=commands.plan_explain)
+
+
+def workload_options(p: argparse.ArgumentParser) -> None:
+    """How the workload is given: --param for a catalogue name, --inputs or --range for module:function."""
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter of the workload (repeatable); see 'conlab workloads'",
+    )
+    inputs = p.add_mutually_exclusive_group()
+    inputs.add_argument(
+        "--inputs",
+        metavar="FILE",
+        help='for module:function, a JSON list: one argument per call, or {"args": [...], '
+        '"kwargs": {...}}',
+    )
+    inputs.add_argument(
+        "--range", type=count(1), metavar="N", help="for module:function, call it on 0 .. N-1"
+    )
+
+
+def measure_options(
+    p: argparse.ArgumentParser, repeats_help: str = "(default 5)", clusters: bool = True
+) -> None:
+    """Options of every command that measures; ``clusters`` adds where dask and ray connect."""
+    p.add_argument(
+        "--repeats", type=count(1), metavar="N", help=f"timed runs of each strategy {repeats_help}"
+    )
+    p.add_argument("--warmup", type=count(0), metavar="N", help="untimed runs first (default 1)")
+    p.add_argument(
+        "--start-method",
+        choices=start_methods(),
+        metavar="METHOD",
+        help=f"how process strategies start children: {', '.join(start_methods())}",
+    )
+    if clusters:
+        p.add_argument(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="the dask strategy uses the Dask scheduler at ADDRESS (tcp://HOST:PORT) "
+            "instead of starting a LocalCluster",
+        )
+        p.add_argument(
+            "--ray-address",
+            metavar="ADDRESS",
+            help="the ray strategy joins the Ray cluster at ADDRESS instead of a local ray.init",
+        )
+    p.add_argument(
+        "--timeout",
+        type=seconds,
+        metavar="S",
+        help="stop a task running longer than S seconds and record it as timeout "
+        "(in-process strategies then run in a sandbox process). A strategy whose run "
+        "fails (a timeout, a crash, an error) is not run again, so the worst case is about "
+        "ceil(tasks / workers) x S per strategy, plus start-up",
+    )
+    isolation = p.add_mutually_exclusive_group()
+    isolation.add_argument(
+        "--isolate",
+        action="store_true",
+        default=None,
+        help="run catalogue workloads in a sandbox process too (your own code always is, "
+        "so that a task that crashes or exits cannot take conlab down)",
+    )
+    isolation.add_argument(
+        "--in-process",
+        action="store_false",
+        dest="isolate",
+        help="run your code in conlab's own process under in-process strategies "
+        "(sequential, threads, ...): nothing is pickled, but a crash ends conlab",
+    )
+    python_option(p)
+
+
+def python_option(p: argparse.ArgumentParser) -> None:
+    """--python: the command's measurement under other interpreters, side by side."""
+    p.add_argument(
+        "--python",
+        action="append",
+        metavar="PATH",
+        help="measure under the Python at PATH (repeat for several: shown side by side); "
+        "conlab runs there from this package's source, with the standard library only",
+    )
+
+
+def output_options(p: argparse.ArgumentParser) -> None:
+    """Options of every command that shows results."""
+    p.add_argument(
+        "--json", metavar="PATH", help="write the results to PATH (schema conlab.results/1)"
+    )
+    export_options(p)
+    p.add_argument(
+        "--raw-output",
+        action="store_true",
+        help="show the tasks' output interleaved as it was written, not grouped by task",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    picture_options(p)
+
+
+def picture_options(p: argparse.ArgumentParser) -> None:
+    """Where to draw the results: an HTML report, a plot, a Chrome trace."""
+    p.add_argument(
+        "--html", metavar="PATH", help="write a self-contained HTML report (tables, timelines)"
+    )
+    p.add_argument(
+        "--plot", metavar="PATH", help="draw speed-ups and timelines to PATH (.png or .svg)"
+    )
+    p.add_argument(
+        "--trace",
+        metavar="PATH",
+        help="write the timelines as Chrome trace-event JSON (opens in Perfetto)",
+    )
+
+
+def export_options(p: argparse.ArgumentParser) -> None:
+    """--markdown and --csv: the same results as tables for a README, an issue or a spreadsheet."""
+    p.add_argument("--markdown", metavar="PATH", help="write the results as Markdown tables")
+    p.add_argument("--csv", metavar="PATH", help="write the results as CSV, one row per strategy")
+
+
+def _add_map(sub: argparse._SubParsersAction[Parser]) -> None:
+    p = sub.add_parser(
+        "map",
+        help="run module:function over JSON lines on stdin, JSON lines on stdout",
+        description="Each line of stdin is one JSON item; each line of stdout is fn(item), "
+        "in input order. What the function prints goes to stderr.",
+    )
+    p.add_argument(
+        "function", metavar="MODULE:FUNCTION", help="the function, e.g. mypkg.tasks:resize"
+    )
+    p.add_argument("--strategy", default="auto", help="a strategy name, or auto (default)")
+    p.add_argument("--workers", type=count(1), metavar="N", help="worker threads or processes")
+    p.add_argument(
+        "--chunksize", type=count(1), metavar="N", help="items per chunk (default: auto)"
+    )
+    p.add_argument("--unordered", action="store_true", help="results as they finish")
+    p.add_argument("--timeout", type=float, metavar="S", help="seconds an item may run")
+    p.add_argument("--retries", type=count(0), default=0, metavar="N", help="re-runs after a crash")
+    p.add_argument(
+        "--errors",
+        choices=("raise", "collect"),
+        default="raise",
+        help="raise: stop at the first failed item; collect: write {index, status, error} in its place",
+    )
+    p.add_argument(
+        "--max-threads",
+        type=count(1),
+        metavar="N",
+        help="auto: at most N threads for waiting work",
+    )
+    p.add_argument("--quiet", action="store_true", help="do not say what auto chose and why")
+    p.set_defaults(func=map_lines)
