@@ -267,6 +267,19 @@ def test_auto_pulls_no_more_than_the_in_flight_bound_before_its_first_result():
         assert read[0] - 100_001 <= ProcessBackend.max_inflight_items
 
 
+def test_auto_runs_a_function_no_process_can_receive_on_threads():
+    lock = threading.Lock()
+
+    def locked_inc(x):
+        with lock:
+            return x + 1
+
+    results = conlab.map(locked_inc, range(20))
+    assert list(results) == list(range(1, 21))
+    assert results.strategy == "thread-pool"
+    assert results.advice is not None and "cannot be sent to another process" in str(results.advice)
+
+
 def thread_of(x):
     time.sleep(0.02)
     return threading.get_ident()

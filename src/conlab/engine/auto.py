@@ -109,17 +109,22 @@ class AutoBackend(Backend):
         self.checked_s = 0.0
         self.recheck_now = False
         self.looks = self.io_looks = 0
+        self.threads_only = False  # the function cannot be sent to a process
         self.look_s = OBSERVE_S
         self.current: Backend
         try:
             self.current = ProcessBackend(fn, self.process_workers, start_method, timeout_s)
         except UsageError as exc:  # the function cannot go to another process
-            self.current = ThreadBackend(fn, self.max_threads)
-            self._say(Choice(THREADS, self.max_threads, f"{self._described()}: {exc}"))
-            self.fixed = True
-        if self.fixed:
-            reason = f"{self._described()}: a timeout needs workers that can be stopped"
-            self._say(Choice(PROCESSES, self.process_workers, reason))
+            if self.fixed:
+                raise
+            # Threads from the start, as many as thread-pool's default; the evidence sizes them.
+            self.threads_only = True
+            self.current = ThreadBackend(fn, min(self.max_threads, self.cores + 4))
+            self._say(Choice(THREADS, self.current.workers, f"{self._described()}: {exc}"))
+        else:
+            if self.fixed:
+                reason = f"{self._described()}: a timeout needs workers that can be stopped"
+                self._say(Choice(PROCESSES, self.process_workers, reason))
         self.current.queued = True
         self.inflight[self.current] = 0
         self._sync()
@@ -280,18 +285,24 @@ class AutoBackend(Backend):
         from conlab.advice import predict, words
 
         chosen, other = predict.stream_plan(profile, self.process_workers, self.max_threads)
+        if self.threads_only:
+            force = THREADS
         if force is not None and chosen.strategy != force:
             chosen, other = other, chosen
         if only is not None and chosen.strategy != only:
             return
         reason = words.stream_choice(profile, chosen, other, running, self.max_threads)
         choice = Choice(chosen.strategy, chosen.workers, reason, profile)
-        if chosen.strategy != self.strategy or (
-            chosen.strategy == THREADS and chosen.workers > getattr(self.current, "workers", 0)
-        ):
+        more_threads = chosen.strategy == THREADS == self.strategy and chosen.workers > getattr(
+            self.current, "workers", 0
+        )
+        if chosen.strategy != self.strategy or more_threads:
             self._switch(chosen)
         if self.choice is None or chosen.strategy != self.choice.strategy:
             self._say(choice)
+        elif more_threads:  # the same choice, sized anew: on .advice, not said again
+            self.choice = choice
+            self.choices.append(choice)
 
     def _switch(self, chosen: Prediction) -> None:
         if chosen.strategy == THREADS:
