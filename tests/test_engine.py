@@ -175,6 +175,15 @@ def test_closing_early_stops_every_worker_at_once():
         assert not alive
 
 
+def test_auto_leaves_no_worker_process_behind_when_it_moves_to_threads():
+    me = psutil.Process()
+    before = {p.pid for p in me.children()}
+    results = conlab.map(sleep_then, [0.02] * 40)
+    assert list(results) == [0.02] * 40
+    assert results.strategy == "thread-pool"
+    assert [p for p in me.children() if p.pid not in before] == []
+
+
 def test_ctrl_c_stops_the_workers(tmp_path):
     script = tmp_path / "interrupted.py"
     script.write_text(
