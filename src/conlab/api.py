@@ -168,7 +168,8 @@ def sweep(
 
 
 def advise(
-    workload: Workload | str,
+    target: Workload | str | Callable[..., Any],
+    items: Iterable[Any] | None = None,
     *,
     workers: int | None = None,
     strategies: Sequence[str] | None = None,
@@ -176,17 +177,27 @@ def advise(
     verify: bool = True,
     repeats: int = 3,
     warmup: int = 1,
+    params: dict[str, Any] | None = None,
     progress: Progress | None = None,
 ) -> Advice:
-    """Probe ``workload``, predict every strategy here, recommend one and, with ``verify``, check it.
+    """Probe a workload, predict every strategy here, recommend one and, with ``verify``, check it.
 
-    The returned Advice holds the probe, every prediction, the choice and why in
-    plain words, and (verified) the comparison whose ``advice`` is ``to_dict()``.
+    ``target`` is what compare() takes: a Workload, a catalogue name (with ``params``),
+    ``"module:factory"``, or a function with ``items`` (one task per item; an ``async def``
+    function gets asyncio as a candidate). The returned Advice holds the probe, every
+    prediction, the choice and why in plain words, and (verified) the comparison whose
+    ``advice`` is ``to_dict()``.
     """
     from conlab.advice import advise as _advise
 
-    if isinstance(workload, str):
-        workload = resolve(workload)
+    if callable(target) and not isinstance(target, (Workload, str)):
+        if items is None:
+            raise UsageError("advise(func, items): give the inputs to call the function on")
+        workload = function_workload(target, items, fixed=params)
+    elif items is not None:
+        raise UsageError("items are inputs for a function; this target is a workload")
+    else:
+        workload = resolve(target, params)
     return _advise(
         workload,
         workers=workers,

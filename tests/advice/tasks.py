@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import itertools
 import time
 
 from conlab.model import Task, Workload
@@ -67,3 +69,34 @@ def big_argument(tasks: int = 2, size_mb: int = 200) -> Workload:
         kind="mixed",
         tasks=[Task(length, (buf,), name=f"len[{k}]") for k in range(tasks)],
     )
+
+
+# The probe runs at most this many calls of a task (warm-up, first call, two batches, two pairs):
+# past it, misled() waits 50 ms where the probe saw it compute for 0.2 ms, holding the GIL.
+PROBE_CALLS = 70
+_calls = itertools.count()
+
+
+def misled(x: int) -> int:
+    """Computing briefly while conlab probes it, then waiting: the probe is made to mislead."""
+    if next(_calls) < PROBE_CALLS:
+        end = time.perf_counter() + 0.0002
+        while time.perf_counter() < end:
+            pass
+    else:
+        time.sleep(0.05)
+    return x
+
+
+def matmul(seed: int, n: int = 300) -> float:
+    """A numpy matrix product: multithreaded BLAS, threads of its own."""
+    import numpy as np
+
+    a = np.random.default_rng(seed).random((n, n))
+    return float((a @ a).sum())
+
+
+async def fetch(x: int) -> int:
+    """Code written async: it waits in the event loop."""
+    await asyncio.sleep(0.02)
+    return x

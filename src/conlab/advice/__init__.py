@@ -5,12 +5,17 @@ strategy's start-up and dispatch on this machine (advice.calibrate), predicts
 the wall time of every strategy and worker count with a one-paragraph model
 (advice.predict, whose MODEL says it all), recommends the fastest and, unless
 told not to, runs the recommendation and the runner-up on the whole workload
-to show predicted against measured.
+to show predicted against measured. The verification decides: its capacity is
+measured again first (the machine's, now), and when it measures another
+candidate faster beyond the noise, that one is recommended and the advice says
+the prediction was wrong, and by how much.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +23,7 @@ from conlab.advice import words
 from conlab.advice.calibrate import LOOP
 from conlab.advice.predict import (
     MODEL,
+    TIE,
     Prediction,
     accepts_chunksize,
     predict_all,
@@ -84,6 +90,10 @@ class Advice:
     why: str
     comparison: Comparison | None = None
     verified: list[Verified] = field(default_factory=list)
+    # Set when the verification measured another candidate faster beyond the noise.
+    overridden: dict[str, Any] | None = None
+    # The capacity measured again when the verification ran, and the prediction's before it.
+    capacity_at_verification: float | None = None
 
     @property
     def sequential(self) -> Prediction:
@@ -121,6 +131,7 @@ class Advice:
                 "overlap": pr.overlap,
                 "cores": pr.cores,
                 "parallel_capacity": pr.capacity,
+                "own_cores": pr.own_cores,
                 "gil_enabled": pr.gil_enabled,
                 "args_bytes": pr.shipping.args_bytes,
                 "result_bytes": pr.shipping.result_bytes,
@@ -129,6 +140,8 @@ class Advice:
             },
             "predictions": [p.to_dict() for p in self.predictions],
             "verification": [v.to_dict() for v in self.verified],
+            "overridden": self.overridden,
+            "capacity_at_verification": self.capacity_at_verification,
             "model": MODEL,
         }
 
@@ -195,26 +208,69 @@ def advise(
     # The workload's setup (a server, a temporary directory) is what its tasks need to run.
     with workload.prepared():
         measured = probe(workload)
+    advice = _advice(workload, measured, names, workers, start_method)
+    if verify:
+        from conlab.measure.capacity import measure_capacity
+
+        # The prediction the verification checks uses the machine's capacity as it is now.
+        fresh = measure_capacity()
+        if fresh is not None:
+            measured.capacity = fresh
+            advice = _advice(workload, measured, names, workers, start_method)
+            advice.capacity_at_verification = fresh
+        _verify(advice, repeats, warmup, progress)
+    return advice
+
+
+def _advice(
+    workload: Workload,
+    measured: TaskProbe,
+    names: list[str] | None,
+    workers: int | None,
+    start_method: str | None,
+) -> Advice:
+    """Every prediction from the probe, and the recommendation."""
     module = getattr(workload.tasks[0].fn, "__module__", None)
-    predictions = predict_all(
-        measured, names, workers, start_method, module, workload.async_tasks is not None
-    )
+    with _main_not_imported_again():
+        predictions = predict_all(
+            measured, names, workers, start_method, module, workload.async_tasks is not None
+        )
     if not any(p.unavailable is None for p in predictions):
         raise UsageError(f"no strategy can run the {workload.name} workload here")
     chosen = recommend(predictions, async_as_written=_written_async(workload))
     other = runner_up(predictions, chosen)
     sequential = next(p for p in predictions if p.family == LOOP)
-    advice = Advice(
-        workload,
-        measured,
-        predictions,
-        chosen,
-        other,
-        words.why(measured, chosen, sequential, other),
-    )
-    if verify:
-        _verify(advice, repeats, warmup, progress)
-    return advice
+    why = words.why(measured, chosen, sequential, other)
+    if measured.cores_per_task > 1:
+        why += (
+            f" Each task keeps {measured.own_cores:.2f} cores busy by itself, run in one thread "
+            "(threads of its own, as BLAS, numexpr or numba start): the model counts them, so "
+            "more workers share the same cores."
+        )
+    return Advice(workload, measured, predictions, chosen, other, why)
+
+
+@contextlib.contextmanager
+def _main_not_imported_again() -> Iterator[None]:
+    """Price the strategies without their spawn and forkserver children importing the user's
+    script: one without an ``if __name__ == "__main__"`` guard would run again in each.
+
+    multiprocessing imports ``__main__`` in a child from its ``__spec__`` or ``__file__``;
+    the no-op tasks that price a strategy are conlab's own and need neither.
+    """
+    main = sys.modules.get("__main__")
+    saved: dict[str, Any] = {
+        k: main.__dict__[k] for k in ("__file__", "__spec__") if main and k in main.__dict__
+    }
+    if main is None or not saved:
+        yield
+        return
+    main.__dict__.pop("__file__", None)
+    main.__dict__["__spec__"] = None
+    try:
+        yield
+    finally:
+        main.__dict__.update(saved)
 
 
 def _verify(advice: Advice, repeats: int, warmup: int, progress: Progress | None) -> None:
@@ -236,4 +292,48 @@ def _verify(advice: Advice, repeats: int, warmup: int, progress: Progress | None
         run = runs[0] if p.family == LOOP else runs[1 + checked.index(p)]
         advice.verified.append(Verified(p, run))
     advice.comparison = comparison
+    _follow_evidence(advice)
     comparison.advice = advice.to_dict()
+
+
+def _timed_s(run: Run) -> list[float]:
+    """Start-up plus wall time of each repeat (what the prediction's total is about)."""
+    if len(run.startup_s) == len(run.wall_s):
+        return [s + w for s, w in zip(run.startup_s, run.wall_s, strict=True)]
+    return list(run.wall_s)
+
+
+def _follow_evidence(advice: Advice) -> None:
+    """Recommend the candidate the verification measured fastest, beyond the noise."""
+    from conlab.measure import stats
+
+    mine = advice.verified_for(advice.chosen)
+    done = [v for v in advice.verified if v.measured_s is not None]
+    if mine is None or mine.measured_s is None or not done:
+        return
+    best = min(done, key=lambda v: v.measured_s or 0.0)
+    if best is mine or (mine.run.contended and not best.run.contended):
+        return  # the choice may have been slower only for want of cores: no conclusion
+    ratio = stats.bootstrap_ratio_ci(_timed_s(mine.run), _timed_s(best.run))
+    if ratio is None or ratio[0] <= 1.0 + TIE:
+        return  # within the noise: the prediction's choice stands
+    was = advice.chosen
+    assert best.measured_s is not None and mine.measured_s is not None
+    faster = mine.measured_s / best.measured_s - 1
+    wrong_by = mine.error or 0.0
+    advice.overridden = {
+        "predicted": was.to_dict(),
+        "measured_s": mine.measured_s,
+        "instead": best.prediction.to_dict(),
+        "instead_measured_s": best.measured_s,
+        "faster": faster,
+        "prediction_error": wrong_by,
+    }
+    advice.runner_up = was if was.family != LOOP else advice.runner_up
+    advice.chosen = best.prediction
+    advice.why = (
+        f"The prediction was wrong: it chose {words.describe(was)}, predicted at "
+        f"{was.total_s:.3f} s, which measured {mine.measured_s:.3f} s ({wrong_by:+.0%}), "
+        f"while {words.describe(best.prediction)} measured {best.measured_s:.3f} s "
+        f"({faster:.0%} faster, beyond the noise): the measurement decides. " + advice.why
+    )

@@ -33,21 +33,22 @@ MODEL = (
     "Each sampled task is timed alone: it lasts d seconds, of which c are CPU demand (its CPU "
     "time, plus any time it waited for a free CPU) and the rest waiting. Two batches of tasks "
     "are then run in two threads at once: the fraction p of a task's time that overlapped is "
-    "the part that does not hold the GIL (waiting, C code that releases the GIL, or everything "
-    "on a free-threaded build); when the two threads' CPU time shows they never computed at the "
+    "the part that does not hold the GIL (waiting, C code releasing it, or all of it on a "
+    "free-threaded build); when the two threads' CPU time shows they never computed at the "
     "same moment, p is at most the waiting share. The machine's capacity k is measured too: one "
     "process per usable core spins at once, and k is how many cores' worth of work they got "
-    "through (fewer on a busy or virtual machine; at least what the probe's two threads "
-    "computed at once). A strategy with n workers is then predicted "
+    "through (fewer on a busy or virtual machine). A strategy with n workers is then predicted "
     "to take the longest of three bounds: the tasks dealt to n workers, each to the first free "
-    "one (about N*d/n); the CPU work shared by min(n, k) cores (N*c/min(n, k)); and, for "
-    "threads, the GIL-held part of every task run one at a time (N*(1-p)*d, or longer when two threads ran slower than a loop). To that it adds "
-    "what the strategy costs here, measured once on no-op tasks: its start-up (pools start "
+    "one (about N*d/n); the CPU work shared by min(n*u, k) cores (N*c*u/min(n*u, k); u: the "
+    "cores one task keeps busy, above 1 with threads of its own, as BLAS); and, for "
+    "threads, the GIL-held part of every task run one at a time (N*(1-p)*d, or more if two threads were slower than a loop). To that it adds "
+    "the strategy's costs here, measured on no-op tasks: its start-up (pools start "
     "their workers in waves of k), a per-task dispatch cost (divided by the chunk size where "
     "tasks are sent in chunks), and for processes the time to pickle each task's arguments "
-    "and result, push the bytes through a pipe and unpickle them, measured on the sample. "
+    "and result, piping and unpickling them. "
     "The recommendation is the fastest prediction of start-up plus run; within 3 % of it, the "
-    "simpler strategy and the fewer workers win."
+    "simpler strategy and the fewer workers win (asyncio first for async code); a verification "
+    "that measures otherwise overrides it."
 )
 
 # The most threads a thread pool is predicted with, and conlab.map's auto bound by default.
@@ -185,13 +186,14 @@ def _chunked(durations: Sequence[float], chunk: int) -> list[float]:
 
 
 def _threads(probe: TaskProbe, n: int, cost: Costs, startup_s: float) -> Prediction:
-    k, tasks = probe.parallel_cores, probe.tasks
+    k, tasks, u = probe.parallel_cores, probe.tasks, probe.cores_per_task
     gil_s = tasks * (1 - probe.overlap) * probe.duration_s
     if n >= 2 and probe.thread_speedup is not None and probe.thread_speedup < 1:
         gil_s /= probe.thread_speedup  # threads fighting over the GIL were slower than a loop
     wall = max(
         schedule_floor_s(probe.durations_s, n),
-        tasks * probe.cpu_demand_s / min(n, k),
+        # A task running threads of its own (BLAS) keeps u cores busy: n of them want n * u.
+        tasks * probe.cpu_demand_s * u / min(n * u, k),
         gil_s,
     )
     return Prediction(cost.strategy, n, {}, None, startup_s, wall + tasks * cost.per_task_s)
@@ -199,6 +201,7 @@ def _threads(probe: TaskProbe, n: int, cost: Costs, startup_s: float) -> Predict
 
 def _processes(probe: TaskProbe, n: int, cost: Costs, chunk: int, module: str | None) -> Prediction:
     k, tasks, ship = probe.parallel_cores, probe.tasks, probe.shipping
+    u = probe.cores_per_task
     bw = pipe_bytes_per_s()
     child_s = ship.loads_args_s + ship.dumps_result_s
     send_s = ship.dumps_args_s + ship.args_bytes / bw
@@ -213,7 +216,7 @@ def _processes(probe: TaskProbe, n: int, cost: Costs, chunk: int, module: str | 
         parent_s = send_s + back_s + cost.per_task_s / chunk
         wall = max(
             schedule_floor_s(_chunked(durations, chunk), n),
-            tasks * (probe.cpu_demand_s + child_s) / min(n, k),
+            tasks * (probe.cpu_demand_s * u + child_s) / min(n * u, k),
             tasks * parent_s + max(durations),
         )
     else:
@@ -222,7 +225,7 @@ def _processes(probe: TaskProbe, n: int, cost: Costs, chunk: int, module: str | 
         wall = (
             max(
                 max(durations),
-                tasks * (probe.cpu_demand_s + ship.dumps_result_s) / min(n, k),
+                tasks * (probe.cpu_demand_s * u + ship.dumps_result_s) / min(n * u, k),
                 tasks * back_s,
             )
             + cost.per_task_s
@@ -300,9 +303,12 @@ def predict_all(
     return sorted(out, key=lambda p: (p.unavailable is not None, p.total_s))
 
 
-def _rank(p: Prediction) -> tuple[int, int]:
-    fam = p.family
-    return (PREFERENCE.index(fam) if fam in PREFERENCE else len(PREFERENCE), p.workers)
+def _rank(p: Prediction, async_first: bool = False) -> tuple[int, int]:
+    order: tuple[str, ...]
+    fam, order = p.family, tuple(PREFERENCE)
+    if async_first:  # code written async runs as it is under asyncio: simpler than threads
+        order = (LOOP, EVENT_LOOP, *(f for f in PREFERENCE if f not in (LOOP, EVENT_LOOP)))
+    return (order.index(fam) if fam in order else len(order), p.workers)
 
 
 def recommend(predictions: Sequence[Prediction], async_as_written: bool = True) -> Prediction:
@@ -318,7 +324,7 @@ def recommend(predictions: Sequence[Prediction], async_as_written: bool = True) 
     ]
     best = min(p.total_s for p in ok)
     close = [p for p in ok if p.total_s <= best * (1 + TIE) + 1e-4]
-    return min(close, key=_rank)
+    return min(close, key=lambda p: _rank(p, async_as_written))
 
 
 def runner_up(predictions: Sequence[Prediction], chosen: Prediction) -> Prediction | None:

@@ -33,6 +33,9 @@ SHORT_BATCH_S = 0.15
 # A task that computed this share of its time (run-queue time left out) computed all of it.
 ALL_COMPUTING = 0.97
 _SCHEDSTAT = "/proc/thread-self/schedstat"
+# A task whose process CPU time, run in one thread, is this many times its wall time runs
+# threads of its own.
+OWN_THREADS = 1.2
 
 
 @dataclass
@@ -71,6 +74,8 @@ class TaskProbe:
     probe_s: float = 0.0
     # Cores' worth of pure Python the machine ran at once when probed (at most ``cores``).
     capacity: float | None = None
+    # Cores one task keeps busy in one thread: above 1 when it runs threads of its own (BLAS).
+    own_cores: float = 1.0
 
     @property
     def parallel_cores(self) -> float:
@@ -83,6 +88,11 @@ class TaskProbe:
             return float(self.cores)
         seen = self.pair_cpu_concurrency or 0.0
         return min(float(self.cores), max(self.capacity, seen))
+
+    @property
+    def cores_per_task(self) -> float:
+        """Cores one task keeps busy: its own threads' (BLAS) when it runs some, else 1."""
+        return self.own_cores if self.own_cores >= OWN_THREADS else 1.0
 
     @property
     def cpu_demand_s(self) -> float:
@@ -192,13 +202,24 @@ class _Batch:
     records: list[TaskRecord]
     wall_s: float
     runqueue_s: float
+    process_cpu_s: float = 0.0  # every thread of this process: a task's own threads too
 
 
 def _run_batch(tasks: Sequence[tuple[int, Task]]) -> _Batch:
-    q0, t0 = _runqueue_ns(), time.perf_counter()
+    q0, c0, t0 = _runqueue_ns(), time.process_time(), time.perf_counter()
     records = [execute(task, i, always_cpu=True) for i, task in tasks]
     wall = time.perf_counter() - t0
-    return _Batch(records, wall, (_runqueue_ns() - q0) / 1e9)
+    cpu = time.process_time() - c0
+    return _Batch(records, wall, (_runqueue_ns() - q0) / 1e9, cpu)
+
+
+def _own_cores(batch: _Batch) -> float:
+    """Cores a task keeps busy by itself, run in one thread: above 1 when it runs threads of its
+    own (BLAS, numexpr, numba, Polars); 1 for code that computes in the calling thread."""
+    running = batch.wall_s - batch.runqueue_s
+    if running <= 0:
+        return 1.0
+    return max(1.0, batch.process_cpu_s / running)
 
 
 def _run_pair(a: Sequence[tuple[int, Task]], b: Sequence[tuple[int, Task]]) -> tuple[float, float]:
@@ -286,6 +307,8 @@ def probe(workload: Workload) -> TaskProbe:
     if not tasks:
         raise UserCodeError(f"workload {workload.name!r} has no tasks to probe")
     with capture.routed():
+        # Warm-up, untimed: the first call pays for imports, caches and thread pools (BLAS).
+        _check(_run_batch(tasks[:1]).records)
         first = _run_batch(tasks[:1])
         _check(first.records)
         k = _batch_size(first.wall_s, len(tasks))
@@ -331,6 +354,7 @@ def probe(workload: Workload) -> TaskProbe:
         cores=usable_cpus(),
         gil_enabled=gil_enabled(),
         durations_s=_all_durations(workload, mean_s, sampled),
+        own_cores=_own_cores(batch_a),
     )
     sample = [t for _, t in tasks[:sampled]]
     result.shipping = probe_shipping(sample, [r.result for r in records])
