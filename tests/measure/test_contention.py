@@ -223,3 +223,15 @@ def test_the_schema_describes_the_machine() -> None:
     schema = resultfile.json_schema()
     run = schema["properties"]["comparisons"]["items"]["properties"]["runs"]["items"]
     assert {"machine", "contended", "speedup_contended", "set_aside"} <= set(run["properties"])
+
+
+def test_a_contended_run_is_never_called_significantly_different() -> None:
+    from conlab.measure.diff import ALPHA, MIN_EFFECT, compare_runs
+    from conlab.model import Contention, Run
+
+    fast = Run("thread-pool", 2, wall_s=[1.0, 1.01, 0.99, 1.0, 1.0])
+    slow = Run("thread-pool", 2, wall_s=[1.5, 1.51, 1.49, 1.5, 1.5])
+    assert compare_runs("w", fast, slow, MIN_EFFECT, ALPHA).significant
+    slow.machine = [Contention(0.9, 0.0, 2.0, 1.1, True)] * 5
+    row = compare_runs("w", fast, slow, MIN_EFFECT, ALPHA)
+    assert not row.significant and "contended in B" in (row.note or "")

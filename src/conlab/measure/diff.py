@@ -4,6 +4,7 @@ A difference is significant only when a test says the two sets of samples
 differ (Mann-Whitney U or Welch's t, p below ``alpha``) and the ratio of the
 medians is at least ``min_effect`` away from 1: with enough samples any
 difference is "significant", and a 1 % change is rarely worth a reader's time.
+A run that stayed contended (measure/contention.py) is never called significant.
 """
 
 from __future__ import annotations
@@ -100,6 +101,11 @@ def compare_runs(
     if cut:
         # A run cut short may have missed what the full run would have seen: no verdict.
         note = f"incomplete in {' and '.join(cut)} (interrupted): not called significant"
+        return DiffRow(name, key, med_a, med_b, ratio, note=note)
+    busy = [x for x, r in (("A", a), ("B", b)) if r.contended]
+    if busy:
+        # Measured without the cores it asked for: the machine, not the strategy, may differ.
+        note = f"contended in {' and '.join(busy)}: not called significant"
         return DiffRow(name, key, med_a, med_b, ratio, note=note)
     p_u = stats.mann_whitney_u(a.wall_s, b.wall_s)[1]
     p_t = stats.welch_t(a.wall_s, b.wall_s)[2] if len(a.wall_s) > 1 and len(b.wall_s) > 1 else None
