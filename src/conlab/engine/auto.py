@@ -60,12 +60,21 @@ class _Evidence:
         self.items += items
         self.wall_ns += wall_ns
         self.cpu_ns += cpu_ns
-        self.runqueue_ns += runqueue_ns
+        self.runqueue_ns += min(runqueue_ns, wall_ns)
 
     @property
     def own_ns(self) -> int:
         """Wall time the items had a CPU when they wanted one."""
         return self.wall_ns - min(self.runqueue_ns, self.wall_ns)
+
+
+def _sleeping(pid: int) -> bool:
+    """Whether the process is asleep or blocked now (state S or D), not running or runnable."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[0] in (b"S", b"D")
+    except (OSError, IndexError):
+        return False
 
 
 def _schedstat_ns(pid: int) -> tuple[int, int] | None:
@@ -200,7 +209,7 @@ class AutoBackend(Backend):
     # --- choosing -------------------------------------------------------------------------
 
     def _described(self) -> str:
-        n = getattr(self.current, "workers", None) or self.process_workers
+        n = self.process_workers if self._is_processes() else getattr(self.current, "workers", 1)
         return f"{self.strategy} with {n} worker{'s' if n != 1 else ''}"
 
     def _weigh(self) -> None:
@@ -245,6 +254,7 @@ class AutoBackend(Backend):
         assert isinstance(self.current, ProcessBackend)
         now_ns = time.perf_counter_ns()
         items = wall = cpu = wait = 0
+        asleep = True
         for pid, running_ns in self.current.running():
             stat = _schedstat_ns(pid)
             if stat is None:
@@ -255,6 +265,7 @@ class AutoBackend(Backend):
                 self.looked[pid] = (start_ns, now_ns, *stat)
                 continue
             if now_ns - seen[1] >= OBSERVE_S * 1e9:
+                asleep = asleep and _sleeping(pid)
                 items += 1
                 wall += now_ns - seen[1]
                 cpu += stat[0] - seen[2]
@@ -264,8 +275,10 @@ class AutoBackend(Backend):
             # A worker still starting (spawn) computes while it imports, a busy machine
             # blurs the rest: only items that plainly wait (the profile's kind "io") decide
             # here; anything else is decided by the first finished chunks.
-            # Two looks in a row must agree: one can fall where the worker did not run.
-            self.io_looks = self.io_looks + 1 if profile.kind == "io" else 0
+            # Two looks in a row must agree, and find the workers asleep: a virtual CPU the
+            # host gives to others shows neither as CPU time nor as run-queue time.
+            waiting = profile.kind == "io" and asleep
+            self.io_looks = self.io_looks + 1 if waiting else 0
             if self.io_looks >= 2:
                 self._choose(profile, running=True, only=THREADS)
 

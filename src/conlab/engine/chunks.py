@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import marshal
 import pickle
+import resource
 import struct
 import time
 import traceback
@@ -36,15 +37,36 @@ def runqueue_ns() -> int:
         return 0
 
 
+_RUSAGE_THREAD = getattr(resource, "RUSAGE_THREAD", None)
+
+
+def _blocked() -> int:
+    """Times this thread has blocked (voluntary context switches; -1 where unknown)."""
+    if _RUSAGE_THREAD is None:
+        return -1
+    return resource.getrusage(_RUSAGE_THREAD).ru_nvcsw
+
+
+def _queued_ns(ns: int, cpu_ns: int, q0: int, blocked0: int) -> int:
+    """The chunk's time waiting for a CPU. A thread that never blocked did not wait for
+    anything else: all it did not compute, it waited for a CPU (run queue, or a virtual CPU
+    the host was running something else on, which the run queue does not show)."""
+    queued = runqueue_ns() - q0
+    if blocked0 >= 0 and _blocked() == blocked0:
+        queued = max(queued, ns - cpu_ns)
+    return min(queued, ns)  # the scheduler's clock and this one can drift apart
+
+
 def run_chunk(fn: Callable[[Any], Any], items: Sequence[Any], queued: bool = False) -> ChunkOutcome:
     """``fn`` over ``items``: the values (None where an item failed), the failures, the times.
 
     The CPU time of the running thread beside the wall time tells waiting from
     computing (conlab.map's auto choice): two clock reads more per chunk. With
     ``queued``, the time the thread waited for a busy CPU too (two small reads
-    of /proc), so that a busy machine is not taken for waiting work.
+    of /proc and two getrusage calls), so that a busy machine is not taken for
+    waiting work.
     """
-    q0 = runqueue_ns() if queued else 0
+    q0, blocked0 = (runqueue_ns(), _blocked()) if queued else (0, -1)
     values: list[Any] = []
     errors: Errors | None = None
     it = iter(items)
@@ -61,7 +83,7 @@ def run_chunk(fn: Callable[[Any], Any], items: Sequence[Any], queued: bool = Fal
             errors.append((len(values), exc, tb))
             values.append(None)
     ns, cpu_ns = time.perf_counter_ns() - t0, time.thread_time_ns() - cpu0
-    return values, errors, ns, cpu_ns, runqueue_ns() - q0 if queued else 0
+    return values, errors, ns, cpu_ns, _queued_ns(ns, cpu_ns, q0, blocked0) if queued else 0
 
 
 class RemoteTraceback(Exception):
