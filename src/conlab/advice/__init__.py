@@ -32,6 +32,7 @@ from conlab.advice.predict import (
 )
 from conlab.advice.profile import TaskProbe, probe
 from conlab.errors import UsageError
+from conlab.measure.units import duration
 from conlab.model import RUN_OK, Comparison, Run, Workload
 
 if TYPE_CHECKING:
@@ -333,7 +334,8 @@ def _follow_evidence(advice: Advice) -> None:
     advice.chosen = best.prediction
     advice.why = (
         f"The prediction was wrong: it chose {words.describe(was)}, predicted at "
-        f"{was.total_s:.3f} s, which measured {mine.measured_s:.3f} s ({wrong_by:+.0%}), "
-        f"while {words.describe(best.prediction)} measured {best.measured_s:.3f} s "
+        f"{duration(was.total_s, 's')}, which measured {duration(mine.measured_s, 's')} "
+        f"({wrong_by:+.0%}), while {words.describe(best.prediction)} measured "
+        f"{duration(best.measured_s, 's')} "
         f"({faster:.0%} faster, beyond the noise): the measurement decides. " + advice.why
     )
