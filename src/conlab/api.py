@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from conlab.errors import UsageError
-from conlab.lab.compare import Progress, Update
+from conlab.lab.compare import Progress, Remeasure, Update
 from conlab.lab.compare import compare as _compare
 from conlab.model import Comparison, Workload
 from conlab.strategies import REGISTRY, Strategy, parse_spec
@@ -42,8 +42,12 @@ def compare(
     ray_address: str | None = None,
     progress: Progress | None = None,
     on_update: Update | None = None,
+    remeasure: Remeasure | None = None,
 ) -> Comparison:
     """Run a workload under each strategy (``"thread-pool:4"`` or a Strategy) and compare.
+
+    Runs that did not get the cores they asked for are measured again within ``remeasure``
+    (default: as many extra rounds as ``repeats``, at most 30 s).
 
     ``target`` is a Workload, a catalogue name (``"hash"``, with ``params``),
     ``"module:factory"``, or a function with ``items``: one task per item,
@@ -77,7 +81,15 @@ def compare(
         timeout_s=timeout_s,
         isolate=isolate,
     )
-    return _compare(workload, chosen, repeats, warmup, progress=progress, on_update=on_update)
+    return _compare(
+        workload,
+        chosen,
+        repeats,
+        warmup,
+        progress=progress,
+        on_update=on_update,
+        remeasure=remeasure,
+    )
 
 
 def strategy_list(

@@ -235,3 +235,42 @@ def test_a_contended_run_is_never_called_significantly_different() -> None:
     slow.machine = [Contention(0.9, 0.0, 2.0, 1.1, True)] * 5
     row = compare_runs("w", fast, slow, MIN_EFFECT, ALPHA)
     assert not row.significant and "contended in B" in (row.note or "")
+
+
+def test_the_bound_is_set_on_the_command_line(tmp_path) -> None:
+    from conlab import resultfile
+    from tests.helpers import assert_one_line_error, run_cli
+
+    out = tmp_path / "bound.json"
+    args = ["compare", "sleep", "--strategies", "thread-pool:2", "--repeats", "2"]
+    proc = run_cli([*args, "--remeasure-rounds", "0", "--remeasure-time", "5", "--json", str(out)])
+    assert proc.returncode == 0, proc.stderr
+    (c,) = resultfile.load(str(out)).comparisons
+    assert c.remeasure is not None
+    assert (c.remeasure["max_rounds"], c.remeasure["max_s"], c.remeasure["rounds"]) == (0, 5.0, 0)
+    assert_one_line_error(run_cli([*args, "--remeasure-rounds", "-1"]), 2, "--remeasure-rounds")
+
+
+def test_the_terminal_shows_one_warning_line_and_marks_a_contended_speedup() -> None:
+    import io
+
+    from rich.console import Console
+
+    from conlab.measure import noise
+    from conlab.report import terminal
+
+    c = _record_comparison()
+    c.runs[0].wall_s = [2.0, 1.0, 1.01, 0.99, 1.0, 1.25]
+    c.runs[0].machine = c.runs[0].machine * 3
+    c.runs[0].other_cores = [1.0] * 6
+    assert len(noise.comparison_warnings(c, 2)) >= 3
+
+    def shown(verbose: bool) -> str:
+        out = io.StringIO()
+        terminal.render(Console(file=out, width=160), c, cores=2, verbose=verbose)
+        return out.getvalue()
+
+    quiet = shown(False)
+    assert quiet.count("⚠") == 1 and "1.50×†" in quiet
+    assert "contended" in next(line for line in quiet.splitlines() if "⚠" in line)
+    assert shown(True).count("⚠") == len(noise.comparison_warnings(c, 2))

@@ -28,7 +28,7 @@ def _cores(results: Results) -> int | None:
 
 
 def _show_comparison(
-    raw_output: bool,
+    raw_output: bool, verbose: bool = False
 ) -> Callable[[Comparison], Callable[[Console, Results], None]]:
     """How a comparison is shown: its tables, then its tasks' output."""
 
@@ -37,7 +37,9 @@ def _show_comparison(
             from conlab.report import terminal
 
             console.print()
-            terminal.render(console, comparison, raw_output=raw_output, cores=_cores(results))
+            terminal.render(
+                console, comparison, raw_output=raw_output, cores=_cores(results), verbose=verbose
+            )
 
         return show
 
@@ -66,7 +68,7 @@ def plan_demo(args: argparse.Namespace) -> Measurement:
     from conlab import api
     from conlab.model import Comparison
 
-    showing = _show_comparison(args.raw_output)
+    showing = _show_comparison(args.raw_output, args.verbose)
 
     def parts(progress: Progress | None, on_round: Update | None) -> Iterator[Callable[[], Part]]:
         demo = api.demo(
@@ -101,6 +103,7 @@ def workload_of(args: argparse.Namespace) -> Workload:
 
 def plan_compare(args: argparse.Namespace) -> Measurement:
     from conlab import api
+    from conlab.lab.remeasure import REMEASURE_S, Remeasure
 
     chosen = api.strategy_list(
         args.strategies.split(",") if args.strategies else None,
@@ -113,7 +116,7 @@ def plan_compare(args: argparse.Namespace) -> Measurement:
     )
     workload = workload_of(args)
     repeats, warmup = _repeats_warmup(args, 5)
-    showing = _show_comparison(args.raw_output)
+    showing = _show_comparison(args.raw_output, args.verbose)
 
     def parts(progress: Progress | None, on_round: Update | None) -> Iterator[Callable[[], Part]]:
         def part() -> Part:
@@ -124,6 +127,10 @@ def plan_compare(args: argparse.Namespace) -> Measurement:
                 warmup=warmup,
                 progress=progress,
                 on_update=on_round,
+                remeasure=Remeasure(
+                    args.remeasure_rounds,
+                    REMEASURE_S if args.remeasure_time is None else args.remeasure_time,
+                ),
             )
             return Part([comparison], showing(comparison))
 
@@ -180,7 +187,7 @@ def plan_advise(args: argparse.Namespace) -> Measurement:
     workload = workload_of(args)
     strategies = _names(args.strategies)
     repeats, warmup = _repeats_warmup(args, 3)
-    showing = _show_comparison(args.raw_output)
+    showing = _show_comparison(args.raw_output, args.verbose)
 
     def parts(progress: Progress | None, on_round: Update | None) -> Iterator[Callable[[], Part]]:
         def part() -> Part:

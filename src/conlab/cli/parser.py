@@ -113,6 +113,20 @@ def _add_compare_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     )
     workload_options(compare)
     measure_options(compare)
+    compare.add_argument(
+        "--remeasure-rounds",
+        type=count(0),
+        metavar="N",
+        help="extra rounds for runs that did not get the cores they asked for, because other "
+        "programs kept the machine busy (default: as many as --repeats; 0: none)",
+    )
+    compare.add_argument(
+        "--remeasure-time",
+        type=seconds,
+        metavar="S",
+        help="stop those extra rounds after S seconds (default 30); what stays contended is "
+        "marked †",
+    )
     output_options(compare)
     compare.set_defaults(func=measuring.run, plan=commands.plan_compare, measure=measuring.measure)
 
@@ -298,6 +312,11 @@ def output_options(p: argparse.ArgumentParser) -> None:
         help="show the tasks' output interleaved as it was written, not grouped by task",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="every warning on a line of its own (default: one line per table)",
+    )
     picture_options(p)
 
 
