@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import time
 from collections.abc import Sequence
 
 from conlab.measure.capacity import QUICK_ROUNDS, QUICK_SPIN_S, measure_capacity
@@ -25,6 +26,19 @@ SHORT_OF_CORES = 0.25
 # ...and the machine was this close to fully busy (it, others and steal together).
 SATURATED_MARGIN_CORES = 0.4
 _TICK_S = 1 / (os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100)
+# A capacity measured this recently is next to the run still: the runs of one round share it
+# (starting the spinners costs 0.1-0.3 s on a busy machine, more than many runs take).
+CAPACITY_FRESH_S = 2.0
+_last_capacity: tuple[float, float | None] | None = None  # (time.monotonic(), capacity)
+
+
+def capacity_now() -> float | None:
+    """The machine's capacity measured now, or within the last CAPACITY_FRESH_S seconds."""
+    global _last_capacity
+    now = time.monotonic()
+    if _last_capacity is None or now - _last_capacity[0] > CAPACITY_FRESH_S:
+        _last_capacity = (now, measure_capacity(QUICK_SPIN_S, QUICK_ROUNDS))
+    return _last_capacity[1]
 
 
 def judge(
@@ -51,7 +65,7 @@ def judge(
     available = max(0.0, cores - other - steal)
     capacity = None
     if other + steal >= OTHERS_BUSY_CORES and measure:
-        capacity = measure_capacity(QUICK_SPIN_S, QUICK_ROUNDS)
+        capacity = capacity_now()
         if capacity is not None:
             available = min(available, capacity)
     own = own_cpu_s / wall_s
