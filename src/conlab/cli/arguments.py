@@ -11,8 +11,8 @@ def one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-def count(minimum: int) -> Callable[[str], int]:
-    """A whole number of at least ``minimum``."""
+def count(minimum: int, maximum: int = 10**6) -> Callable[[str], int]:
+    """A whole number from ``minimum`` to ``maximum``."""
 
     def parse(text: str) -> int:
         try:
@@ -21,6 +21,8 @@ def count(minimum: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}, not {text[:30]}")
         return value
 
     parse.__name__ = "count"
@@ -36,14 +38,27 @@ def counts(text: str) -> list[int]:
     return values
 
 
+MAX_SECONDS = 10**6  # eleven days and a half: past it, a limit is no limit
+
+
 def seconds(text: str) -> float:
+    """A number of seconds, finite, more than 0 and at most MAX_SECONDS."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, not {text!r}") from None
-    if not 0 < value < 1e6:
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    if not 0 < value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number of seconds, more than 0 and at most {MAX_SECONDS}, not {text}"
+        )
     return value
+
+
+def path(text: str) -> str:
+    """A file's path, made absolute now: a task's os.chdir cannot move it later."""
+    from conlab.outputs import absolute
+
+    return absolute(text)
 
 
 def fraction(text: str) -> float:

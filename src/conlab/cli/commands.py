@@ -106,7 +106,7 @@ def plan_compare(args: argparse.Namespace) -> Measurement:
     from conlab.lab.remeasure import REMEASURE_S, Remeasure
 
     chosen = api.strategy_list(
-        args.strategies.split(",") if args.strategies else None,
+        _names(args.strategies),
         args.workers,
         args.start_method,
         scheduler=args.scheduler,

@@ -15,12 +15,13 @@ if TYPE_CHECKING:
 
 
 def make_console() -> Console:
-    from rich.console import Console
+    """A console that shows control characters visibly and prints on any stdout encoding."""
+    from conlab.report.visible import SafeConsole
 
-    console = Console(highlight=False)
+    console = SafeConsole(highlight=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         # Piped to a file or a CI log: nothing to fit, so keep every column.
-        console = Console(highlight=False, width=140)
+        console = SafeConsole(highlight=False, width=140)
     return console
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
+
+from conlab.errors import ConlabError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -52,9 +55,35 @@ class Exports:
         return next((path for e, path in self.targets if e.option == option), None)
 
     def write(self, results: Results, intermediate: bool) -> None:
-        """Write every output: ``intermediate`` after a round, or final once measuring is done."""
-        for exporter, path in self.targets:
-            exporter.write(results, path, intermediate)
+        """Write every output: ``intermediate`` after a round, or final once measuring is done.
+
+        A write that fails (a full disk, a directory made read-only meanwhile) loses no
+        measurement: that output goes to a file in the temporary directory (or the
+        current one) from then on, said once on stderr; only when no file can be written
+        anywhere is it an error, and only at the final write.
+        """
+        for k, (exporter, path) in enumerate(self.targets):
+            try:
+                exporter.write(results, path, intermediate)
+            except (OSError, UsageError) as exc:
+                try:
+                    self.targets[k] = (exporter, self._elsewhere(exporter, path, exc, results))
+                except ConlabError:
+                    if not intermediate:
+                        raise  # after a round: the final write tries again
+
+    def _elsewhere(self, exporter: Exporter, path: str, exc: Exception, results: Results) -> str:
+        from conlab import outputs
+
+        why = outputs.reason(exc)
+        for other in outputs.elsewhere(path):
+            try:
+                exporter.export(results, other)
+            except (OSError, UsageError):
+                continue
+            sys.stderr.write(f"conlab: {outputs.notice(path, why, other)}\n")
+            return other
+        raise outputs.nowhere(path, why)
 
     def announce(self, console: Console) -> None:
         """Tell the user where each file is."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from conlab.cli.console import make_console, progress_bar, wants_progress
 from conlab.cli.exports import Exports
+from conlab.errors import ConlabError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -100,6 +101,20 @@ def run(args: argparse.Namespace, plan: Plan | None = None) -> int:
         _save_interrupted(collected, exc, exports)
         raise
     exports.announce(console)
+    return exit_code(collected.results)
+
+
+EXIT_NO_VALID_RUN = 1
+
+
+def exit_code(results: Results) -> int:
+    """0 when a run was valid, or nothing was run (advise --no-verify); 1 when runs were made
+    and none of them is valid, so that CI notices a comparison where everything failed."""
+    from conlab.model import RUN_OK, RUN_UNAVAILABLE
+
+    runs = [r for c in results.comparisons for r in c.runs if r.status != RUN_UNAVAILABLE]
+    if runs and not any(r.status == RUN_OK for r in runs):
+        return EXIT_NO_VALID_RUN
     return 0
 
 
@@ -156,9 +171,11 @@ def _with_last(parts: Iterable[Callable[[], Part]]) -> Iterator[tuple[Callable[[
 
 def _save_interrupted(collected: _Collected, exc: KeyboardInterrupt, exports: Exports) -> None:
     """Ctrl-C: write what completed, with the part in progress as far as it got, marked incomplete."""
-    if not collected.interrupted(exc):
+    if not collected.interrupted(exc) and collected.results.complete:
         return
-    with contextlib.suppress(OSError):
+    # Written even with nothing completed: a complete file from an earlier run must not
+    # stay in place looking like this run's result.
+    with contextlib.suppress(OSError, ConlabError):
         exports.write(collected.results, intermediate=True)
         if exports.path("json"):
             exc.saved_to = exports.path("json")  # type: ignore[attr-defined]

@@ -13,16 +13,62 @@ import sys
 from typing import NoReturn
 
 from conlab.cli import catalogue, commands, files, measuring
-from conlab.cli.arguments import count, counts, fraction, one_line, percent, seconds, start_methods
+from conlab.cli.arguments import (
+    count,
+    counts,
+    fraction,
+    one_line,
+    path,
+    percent,
+    seconds,
+    start_methods,
+)
 from conlab.cli.map import map_lines
+
+EXIT_CODES = (
+    "exit codes: 0 every measuring command had a valid run (or nothing to measure); "
+    "1 it ran, but no run was valid (every run failed), or a file could not be written "
+    "anywhere; 2 bad usage (options, names, files); 130 interrupted (Ctrl-C), "
+    "143 terminated (SIGTERM), 129 hung up (SIGHUP)"
+)
 
 
 class Parser(argparse.ArgumentParser):
     """Bad input gets one line saying what is wrong and where to look, and exit code 2."""
 
+    _seen: list[str] | None = None
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def,unused-ignore]
+        self._seen = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> NoReturn:
+        unknown = self._unknown_option()
+        if unknown is not None and "required" in message:
+            # argparse reports the missing COMMAND or FILE first; the stray option is the news.
+            message = f"unrecognized option {unknown!r}"
         sys.stderr.write(f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')\n")
         raise SystemExit(2)
+
+    def _known(self) -> set[str]:
+        return {"-", *self._option_string_actions}
+
+    def _unknown_option(self) -> str | None:
+        for token in self._seen or []:
+            if token == "--":
+                return None
+            name = token.partition("=")[0]
+            if token.startswith("-") and not _number(token) and name not in self._known():
+                return name
+        return None
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="conlab",
         description="A concurrency lab for Python: run one workload "
         "under every concurrency model, measure it honestly, and see what to use.",
+        epilog=EXIT_CODES,
     )
     parser.add_argument("--version", action="version", version=f"conlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
@@ -191,7 +238,7 @@ def _add_advise(sub: argparse._SubParsersAction[Parser]) -> None:
     advise.add_argument(
         "--explain-model", action="store_true", help="print the prediction model in one paragraph"
     )
-    measure_options(advise, "when verifying (default 3)", clusters=False)
+    measure_options(advise, "when verifying (default 3)", clusters=False, sandbox=False)
     output_options(advise)
     advise.set_defaults(func=measuring.run, plan=commands.plan_advise)
 
@@ -237,9 +284,13 @@ def workload_options(p: argparse.ArgumentParser) -> None:
 
 
 def measure_options(
-    p: argparse.ArgumentParser, repeats_help: str = "(default 5)", clusters: bool = True
+    p: argparse.ArgumentParser,
+    repeats_help: str = "(default 5)",
+    clusters: bool = True,
+    sandbox: bool = True,
 ) -> None:
-    """Options of every command that measures; ``clusters`` adds where dask and ray connect."""
+    """Options of every command that measures; ``clusters`` adds where dask and ray connect,
+    ``sandbox`` --timeout, --isolate, --in-process and --python (advise has none of them)."""
     p.add_argument(
         "--repeats", type=count(1), metavar="N", help=f"timed runs of each strategy {repeats_help}"
     )
@@ -262,6 +313,13 @@ def measure_options(
             metavar="ADDRESS",
             help="the ray strategy joins the Ray cluster at ADDRESS instead of a local ray.init",
         )
+    if sandbox:
+        _sandbox_options(p)
+    p.set_defaults(**{k: None for k in ("timeout", "isolate", "python") if not sandbox})
+
+
+def _sandbox_options(p: argparse.ArgumentParser) -> None:
+    """--timeout, --isolate / --in-process and --python."""
     p.add_argument(
         "--timeout",
         type=seconds,
@@ -303,7 +361,10 @@ def python_option(p: argparse.ArgumentParser) -> None:
 def output_options(p: argparse.ArgumentParser) -> None:
     """Options of every command that shows results."""
     p.add_argument(
-        "--json", metavar="PATH", help="write the results to PATH (schema conlab.results/1)"
+        "--json",
+        type=path,
+        metavar="PATH",
+        help="write the results to PATH (schema conlab.results/1)",
     )
     export_options(p)
     p.add_argument(
@@ -323,13 +384,20 @@ def output_options(p: argparse.ArgumentParser) -> None:
 def picture_options(p: argparse.ArgumentParser) -> None:
     """Where to draw the results: an HTML report, a plot, a Chrome trace."""
     p.add_argument(
-        "--html", metavar="PATH", help="write a self-contained HTML report (tables, timelines)"
+        "--html",
+        type=path,
+        metavar="PATH",
+        help="write a self-contained HTML report (tables, timelines)",
     )
     p.add_argument(
-        "--plot", metavar="PATH", help="draw speed-ups and timelines to PATH (.png or .svg)"
+        "--plot",
+        type=path,
+        metavar="PATH",
+        help="draw speed-ups and timelines to PATH (.png or .svg)",
     )
     p.add_argument(
         "--trace",
+        type=path,
         metavar="PATH",
         help="write the timelines as Chrome trace-event JSON (opens in Perfetto)",
     )
@@ -337,8 +405,12 @@ def picture_options(p: argparse.ArgumentParser) -> None:
 
 def export_options(p: argparse.ArgumentParser) -> None:
     """--markdown and --csv: the same results as tables for a README, an issue or a spreadsheet."""
-    p.add_argument("--markdown", metavar="PATH", help="write the results as Markdown tables")
-    p.add_argument("--csv", metavar="PATH", help="write the results as CSV, one row per strategy")
+    p.add_argument(
+        "--markdown", type=path, metavar="PATH", help="write the results as Markdown tables"
+    )
+    p.add_argument(
+        "--csv", type=path, metavar="PATH", help="write the results as CSV, one row per strategy"
+    )
 
 
 def _add_map(sub: argparse._SubParsersAction[Parser]) -> None:
@@ -357,7 +429,7 @@ def _add_map(sub: argparse._SubParsersAction[Parser]) -> None:
         "--chunksize", type=count(1), metavar="N", help="items per chunk (default: auto)"
     )
     p.add_argument("--unordered", action="store_true", help="results as they finish")
-    p.add_argument("--timeout", type=float, metavar="S", help="seconds an item may run")
+    p.add_argument("--timeout", type=seconds, metavar="S", help="seconds an item may run")
     p.add_argument("--retries", type=count(0), default=0, metavar="N", help="re-runs after a crash")
     p.add_argument(
         "--errors",
