@@ -144,7 +144,7 @@ FUNCTIONS: dict[str, Callable[[], Any]] = {
     "blas-numpy": lambda: function_workload(contention_tasks.matmul, range(8)),
     "async-def": lambda: function_workload(contention_tasks.fetch, range(32)),
     "50MB-result": lambda: function_workload(contention_tasks.big_result, range(4)),
-    "tiny-task": lambda: function_workload(contention_tasks.tiny, range(2000)),
+    "tiny-task": lambda: function_workload(contention_tasks.tiny, range(200)),
     "sleep-then-compute": lambda: function_workload(contention_tasks.sleep_then_compute, range(8)),
 }
 
