@@ -10,8 +10,9 @@ import sys
 import threading
 from typing import Any
 
-from conlab._process import crashsite, worker
+from conlab._process import crashsite
 from conlab._process.execute import current_worker
+from conlab._process.journal import Leftovers, error_line
 from conlab.errors import UsageError
 from conlab.model import CRASHED, Task, TaskRecord, Worker
 
@@ -81,7 +82,7 @@ def describe_crash(exitcode: int | None, raw: str) -> str:
             how = f"signal {name}"
     if site is not None:
         return f"{how}: {site}"
-    line = worker.error_line(raw)
+    line = error_line(raw)
     return f"{how}: {line}" if line else f"{how}; {CRASH_HINT}"
 
 
@@ -93,7 +94,7 @@ def _signal_name(number: int) -> str:
 
 
 def crashed_record(
-    task: Task, index: int, pid: int, exitcode: int | None, left: worker.Leftovers
+    task: Task, index: int, pid: int, exitcode: int | None, left: Leftovers
 ) -> TaskRecord:
     """The record of a task whose worker process died under it."""
     error = f"worker process {pid} died with {describe_crash(exitcode, left.raw)}"

@@ -1,6 +1,6 @@
 """Where in the user's code a worker process died: the line a crash report names.
 
-A worker's fds 1 and 2 go to its ``.raw`` file (see worker.WorkerLog). When a
+A worker's fds 1 and 2 go to its ``.raw`` file (see journal.WorkerLog). When a
 fatal signal hits it, faulthandler writes the Python stack of every thread
 there, the crashed one as ``Current thread``; the deepest frame of that stack
 in the user's code is the line that called into the C code that crashed.

@@ -177,7 +177,7 @@ def pipe_bytes_per_s() -> float:
 
 _IMPORT = (
     "import sys, time, importlib\n"
-    "import conlab._process.worker\n"
+    "import conlab._process.child\n"
     "t = time.perf_counter()\n"
     "importlib.import_module(sys.argv[1])\n"
     "print(time.perf_counter() - t)\n"

@@ -19,7 +19,7 @@ ready, waits for the go, times its own run and sends the Execution back, so its
 start-up stays outside the timed window; it measures its own peak memory too.
 
 Supervision: the child notes each task's start, output and record in a journal
-file as they happen (worker.WorkerLog). When it dies, the parent reads the
+file as they happen (journal.WorkerLog). When it dies, the parent reads the
 journal: finished tasks keep their records, the task running is ``crashed`` with
 the exit code or signal, and the tasks not started run in a fresh sandbox. A task
 past the timeout is stopped by killing the sandbox; it is recorded ``timeout``
@@ -45,9 +45,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from conlab._process import execute as execute_module
-from conlab._process import lifeline, worker
+from conlab._process import lifeline
 from conlab._process.crashes import crashed_record, describe_exit, kill_all
 from conlab._process.execute import timed_out, unstarted
+from conlab._process.journal import (
+    RAW_TAIL_BYTES,
+    JournalReader,
+    Leftovers,
+    WorkerLog,
+    error_line,
+    read_tail,
+)
+from conlab._process.wire import pack_lenient, unpack
 from conlab.errors import UsageError
 from conlab.model import LOST, Task, TaskRecord
 from conlab.strategies.base import Execution, Strategy
@@ -107,7 +116,7 @@ class _Outcome:
     """One sandbox's end: its Execution, or what its journal says, and how it ended."""
 
     execution: Execution | None
-    journal: worker.JournalReader
+    journal: JournalReader
     pid: int
     exitcode: int | None
     go_ns: int
@@ -153,7 +162,7 @@ def _account(
 ) -> list[int]:
     """Records for what the dead sandbox finished or was running; the tasks to run again."""
     journal, running = out.journal, out.journal.running
-    left = worker.Leftovers(out.pid, journal.started, journal.chunks, out.raw)
+    left = Leftovers(out.pid, journal.started, journal.chunks, out.raw)
     again: list[int] = []
     how = describe_exit(out.exitcode)
     for k, i in enumerate(pending):
@@ -204,7 +213,7 @@ def _account(
     if len(again) == len(pending):
         # The sandbox died before any task could be accounted for: trying again would loop.
         for i in again:
-            why = worker.error_line(out.raw) or how
+            why = error_line(out.raw) or how
             records[i] = unstarted(tasks[i], i, LOST, f"not run: the sandbox process died ({why})")
         return []
     return again
@@ -221,7 +230,7 @@ def _one(strategy: Strategy, tasks: list[Task], log_dir: str) -> _Outcome:
         proc.start()
     child_conn.close()
     try:
-        journal = worker.JournalReader(os.path.join(log_dir, f"{proc.pid}.frames"))
+        journal = JournalReader(os.path.join(log_dir, f"{proc.pid}.frames"))
         ready = conn.poll(READY_TIMEOUT_S) and _recv(conn) == b"S"
         go_ns = time.perf_counter_ns()
         data, late = None, None
@@ -239,9 +248,9 @@ def _one(strategy: Strategy, tasks: list[Task], log_dir: str) -> _Outcome:
     execution = None
     if data is not None:
         execution, packed = pickle.loads(data)
-        execution.records = [worker.unpack(p) for p in packed]
+        execution.records = [unpack(p) for p in packed]
     journal.poll()
-    raw = worker.read_tail(os.path.join(log_dir, f"{proc.pid}.raw"), 8192)
+    raw = read_tail(os.path.join(log_dir, f"{proc.pid}.raw"), RAW_TAIL_BYTES)
     return _Outcome(execution, journal, proc.pid, proc.exitcode, go_ns, end_ns, late, raw)
 
 
@@ -253,7 +262,7 @@ def _recv(conn: Any) -> bytes | None:
 
 
 def _watch(
-    strategy: Strategy, proc: Any, conn: Any, journal: worker.JournalReader, n_tasks: int
+    strategy: Strategy, proc: Any, conn: Any, journal: JournalReader, n_tasks: int
 ) -> tuple[bytes | None, int | None]:
     """The child's message, or None and the task it was stopped for (None: it died)."""
     limit_ns, whole_ns = None, 0
@@ -294,7 +303,7 @@ def _child_main(conn: Any, strategy: Strategy, tasks: list[Task], log_dir: str) 
 
     try:
         lifeline.follow_parent()
-        execute_module.journal = worker.WorkerLog(log_dir)
+        execute_module.journal = WorkerLog(log_dir)
         conn.send_bytes(b"S")
         if conn.recv_bytes() != b"G":
             os._exit(0)
@@ -303,7 +312,7 @@ def _child_main(conn: Any, strategy: Strategy, tasks: list[Task], log_dir: str) 
         peak = probe.stop().peak_rss_bytes
         if execution.peak_rss_bytes is None:
             execution.peak_rss_bytes = peak
-        packed = [worker.pack_lenient(r) for r in execution.records]
+        packed = [pack_lenient(r) for r in execution.records]
         execution.records = []
         conn.send_bytes(pickle.dumps((execution, packed), protocol=pickle.HIGHEST_PROTOCOL))
     except BaseException:

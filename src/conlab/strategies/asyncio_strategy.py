@@ -25,9 +25,10 @@ import traceback
 from collections.abc import Awaitable, Generator, Sequence
 from typing import Any
 
-from conlab._process import capture, worker
+from conlab._process import capture
 from conlab._process import execute as execute_module
 from conlab._process.execute import current_worker, task_error, timed_out
+from conlab._process.wire import NOBODY
 from conlab.measure.tree import self_cpu_s
 from conlab.model import ERROR, OK, Task, TaskRecord
 from conlab.strategies.base import ASYNCIO, Execution, Strategy
@@ -215,7 +216,7 @@ class _Holds:
                     self._journal.hold(step[0])
                     noted = step
             elif noted is not None:
-                self._journal.hold(worker.NOBODY)
+                self._journal.hold(NOBODY)
                 noted = None
 
     def stop(self) -> None:

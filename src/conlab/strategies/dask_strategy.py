@@ -22,8 +22,9 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from conlab._process import shipping, worker
+from conlab._process import shipping
 from conlab._process.execute import unstarted
+from conlab._process.wire import unpack
 from conlab.errors import StrategyUnavailable, format_error
 from conlab.measure.tree import self_cpu_s
 from conlab.model import CRASHED, ERROR, LOST, Task, TaskRecord
@@ -212,7 +213,7 @@ def _collect(
 
 def _outcome(client: Any, future: Any, task: Task, index: int, distributed: Any) -> TaskRecord:
     try:
-        return worker.unpack(future.result())
+        return unpack(future.result())
     except distributed.KilledWorker as exc:
         return killed_record(client, task, index, exc)
     except Exception as exc:  # cancelled, or the scheduler lost it

@@ -24,9 +24,12 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from conlab._process import capture, shipping, worker
+from conlab._process import capture, shipping
 from conlab._process import execute as execute_module
+from conlab._process.child import load_task
 from conlab._process.execute import unstarted
+from conlab._process.journal import FrameLog
+from conlab._process.wire import pack, unpack
 from conlab.errors import format_error
 from conlab.model import ERROR, Task, TaskRecord
 from conlab.strategies.base import INTERPRETERS, Execution, Strategy
@@ -120,7 +123,7 @@ def _dumps(obj: Any) -> bytes:
 def _journal_fd() -> int:
     """The frames file of the sandbox this runs in, for the subinterpreters' tasks (-1: none)."""
     journal = execute_module.journal
-    return journal.frames_fd if isinstance(journal, worker.FrameLog) else -1
+    return journal.frames_fd if isinstance(journal, FrameLog) else -1
 
 
 # --- inside the subinterpreter ----------------------------------------------------------
@@ -150,10 +153,10 @@ def run_here(payload: bytes, index: int, out_path: str, journal_fd: int) -> None
 def task_bytes(payload: bytes, index: int, journal_fd: int) -> bytes:
     """One task, run here and packed; noted in the sandbox's journal (``journal_fd``, -1: none)."""
     _install_capture()
-    execute_module.journal = worker.FrameLog(journal_fd) if journal_fd >= 0 else None
-    task = worker._load_task(payload, index)
+    execute_module.journal = FrameLog(journal_fd) if journal_fd >= 0 else None
+    task = load_task(payload, index)
     record = task if isinstance(task, TaskRecord) else execute_module.execute(task, index)
-    return worker.pack(record, f"back from {shipping.SUBINTERPRETER}")
+    return pack(record, f"back from {shipping.SUBINTERPRETER}")
 
 
 # --- 3.13: _interpreters, one per worker thread -------------------------------------------
@@ -206,7 +209,7 @@ def _run_low_level(
                     tasks[index], index, ERROR, f"in the subinterpreter: {_describe(failure)}"
                 )
             with open(out, "rb") as f:
-                return worker.unpack(f.read())
+                return unpack(f.read())
 
         with ThreadPoolExecutor(workers, thread_name_prefix="conlab-interp") as pool:
             t0, c0 = time.perf_counter_ns(), time.process_time()
@@ -279,7 +282,7 @@ def _run_pool_executor(
                 records.append(f)
                 continue
             try:
-                records.append(worker.unpack(f.result()))
+                records.append(unpack(f.result()))
             except Exception as exc:
                 records.append(
                     unstarted(tasks[i], i, ERROR, f"in the subinterpreter: {format_error(exc)}")

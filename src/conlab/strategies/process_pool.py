@@ -24,7 +24,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from conlab._process import shipping, worker
+from conlab._process import shipping
+from conlab._process.child import pool_init, pool_ready, pool_task, pool_tasks
 from conlab._process.crashes import (
     crashed_record,
     describe_exit,
@@ -33,6 +34,15 @@ from conlab._process.crashes import (
     stdio_redirected,
 )
 from conlab._process.execute import timed_out, unstarted
+from conlab._process.journal import (
+    RAW_TAIL_BYTES,
+    JournalReader,
+    Leftovers,
+    error_line,
+    read_leftovers,
+    read_tail,
+)
+from conlab._process.wire import unpack
 from conlab.errors import UsageError
 from conlab.measure.tree import children_cpu_s, pid_cpu_s, self_cpu_s
 from conlab.model import ERROR, LOST, Task, TaskRecord
@@ -67,7 +77,7 @@ class ProcessPoolStrategy(Strategy):
 
     def _pool(self, ctx: Any, log_dir: str, workers: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            workers, mp_context=ctx, initializer=worker.pool_init, initargs=(log_dir,)
+            workers, mp_context=ctx, initializer=pool_init, initargs=(log_dir,)
         )
 
     def run(self, tasks: Sequence[Task]) -> Execution:
@@ -85,7 +95,7 @@ class ProcessPoolStrategy(Strategy):
             with stdio_redirected(os.path.join(log_dir, BOOT), self.start_method):
                 preload = _callables(tasks)
                 warm = [
-                    pool.submit(worker.pool_ready, log_dir, workers, WARMUP_TIMEOUT_S, preload)
+                    pool.submit(pool_ready, log_dir, workers, WARMUP_TIMEOUT_S, preload)
                     for _ in range(workers)
                 ]
             try:
@@ -197,7 +207,7 @@ class ProcessPoolStrategy(Strategy):
     ) -> dict[int, int]:
         """Collect results; stop the worker of a task running past the timeout."""
         limit_ns = int((self.timeout_s or 0.0) * 1e9)
-        journals: dict[int, worker.JournalReader] = {}
+        journals: dict[int, JournalReader] = {}
         late: dict[int, int] = {}
         while live:
             done, _ = wait(list(live), timeout=POLL_S, return_when=FIRST_COMPLETED)
@@ -210,7 +220,7 @@ class ProcessPoolStrategy(Strategy):
             now = time.perf_counter_ns()
             for pid in list(procs):
                 path = os.path.join(log_dir, f"{pid}.frames")
-                journal = journals.setdefault(pid, worker.JournalReader(path)).poll()
+                journal = journals.setdefault(pid, JournalReader(path)).poll()
                 if not journal.started:
                     continue
                 i = max(journal.started, key=lambda k: journal.started[k])
@@ -267,7 +277,7 @@ def _submit_batch(pool: ProcessPoolExecutor, tasks: Sequence[Task], indices: lis
     future: Future[list[bytes]] | None = None
     if payloads:
         try:
-            future = pool.submit(worker.pool_tasks, payloads, sent)
+            future = pool.submit(pool_tasks, payloads, sent)
         except BrokenProcessPool:
             future = None
     return [e if isinstance(e, TaskRecord) else (e[0], future, e[2]) for e in entries]
@@ -282,7 +292,7 @@ def batch_outcome(batch: Batch) -> list[tuple[int, TaskRecord | None]]:
             continue
         i, future, pos = entry
         try:
-            out.append((i, None if future is None else worker.unpack(future.result()[pos])))
+            out.append((i, None if future is None else unpack(future.result()[pos])))
         except BrokenProcessPool:
             out.append((i, None))
     return out
@@ -304,7 +314,7 @@ def _submit(pool: ProcessPoolExecutor, task: Task, index: int) -> Future[bytes] 
     except Exception as exc:
         return unstarted(task, index, ERROR, shipping.task_hint(task, exc))
     try:
-        return pool.submit(worker.pool_task, payload, index)
+        return pool.submit(pool_task, payload, index)
     except BrokenProcessPool:
         return None
 
@@ -312,7 +322,7 @@ def _submit(pool: ProcessPoolExecutor, task: Task, index: int) -> Future[bytes] 
 def _outcome(future: Future[bytes]) -> TaskRecord | None:
     """The task's record, or None when its worker died (accounted for after the pool is down)."""
     try:
-        return worker.unpack(future.result())
+        return unpack(future.result())
     except BrokenProcessPool:
         return None
 
@@ -337,24 +347,24 @@ def _account(
     """
     for proc in procs.values():
         proc.join(timeout=10)
-    running: dict[int, tuple[int, Any, worker.Leftovers]] = {}
+    running: dict[int, tuple[int, Any, Leftovers]] = {}
     culprits = []
     for pid, proc in procs.items():
-        left = worker.read_leftovers(log_dir, pid, boot=BOOT)
+        left = read_leftovers(log_dir, pid, boot=BOOT)
         index = left.last_started
         if index is not None and records[index] is None:
             running[index] = (pid, proc, left)
         if pid not in late.values() and proc.exitcode not in (0, -signal.SIGTERM):
             culprits.append(f"worker {pid} died with {describe_exit(proc.exitcode)}")
     why = "; ".join(culprits) or "a worker process died"
-    line = worker.error_line(worker.read_tail(os.path.join(log_dir, BOOT), 8192))
+    line = error_line(read_tail(os.path.join(log_dir, BOOT), RAW_TAIL_BYTES))
     if line:
         why += f": {line}"
     missing = [i for i in pending if records[i] is None]
     again = []
     for i in missing:
         if i in late:
-            left = running[i][2] if i in running else worker.Leftovers(late[i])
+            left = running[i][2] if i in running else Leftovers(late[i])
             how = f"its worker process {late[i]} was stopped and the pool replaced"
             records[i] = timed_out(
                 tasks[i], i, strategy.timeout_s or 0.0, how, left.started.get(i), left.chunks.get(i)

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from conlab._process import shipping, worker
+from conlab._process import shipping
+from conlab._process.child import process_main
 from conlab._process.crashes import (
     crashed_record,
     kill_all,
@@ -20,6 +21,8 @@ from conlab._process.crashes import (
     stdio_redirected,
 )
 from conlab._process.execute import current_worker, timed_out, unstarted
+from conlab._process.journal import Leftovers, read_leftovers, read_tail
+from conlab._process.wire import unpack
 from conlab.measure.tree import children_cpu_s, pid_cpu_s, self_cpu_s
 from conlab.model import CRASHED, ERROR, OK, Task, TaskRecord, Worker
 from conlab.strategies.base import PROCESSES, Execution, Strategy
@@ -91,7 +94,7 @@ def _run_shipped(
                 continue
             parent_conn, child_conn = ctx.Pipe()
             proc = ctx.Process(
-                target=worker.process_main,
+                target=process_main,
                 args=(child_conn, payload, i, log_dir),
                 name=f"conlab-{task.name}",
                 daemon=True,
@@ -163,7 +166,7 @@ def _record_timeouts(
 ) -> None:
     for child in late:
         child.proc.join(timeout=10)
-        left = worker.read_leftovers(log_dir, child.proc.pid)
+        left = read_leftovers(log_dir, child.proc.pid)
         records[child.index] = timed_out(
             child.task,
             child.index,
@@ -181,14 +184,14 @@ def _read_child(child: _Child, records: list[TaskRecord | None], log_dir: str) -
             if message == b"S":
                 child.ready = True
             else:
-                records[child.index] = worker.unpack(message[1:])
+                records[child.index] = unpack(message[1:])
                 records[child.index].name = child.task.name  # type: ignore[union-attr]
             return
     except (EOFError, OSError):
         pass
     # The pipe closed without a record: the child died. Its exit code says how.
     child.proc.join(timeout=10)
-    left = worker.read_leftovers(log_dir, child.proc.pid, boot=f"{child.index}.boot")
+    left = read_leftovers(log_dir, child.proc.pid, boot=f"{child.index}.boot")
     records[child.index] = crashed_record(
         child.task, child.index, child.proc.pid, child.proc.exitcode, left
     )
@@ -220,7 +223,7 @@ def _run_plain(
     host = current_worker().host
     records = []
     for i, (task, proc) in enumerate(zip(tasks, procs, strict=False)):
-        text = worker.read_tail(os.path.join(log_dir, f"{i}.boot"), 1 << 20)
+        text = read_tail(os.path.join(log_dir, f"{i}.boot"), 1 << 20)
         record = TaskRecord(
             index=i,
             name=task.name,
@@ -232,7 +235,7 @@ def _run_plain(
             exit_code=proc.exitcode,
         )
         if proc.exitcode != 0:
-            left = worker.Leftovers(proc.pid, raw=text)
+            left = Leftovers(proc.pid, raw=text)
             crashed = crashed_record(task, i, proc.pid, proc.exitcode, left)
             record.status, record.error, record.traceback = (
                 CRASHED,

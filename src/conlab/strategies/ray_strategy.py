@@ -21,9 +21,10 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from conlab._process import shipping, worker
+from conlab._process import shipping
 from conlab._process.crashes import CRASH_HINT
 from conlab._process.execute import timed_out, unstarted
+from conlab._process.wire import unpack
 from conlab.errors import StrategyUnavailable, format_error
 from conlab.measure.tree import pid_cpu_s, self_cpu_s
 from conlab.model import CRASHED, ERROR, LOST, Task, TaskRecord, Worker
@@ -181,7 +182,7 @@ def _collect_with_deadlines(
                 del pending[i]
                 continue
             if i in started:
-                records[i] = worker.unpack(value)
+                records[i] = unpack(value)
                 del pending[i]
             else:
                 started[i] = (time.perf_counter_ns(), *value)
@@ -230,7 +231,7 @@ def _clocks(ray: Any) -> dict[str, tuple[str, int]]:
 
 def _outcome(ray: Any, ref: Any, task: Task, index: int) -> TaskRecord:
     try:
-        return worker.unpack(ray.get(ref))
+        return unpack(ray.get(ref))
     except ray.exceptions.RayError as exc:
         return _failure(ray, exc, task, index)
 

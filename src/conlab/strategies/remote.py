@@ -17,8 +17,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from conlab._process import capture, shipping, worker
+from conlab._process import capture, child, shipping
 from conlab._process.execute import execute
+from conlab._process.wire import pack
 from conlab.measure.units import duration
 from conlab.model import TaskRecord
 
@@ -47,7 +48,7 @@ def load_task(payload: bytes, index: int) -> Any:
     modules are imported: that is start-up, not the task's time.
     """
     _install_capture()
-    return worker._load_task(payload, index)
+    return child.load_task(payload, index)
 
 
 def run_loaded(task: Any, index: int, address: str | None = None) -> bytes:
@@ -55,7 +56,7 @@ def run_loaded(task: Any, index: int, address: str | None = None) -> bytes:
     record = task if isinstance(task, TaskRecord) else execute(task, index)
     if address is not None and record.worker is not None:
         record.worker = dataclasses.replace(record.worker, address=address)
-    return worker.pack(record)
+    return pack(record)
 
 
 def preload(payload: bytes) -> str:
