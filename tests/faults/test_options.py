@@ -78,6 +78,24 @@ def test_the_lab_survives_a_task_that_ends_its_process():
         assert [r.status for r in run.records] == [OK, "crashed"]
 
 
+def exits_at_once(x):
+    os._exit(3)
+
+
+def test_a_sandbox_that_dies_twice_keeps_every_task_in_its_place():
+    """What the second sandbox journaled keeps the index of its task, not its place in that sandbox."""
+    tasks = [Task(square, (k,), name=f"t{k}") for k in range(5)]
+    tasks[1] = Task(exits_at_once, (1,), name="t1")
+    tasks[3] = Task(exits_at_once, (3,), name="t3")
+    execution = run_strategy(make("sequential", isolate=True), tasks)
+    records = execution.records
+    assert [r.index for r in records] == [0, 1, 2, 3, 4]
+    assert [r.status for r in records] == [OK, "crashed", OK, "crashed", OK]
+    assert [r.result for r in records if r.ok] == [0, 4, 16]
+    assert records[1].error.startswith("sandbox process ") and "exit code 3" in records[1].error
+    assert len(execution.notes) == 2 and "ran again in a fresh one" in execution.notes[0]
+
+
 def test_a_hang_times_out_in_every_run_the_reference_included():
     workload = Workload("hangs", [Task(square, (2,)), Task(hangs, (1,))], kind="io")
     t = time.monotonic()

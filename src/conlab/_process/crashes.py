@@ -94,10 +94,15 @@ def _signal_name(number: int) -> str:
 
 
 def crashed_record(
-    task: Task, index: int, pid: int, exitcode: int | None, left: Leftovers
+    task: Task,
+    index: int,
+    pid: int,
+    exitcode: int | None,
+    left: Leftovers,
+    kind: str = "worker process",
 ) -> TaskRecord:
-    """The record of a task whose worker process died under it."""
-    error = f"worker process {pid} died with {describe_crash(exitcode, left.raw)}"
+    """The record of a task whose process (a ``kind``) died under it."""
+    error = f"{kind} {pid} died with {describe_crash(exitcode, left.raw)}"
     host = current_worker().host
     return TaskRecord(
         index=index,

@@ -46,8 +46,7 @@ from typing import Any
 
 from conlab._process import execute as execute_module
 from conlab._process import lifeline
-from conlab._process.crashes import crashed_record, describe_exit, kill_all
-from conlab._process.execute import timed_out, unstarted
+from conlab._process.crashes import describe_exit, kill_all
 from conlab._process.journal import (
     RAW_TAIL_BYTES,
     JournalReader,
@@ -56,9 +55,10 @@ from conlab._process.journal import (
     error_line,
     read_tail,
 )
+from conlab._process.recovery import Died, Late, recover
 from conlab._process.wire import pack_lenient, unpack
 from conlab.errors import UsageError
-from conlab.model import LOST, Task, TaskRecord
+from conlab.model import Task, TaskRecord
 from conlab.strategies.base import Execution, Strategy
 
 POLL_S = 0.02
@@ -161,61 +161,49 @@ def _account(
     notes: list[str],
 ) -> list[int]:
     """Records for what the dead sandbox finished or was running; the tasks to run again."""
-    journal, running = out.journal, out.journal.running
-    left = Leftovers(out.pid, journal.started, journal.chunks, out.raw)
-    again: list[int] = []
-    how = describe_exit(out.exitcode)
-    for k, i in enumerate(pending):
-        if k in journal.ended:
-            records[i] = journal.ended[k]
-        elif out.timed_out == WHOLE_RUN:
-            limit = strategy.timeout_s or 0.0
-            records[i] = timed_out(
-                tasks[i],
-                i,
-                limit,
-                f"the run as a whole passed {len(pending)} x {limit:g} s before this task "
-                f"finished; the sandbox process {out.pid} was stopped",
-                journal.started.get(k),
-                journal.chunks.get(k),
-            )
-        elif k == out.timed_out:
-            records[i] = timed_out(
-                tasks[i],
-                i,
-                strategy.timeout_s or 0.0,
-                f"the sandbox process {out.pid} running it was stopped",
-                journal.started.get(k),
-                journal.chunks.get(k),
-            )
-        elif k in running and out.timed_out is None:
-            record = crashed_record(tasks[i], k, out.pid, out.exitcode, left)
-            record.error = (record.error or "").replace("worker process", "sandbox process", 1)
-            if len(running) > 1:
-                names = ", ".join(repr(tasks[pending[j]].name) for j in running)
-                record.error = (
-                    f"{record.error} (tasks running in it: {names}; one of them caused it)"
-                )
-            record.index = i
-            records[i] = record
-        else:
-            again.append(i)
-    if out.timed_out is not None and out.timed_out != WHOLE_RUN and again:
+    journal = out.journal
+    for k, record in journal.ended.items():
+        record.index = pending[k]
+        records[pending[k]] = record
+    left = Leftovers(
+        out.pid,
+        {pending[k]: t_ns for k, t_ns in journal.started.items()},
+        {pending[k]: chunks for k, chunks in journal.chunks.items()},
+        out.raw,
+    )
+    died, late = [], {}
+    if out.timed_out is None:
+        died.append(Died(left, out.exitcode, [pending[k] for k in journal.running]))
+    elif out.timed_out == WHOLE_RUN:
+        how = (
+            f"the run as a whole passed {len(pending)} x {strategy.timeout_s or 0.0:g} s before "
+            f"this task finished; the sandbox process {out.pid} was stopped"
+        )
+        late = {i: Late(how, left) for i in pending}
+    else:
+        how = f"the sandbox process {out.pid} running it was stopped"
+        late = {pending[out.timed_out]: Late(how, left)}
+    how_ended = describe_exit(out.exitcode)
+    again = recover(
+        tasks,
+        pending,
+        records,
+        kind="sandbox process",
+        timeout_s=strategy.timeout_s or 0.0,
+        lost=f"the sandbox process died ({error_line(out.raw) or how_ended})",
+        died=died,
+        late=late,
+    )
+    if again and out.timed_out is not None:
         notes.append(
             f"task {tasks[pending[out.timed_out]].name!r} ran past the timeout; its sandbox was "
             f"stopped and {len(again)} other task(s) ran again in a fresh one"
         )
-    elif again and len(again) < len(pending):
+    elif again:
         notes.append(
-            f"the sandbox process died with {how}; {len(again)} task(s) not finished ran "
+            f"the sandbox process died with {how_ended}; {len(again)} task(s) not finished ran "
             "again in a fresh one"
         )
-    if len(again) == len(pending):
-        # The sandbox died before any task could be accounted for: trying again would loop.
-        for i in again:
-            why = error_line(out.raw) or how
-            records[i] = unstarted(tasks[i], i, LOST, f"not run: the sandbox process died ({why})")
-        return []
     return again
 
 

@@ -27,13 +27,12 @@ from typing import Any
 from conlab._process import shipping
 from conlab._process.child import pool_init, pool_ready, pool_task, pool_tasks
 from conlab._process.crashes import (
-    crashed_record,
     describe_exit,
     kill_all,
     resolve_start_method,
     stdio_redirected,
 )
-from conlab._process.execute import timed_out, unstarted
+from conlab._process.execute import unstarted
 from conlab._process.journal import (
     RAW_TAIL_BYTES,
     JournalReader,
@@ -42,10 +41,11 @@ from conlab._process.journal import (
     read_leftovers,
     read_tail,
 )
+from conlab._process.recovery import Died, Late, recover
 from conlab._process.wire import unpack
 from conlab.errors import UsageError
 from conlab.measure.tree import children_cpu_s, pid_cpu_s, self_cpu_s
-from conlab.model import ERROR, LOST, Task, TaskRecord
+from conlab.model import ERROR, Task, TaskRecord
 from conlab.strategies.base import PROCESSES, Execution, Strategy, pool_size
 
 WARMUP_TIMEOUT_S = 120.0
@@ -347,40 +347,35 @@ def _account(
     """
     for proc in procs.values():
         proc.join(timeout=10)
-    running: dict[int, tuple[int, Any, Leftovers]] = {}
-    culprits = []
+    lefts = {pid: read_leftovers(log_dir, pid, boot=BOOT) for pid in procs}
+    culprits = [
+        f"worker {pid} died with {describe_exit(proc.exitcode)}"
+        for pid, proc in procs.items()
+        if pid not in late.values() and proc.exitcode not in (0, -signal.SIGTERM)
+    ]
+    died = []
     for pid, proc in procs.items():
-        left = read_leftovers(log_dir, pid, boot=BOOT)
-        index = left.last_started
-        if index is not None and records[index] is None:
-            running[index] = (pid, proc, left)
-        if pid not in late.values() and proc.exitcode not in (0, -signal.SIGTERM):
-            culprits.append(f"worker {pid} died with {describe_exit(proc.exitcode)}")
+        index = lefts[pid].last_started
+        stopped_by_pool = proc.exitcode == -signal.SIGTERM and bool(culprits or late)
+        if index is not None and records[index] is None and not stopped_by_pool:
+            died.append(Died(lefts[pid], proc.exitcode, [index]))
     why = "; ".join(culprits) or "a worker process died"
     line = error_line(read_tail(os.path.join(log_dir, BOOT), RAW_TAIL_BYTES))
     if line:
         why += f": {line}"
+    how = "its worker process {} was stopped and the pool replaced"
+    stopped = {i: Late(how.format(pid), _left_by(lefts, pid, i)) for i, pid in late.items()}
     missing = [i for i in pending if records[i] is None]
-    again = []
-    for i in missing:
-        if i in late:
-            left = running[i][2] if i in running else Leftovers(late[i])
-            how = f"its worker process {late[i]} was stopped and the pool replaced"
-            records[i] = timed_out(
-                tasks[i], i, strategy.timeout_s or 0.0, how, left.started.get(i), left.chunks.get(i)
-            )
-        elif i in running and not (
-            running[i][1].exitcode == -signal.SIGTERM and (culprits or late)
-        ):
-            pid, proc, left = running[i]
-            records[i] = crashed_record(tasks[i], i, pid, proc.exitcode, left)
-        else:
-            again.append(i)
-    if len(again) == len(missing):
-        # Nothing to blame (the pool broke before any task ran): running again would loop.
-        for i in again:
-            records[i] = unstarted(tasks[i], i, LOST, f"not run: the process pool broke ({why})")
-        return []
+    again = recover(
+        tasks,
+        missing,
+        records,
+        kind="worker process",
+        timeout_s=strategy.timeout_s or 0.0,
+        lost=f"the process pool broke ({why})",
+        died=died,
+        late=stopped,
+    )
     if again:
         names = ", ".join(repr(tasks[i].name) for i in again[:5]) + (
             " ..." if len(again) > 5 else ""
@@ -390,3 +385,9 @@ def _account(
             f"({names}) ran again in a fresh pool"
         )
     return again
+
+
+def _left_by(lefts: dict[int, Leftovers], pid: int, index: int) -> Leftovers:
+    """What worker ``pid`` left of task ``index``, if that was the task it ran last."""
+    left = lefts.get(pid)
+    return left if left is not None and left.last_started == index else Leftovers(pid)

@@ -1,0 +1,87 @@
+"""What became of the tasks of worker processes that died: the one routine for every kind.
+
+A process pool whose worker died, and a sandbox that died or was stopped, each
+find out what they can (which process died under which task, by that task's
+doing, and which tasks conlab stopped past their timeout) and call ``recover``.
+Each task with no record is then recorded ``timeout`` (conlab stopped it),
+``crashed`` (it was running in a process that died of it: the exit code or
+signal, what the task printed, the process's last words) or run again, once
+more, in a fresh process. When none of the tasks could be accounted for,
+running them again would loop: they are recorded ``lost``, saying why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from conlab._process.crashes import crashed_record
+from conlab._process.execute import timed_out, unstarted
+from conlab._process.journal import Leftovers
+from conlab.model import LOST, Task, TaskRecord
+
+
+@dataclass
+class Died:
+    """A process that died of what its tasks did (not stopped by conlab, nor by its pool)."""
+
+    left: Leftovers  # what it left, by the caller's task index; left.pid says which process
+    exitcode: int | None
+    running: list[int]  # the tasks it was running when it died
+
+
+@dataclass
+class Late:
+    """A task that conlab stopped, with its process, for running past the timeout."""
+
+    how: str  # what became of it: "the sandbox process 123 running it was stopped"
+    left: Leftovers  # what its process left: the task's start and output
+
+
+def recover(
+    tasks: Sequence[Task],
+    pending: Sequence[int],
+    records: list[TaskRecord | None],
+    *,
+    kind: str,
+    timeout_s: float,
+    lost: str,
+    died: Sequence[Died] = (),
+    late: Mapping[int, Late] | None = None,
+) -> list[int]:
+    """Record what happened to each of ``pending`` with no record; return those to run again.
+
+    ``pending`` are the tasks the dead processes held; one that has a record
+    already (its process journaled it) counts as accounted for. ``kind`` names
+    the process in messages ("worker process", "sandbox process"); ``lost``
+    says what happened, for tasks recorded lost ("the process pool broke (...)").
+    """
+    late = late or {}
+    culprit = {i: process for process in died for i in process.running}
+    again: list[int] = []
+    for i in pending:
+        if records[i] is not None:
+            continue
+        if i in late:
+            left = late[i].left
+            records[i] = timed_out(
+                tasks[i], i, timeout_s, late[i].how, left.started.get(i), left.chunks.get(i)
+            )
+        elif i in culprit:
+            records[i] = _crashed(tasks, i, culprit[i], kind)
+        else:
+            again.append(i)
+    if len(again) == len(pending):
+        for i in again:
+            records[i] = unstarted(tasks[i], i, LOST, f"not run: {lost}")
+        return []
+    return again
+
+
+def _crashed(tasks: Sequence[Task], i: int, process: Died, kind: str) -> TaskRecord:
+    """A task's record when its process died under it; several running: one of them did it."""
+    record = crashed_record(tasks[i], i, process.left.pid, process.exitcode, process.left, kind)
+    if len(process.running) > 1:
+        names = ", ".join(repr(tasks[j].name) for j in process.running)
+        record.error = f"{record.error} (tasks running in it: {names}; one of them caused it)"
+    return record
