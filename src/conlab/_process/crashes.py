@@ -1,20 +1,23 @@
-"""What the parent knows about its worker processes: start methods, exit codes, crash records."""
+"""What the parent knows about its worker processes: start methods, how they died, their output.
+
+How a worker died (``describe_exit``, ``describe_crash``, ``error_line``) is read
+from its exit code and what it wrote; the record of a task whose process died
+under it is made in recovery.py.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing
 import os
+import re
 import signal
 import sys
 import threading
 from typing import Any
 
 from conlab._process import crashsite
-from conlab._process.execute import current_worker
-from conlab._process.journal import Leftovers, error_line
 from conlab.errors import UsageError
-from conlab.model import CRASHED, Task, TaskRecord, Worker
 
 _SIGNAL_MEANING = {
     "SIGSEGV": "a segmentation fault, usually in C code",
@@ -93,28 +96,20 @@ def _signal_name(number: int) -> str:
         return str(number)
 
 
-def crashed_record(
-    task: Task,
-    index: int,
-    pid: int,
-    exitcode: int | None,
-    left: Leftovers,
-    kind: str = "worker process",
-) -> TaskRecord:
-    """The record of a task whose process (a ``kind``) died under it."""
-    error = f"{kind} {pid} died with {describe_crash(exitcode, left.raw)}"
-    host = current_worker().host
-    return TaskRecord(
-        index=index,
-        name=task.name,
-        status=CRASHED,
-        start_ns=left.started.get(index),
-        worker=Worker(host=host, pid=pid, thread=0),
-        output_chunks=left.chunks.get(index, []),
-        error=error,
-        traceback=left.raw.strip() or None,
-        exit_code=exitcode,
-    )
+_ERROR_LINE = re.compile(
+    r"^(?:[\w.]+(?:Error|Exception|Exit|Interrupt)\b.*|Fatal Python error:.*)$"
+)
+
+
+def error_line(text: str) -> str | None:
+    """The line of a worker's stderr that says what went wrong, if there is one."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for k in range(len(lines) - 1, -1, -1):
+        if _ERROR_LINE.match(lines[k]):
+            if lines[k].endswith(":") and k + 1 < len(lines):  # the message is on the next line
+                return f"{lines[k]} {lines[k + 1]}"
+            return lines[k]
+    return None
 
 
 def kill_all(processes: Any) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
 from dataclasses import dataclass, field
 
@@ -180,19 +179,3 @@ def read_tail(path: str, size: int) -> str:
             return f.read().decode("utf-8", "replace")
     except OSError:
         return ""
-
-
-_ERROR_LINE = re.compile(
-    r"^(?:[\w.]+(?:Error|Exception|Exit|Interrupt)\b.*|Fatal Python error:.*)$"
-)
-
-
-def error_line(text: str) -> str | None:
-    """The line of a worker's stderr that says what went wrong, if there is one."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    for k in range(len(lines) - 1, -1, -1):
-        if _ERROR_LINE.match(lines[k]):
-            if lines[k].endswith(":") and k + 1 < len(lines):  # the message is on the next line
-                return f"{lines[k]} {lines[k + 1]}"
-            return lines[k]
-    return None

@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from conlab._process.crashes import crashed_record
-from conlab._process.execute import timed_out, unstarted
+from conlab._process.crashes import describe_crash
+from conlab._process.execute import current_worker, timed_out, unstarted
 from conlab._process.journal import Leftovers
-from conlab.model import LOST, Task, TaskRecord
+from conlab.model import CRASHED, LOST, Task, TaskRecord, Worker
 
 
 @dataclass
@@ -85,3 +85,27 @@ def _crashed(tasks: Sequence[Task], i: int, process: Died, kind: str) -> TaskRec
         names = ", ".join(repr(tasks[j].name) for j in process.running)
         record.error = f"{record.error} (tasks running in it: {names}; one of them caused it)"
     return record
+
+
+def crashed_record(
+    task: Task,
+    index: int,
+    pid: int,
+    exitcode: int | None,
+    left: Leftovers,
+    kind: str = "worker process",
+) -> TaskRecord:
+    """The record of a task whose process (a ``kind``) died under it."""
+    error = f"{kind} {pid} died with {describe_crash(exitcode, left.raw)}"
+    host = current_worker().host
+    return TaskRecord(
+        index=index,
+        name=task.name,
+        status=CRASHED,
+        start_ns=left.started.get(index),
+        worker=Worker(host=host, pid=pid, thread=0),
+        output_chunks=left.chunks.get(index, []),
+        error=error,
+        traceback=left.raw.strip() or None,
+        exit_code=exitcode,
+    )

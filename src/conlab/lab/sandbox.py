@@ -46,13 +46,12 @@ from typing import Any
 
 from conlab._process import execute as execute_module
 from conlab._process import lifeline
-from conlab._process.crashes import describe_exit, kill_all
+from conlab._process.crashes import describe_exit, error_line, kill_all
 from conlab._process.journal import (
     RAW_TAIL_BYTES,
     JournalReader,
     Leftovers,
     WorkerLog,
-    error_line,
     read_tail,
 )
 from conlab._process.recovery import Died, Late, recover

@@ -28,6 +28,7 @@ from conlab._process import shipping
 from conlab._process.child import pool_init, pool_ready, pool_task, pool_tasks
 from conlab._process.crashes import (
     describe_exit,
+    error_line,
     kill_all,
     resolve_start_method,
     stdio_redirected,
@@ -37,7 +38,6 @@ from conlab._process.journal import (
     RAW_TAIL_BYTES,
     JournalReader,
     Leftovers,
-    error_line,
     read_leftovers,
     read_tail,
 )

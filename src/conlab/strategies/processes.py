@@ -14,14 +14,10 @@ from typing import Any
 
 from conlab._process import shipping
 from conlab._process.child import process_main
-from conlab._process.crashes import (
-    crashed_record,
-    kill_all,
-    resolve_start_method,
-    stdio_redirected,
-)
+from conlab._process.crashes import kill_all, resolve_start_method, stdio_redirected
 from conlab._process.execute import current_worker, timed_out, unstarted
 from conlab._process.journal import Leftovers, read_leftovers, read_tail
+from conlab._process.recovery import crashed_record
 from conlab._process.wire import unpack
 from conlab.measure.tree import children_cpu_s, pid_cpu_s, self_cpu_s
 from conlab.model import CRASHED, ERROR, OK, Task, TaskRecord, Worker
