@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from conlab.advice import Advice
     from conlab.lab.sweep import Sweep
     from conlab.lesson.table import Lesson
+    from conlab.measure.diff import Diff
+    from conlab.model import Results
 
 DEFAULT_STRATEGIES = ("threads", "thread-pool", "processes", "process-pool")
 
@@ -278,3 +280,14 @@ def environment() -> dict[str, Any]:
     from conlab.measure import environment as _environment
 
     return _environment.collect()
+
+
+def diff(a: Results, b: Results, *, min_effect: float = 0.05, alpha: float = 0.05) -> Diff:
+    """What got faster or slower from ``a`` to ``b``: ratio B/A of each workload and strategy.
+
+    A change is significant when a Mann-Whitney U or Welch test says so at ``alpha``
+    and the ratio is at least ``min_effect`` (a fraction) from 1.
+    """
+    from conlab.measure.diff import diff as _diff
+
+    return _diff(a, b, min_effect=min_effect, alpha=alpha)

@@ -22,31 +22,33 @@ if TYPE_CHECKING:
     from conlab.model import Comparison, Results, Workload
 
 
+Show = Callable[["Console", "Results"], None]
+
+
 def _cores(results: Results) -> int | None:
     cores = results.environment.get("usable_cpus")
     return cores if isinstance(cores, int) else None
 
 
-def _show_comparison(
-    raw_output: bool, verbose: bool = False
-) -> Callable[[Comparison], Callable[[Console, Results], None]]:
-    """How a comparison is shown: its tables, then its tasks' output."""
+def _comparison_shown(comparison: Comparison, args: argparse.Namespace) -> Show:
+    """How a comparison is shown: its tables, then its tasks' output (--raw-output, --verbose)."""
 
-    def showing(comparison: Comparison) -> Callable[[Console, Results], None]:
-        def show(console: Console, results: Results) -> None:
-            from conlab.report import terminal
+    def show(console: Console, results: Results) -> None:
+        from conlab.report import terminal
 
-            console.print()
-            terminal.render(
-                console, comparison, raw_output=raw_output, cores=_cores(results), verbose=verbose
-            )
+        console.print()
+        terminal.render(
+            console,
+            comparison,
+            raw_output=args.raw_output,
+            cores=_cores(results),
+            verbose=args.verbose,
+        )
 
-        return show
-
-    return showing
+    return show
 
 
-def _show_lesson(lesson: Lesson) -> Callable[[Console, Results], None]:
+def _lesson_shown(lesson: Lesson) -> Show:
     def show(console: Console, results: Results) -> None:
         from conlab.report import explain as explain_report
 
@@ -68,7 +70,14 @@ def plan_demo(args: argparse.Namespace) -> Measurement:
     from conlab import api
     from conlab.model import Comparison
 
-    showing = _show_comparison(args.raw_output, args.verbose)
+    def part(measure: Callable[[], Comparison | Lesson]) -> Callable[[], Part]:
+        def measured() -> Part:
+            outcome = measure()
+            if isinstance(outcome, Comparison):
+                return Part([outcome], _comparison_shown(outcome, args))
+            return Part(outcome.comparisons(), _lesson_shown(outcome))
+
+        return measured
 
     def parts(progress: Progress | None, on_round: Update | None) -> Iterator[Callable[[], Part]]:
         demo = api.demo(
@@ -81,15 +90,7 @@ def plan_demo(args: argparse.Namespace) -> Measurement:
             progress=progress,
             on_update=on_round,
         )
-        for measure in demo:
-
-            def part(measure: Callable[[], Comparison | Lesson] = measure) -> Part:
-                outcome = measure()
-                if isinstance(outcome, Comparison):
-                    return Part([outcome], showing(outcome))
-                return Part(outcome.comparisons(), _show_lesson(outcome))
-
-            yield part
+        return (part(measure) for measure in demo)
 
     return Measurement(parts)
 
@@ -116,27 +117,23 @@ def plan_compare(args: argparse.Namespace) -> Measurement:
     )
     workload = workload_of(args)
     repeats, warmup = _repeats_warmup(args, 5)
-    showing = _show_comparison(args.raw_output, args.verbose)
 
-    def parts(progress: Progress | None, on_round: Update | None) -> Iterator[Callable[[], Part]]:
-        def part() -> Part:
-            comparison = api.compare(
-                workload,
-                strategies=chosen,
-                repeats=repeats,
-                warmup=warmup,
-                progress=progress,
-                on_update=on_round,
-                remeasure=Remeasure(
-                    args.remeasure_rounds,
-                    REMEASURE_S if args.remeasure_time is None else args.remeasure_time,
-                ),
-            )
-            return Part([comparison], showing(comparison))
+    def measure(progress: Progress | None, on_round: Update | None) -> Part:
+        comparison = api.compare(
+            workload,
+            strategies=chosen,
+            repeats=repeats,
+            warmup=warmup,
+            progress=progress,
+            on_update=on_round,
+            remeasure=Remeasure(
+                args.remeasure_rounds,
+                REMEASURE_S if args.remeasure_time is None else args.remeasure_time,
+            ),
+        )
+        return Part([comparison], _comparison_shown(comparison, args))
 
-        yield part
-
-    return Measurement(parts)
+    return Measurement.of_one(measure)
 
 
 def plan_sweep(args: argparse.Namespace) -> Measurement:
@@ -144,35 +141,32 @@ def plan_sweep(args: argparse.Namespace) -> Measurement:
 
     repeats, warmup = _repeats_warmup(args, 3)
 
-    def parts(progress: Progress | None, on_round: Update | None) -> Iterator[Callable[[], Part]]:
-        def part() -> Part:
-            result = api.sweep(
-                args.workload,
-                args.strategy,
-                args.workers or [1, 2, 4, 8],
-                tasks=args.tasks,
-                repeats=repeats,
-                warmup=warmup,
-                start_method=args.start_method,
-                scheduler=args.scheduler,
-                ray_address=args.ray_address,
-                timeout_s=args.timeout,
-                isolate=args.isolate,
-                progress=progress,
-            )
+    def measure(progress: Progress | None, on_round: Update | None) -> Part:
+        result = api.sweep(
+            args.workload,
+            args.strategy,
+            args.workers or [1, 2, 4, 8],
+            tasks=args.tasks,
+            repeats=repeats,
+            warmup=warmup,
+            start_method=args.start_method,
+            scheduler=args.scheduler,
+            ray_address=args.ray_address,
+            timeout_s=args.timeout,
+            isolate=args.isolate,
+            progress=progress,
+        )
 
-            def show(console: Console, results: Results) -> None:
-                from conlab.report.text import fit_sentence, sweep_table
+        def show(console: Console, results: Results) -> None:
+            from conlab.report.text import fit_sentence, sweep_table
 
-                console.print(sweep_table(result))
-                for tasks in result.task_counts:
-                    console.print(f"{tasks} tasks: {fit_sentence(result, tasks)}")
+            console.print(sweep_table(result))
+            for tasks in result.task_counts:
+                console.print(f"{tasks} tasks: {fit_sentence(result, tasks)}")
 
-            return Part(list(result.comparisons), show)
+        return Part(list(result.comparisons), show)
 
-        yield part
-
-    return Measurement(parts, shows_environment=False)
+    return Measurement.of_one(measure, shows_environment=False)
 
 
 def plan_advise(args: argparse.Namespace) -> Measurement:
@@ -187,34 +181,30 @@ def plan_advise(args: argparse.Namespace) -> Measurement:
     workload = workload_of(args)
     strategies = _names(args.strategies)
     repeats, warmup = _repeats_warmup(args, 3)
-    showing = _show_comparison(args.raw_output, args.verbose)
 
-    def parts(progress: Progress | None, on_round: Update | None) -> Iterator[Callable[[], Part]]:
-        def part() -> Part:
-            advice = api.advise(
-                workload,
-                workers=args.workers,
-                strategies=strategies,
-                start_method=args.start_method,
-                verify=not args.no_verify,
-                repeats=repeats,
-                warmup=warmup,
-                progress=progress,
-            )
+    def measure(progress: Progress | None, on_round: Update | None) -> Part:
+        advice = api.advise(
+            workload,
+            workers=args.workers,
+            strategies=strategies,
+            start_method=args.start_method,
+            verify=not args.no_verify,
+            repeats=repeats,
+            warmup=warmup,
+            progress=progress,
+        )
 
-            def show(console: Console, results: Results) -> None:
-                from conlab.report import advice as advice_report
+        def show(console: Console, results: Results) -> None:
+            from conlab.report import advice as advice_report
 
-                if advice.comparison is not None:
-                    showing(advice.comparison)(console, results)
-                console.print()
-                advice_report.render(console, advice.to_dict(), model=args.explain_model)
+            if advice.comparison is not None:
+                _comparison_shown(advice.comparison, args)(console, results)
+            console.print()
+            advice_report.render(console, advice.to_dict(), model=args.explain_model)
 
-            return Part([api.advice_comparison(advice)], show)
+        return Part([api.advice_comparison(advice)], show)
 
-        yield part
-
-    return Measurement(parts)
+    return Measurement.of_one(measure)
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -230,16 +220,11 @@ def _names(text: str | None) -> list[str] | None:
 def plan_explain(args: argparse.Namespace) -> Measurement:
     from conlab import api
 
-    def parts(progress: Progress | None, on_round: Update | None) -> Iterator[Callable[[], Part]]:
-        def part() -> Part:
-            lesson = api.explain(
-                quick=args.quick, start_method=args.start_method, progress=progress
-            )
-            return Part(lesson.comparisons(), _show_lesson(lesson))
+    def measure(progress: Progress | None, on_round: Update | None) -> Part:
+        lesson = api.explain(quick=args.quick, start_method=args.start_method, progress=progress)
+        return Part(lesson.comparisons(), _lesson_shown(lesson))
 
-        yield part
-
-    return Measurement(parts)
+    return Measurement.of_one(measure)
 
 
 def plan_under_pythons(argv: Sequence[str]) -> Plan:
@@ -258,23 +243,20 @@ def plan_under_pythons(argv: Sequence[str]) -> Plan:
 
             terminal.render_results(console, results, raw_output=args.raw_output)
 
-        def parts(
-            progress: Progress | None, on_round: Update | None
-        ) -> Iterator[Callable[[], Part]]:
-            for k, interpreter in enumerate(interpreters):
+        def part(interpreter: pythons.Interpreter, last: bool) -> Callable[[], Part]:
+            def measured() -> Part:
+                child = pythons.run_child(interpreter, child_argv)
+                shown = show if last else None  # all side by side, once all are measured
+                return Part(child.comparisons, shown, child.environment, child.complete)
 
-                def part(interpreter: pythons.Interpreter = interpreter, k: int = k) -> Part:
-                    measured = pythons.run_child(interpreter, child_argv)
-                    shown = show if k == len(interpreters) - 1 else None
-                    return Part(
-                        measured.comparisons, shown, measured.environment, measured.complete
-                    )
+            return measured
 
-                yield part
-
+        parts = [part(i, i is interpreters[-1]) for i in interpreters]
         labels = ", ".join(i.label for i in interpreters)
         return Measurement(
-            parts, shows_environment=False, intro=f"Measuring under {labels}, one at a time"
+            lambda progress, on_round: parts,
+            shows_environment=False,
+            intro=f"Measuring under {labels}, one at a time",
         )
 
     return plan

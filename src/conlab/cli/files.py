@@ -36,11 +36,10 @@ def report(args: argparse.Namespace) -> int:
 
 
 def diff(args: argparse.Namespace) -> int:
-    from conlab import resultfile
-    from conlab.measure.diff import diff as diff_results
+    from conlab import api, resultfile
     from conlab.report import diff as diff_report
 
     a, b = resultfile.load(args.a), resultfile.load(args.b)
-    result = diff_results(a, b, min_effect=args.min_effect / 100, alpha=args.alpha)
+    result = api.diff(a, b, min_effect=args.min_effect / 100, alpha=args.alpha)
     diff_report.render(make_console(), result, args.a, args.b)
     return 0

@@ -43,21 +43,26 @@ class Measurement:
     shows_environment: bool = True
     intro: str | None = None  # said before measuring, with the progress bar
 
+    @classmethod
+    def of_one(
+        cls, measure: Callable[[Progress | None, Update | None], Part], **options: Any
+    ) -> Measurement:
+        """A measurement in one part: ``measure(progress, on_round)``."""
+        return cls(lambda progress, on_round: [lambda: measure(progress, on_round)], **options)
+
 
 Plan = Callable[[argparse.Namespace], Measurement]
 
 
 @dataclass
 class _Collected:
-    """The results so far: the parts done, and the comparison in progress."""
+    """The results so far: the comparisons of the parts done, then the one in progress."""
 
     results: Results
     done: list[Comparison] = field(default_factory=list)
-    current: Comparison | None = None
-    complete: bool = True
+    complete: bool = True  # whether every part done measured all it was asked to
 
     def round_done(self, partial: Comparison) -> None:
-        self.current = partial
         self.results.comparisons = [*self.done, partial]
 
     def part_done(self, part: Part) -> None:
@@ -66,7 +71,6 @@ class _Collected:
                 comparison.environment = len(self.results.environments)
             self.results.environments.append(part.environment)
         self.done.extend(part.comparisons)
-        self.current = None
         self.complete = self.complete and part.complete
         self.results.comparisons = list(self.done)
 
