@@ -8,7 +8,8 @@ import time
 import pytest
 
 from conlab.api import compare
-from conlab.cli.parser import Parser, measure_options
+from conlab.cli.options import measure_options
+from conlab.cli.parser import Parser
 from conlab.errors import UsageError
 from conlab.lab.sandbox import needs_sandbox, run_strategy
 from conlab.model import LOST, OK, TIMEOUT, Task, TaskRecord, Workload

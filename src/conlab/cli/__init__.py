@@ -1,6 +1,7 @@
 """The command line: ``conlab COMMAND ...``.
 
-- :mod:`~conlab.cli.parser` builds the parser (argument types in :mod:`~conlab.cli.arguments`);
+- :mod:`~conlab.cli.parser` builds the parser (options several commands share in
+  :mod:`~conlab.cli.options`, argument types in :mod:`~conlab.cli.arguments`);
 - :mod:`~conlab.cli.commands` says what each measuring command asks of :mod:`conlab.api`
   and how it shows it, and :mod:`~conlab.cli.measuring` runs them all one way;
 - :mod:`~conlab.cli.exports` writes the files asked for, through :mod:`conlab.report.exporters`;
