@@ -6,8 +6,9 @@ measure each run honestly, check that every run did the work, and compare.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from conlab._lazy import lazy_getattr
 from conlab._version import __version__
 
 __all__ = [
@@ -78,14 +79,7 @@ _LAZY = {
     "ItemFailure": "conlab.engine",
 }
 
-
-def __getattr__(name: str) -> Any:
-    # The model, the lab, the strategies and the engine are imported on first use, so that
-    # `import conlab` stays fast (as concurrent.futures does with its executors) and a
-    # spawned conlab.map worker, which imports conlab first, loads only what it runs.
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'conlab' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+# The model, the lab, the strategies and the engine are imported on first use, so that
+# `import conlab` stays fast (as concurrent.futures does with its executors) and a
+# spawned conlab.map worker, which imports conlab first, loads only what it runs.
+__getattr__ = lazy_getattr(__name__, _LAZY)

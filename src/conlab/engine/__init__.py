@@ -13,7 +13,9 @@ not the engine's loop, the strategy registry or the advice.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from conlab._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from conlab.engine.backends import register
@@ -41,11 +43,4 @@ _LAZY = {
     "register": "conlab.engine.backends",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'conlab.engine' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)
