@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from conlab._process import shipping
+from conlab._process.crashes import stdio_redirected
 from conlab._process.execute import unstarted
 from conlab._process.wire import unpack
 from conlab.errors import StrategyUnavailable, format_error
@@ -87,7 +89,29 @@ class DaskStrategy(Strategy):
                     "check the address (tcp://HOST:PORT) and that the scheduler is running"
                 ) from None
             return None, client
-        cluster = distributed.LocalCluster(
+        # The cluster's processes get the terminal's Ctrl-C too, and printed its tracebacks
+        # (mid-import, or 'Status.init') and a leaked-semaphore warning over conlab's one
+        # line: their stdout and stderr go to a file removed at once, where no one sees them.
+        fd, log = tempfile.mkstemp(prefix="conlab-dask-", suffix=".log")
+        os.close(fd)
+        instances = distributed.deploy.spec.SpecCluster._instances
+        before = set(instances)
+        try:
+            with stdio_redirected(log, "spawn"):
+                cluster = self._local_cluster(distributed)
+        except BaseException:
+            _forget_half_started(instances, before)
+            raise
+        finally:
+            os.unlink(log)
+        try:
+            return cluster, distributed.Client(cluster)
+        except BaseException:
+            cluster.close()
+            raise
+
+    def _local_cluster(self, distributed: Any) -> Any:
+        return distributed.LocalCluster(
             n_workers=self.workers or 1,
             threads_per_worker=1,
             processes=True,
@@ -98,11 +122,6 @@ class DaskStrategy(Strategy):
             scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             silence_logs=logging.ERROR,
         )
-        try:
-            return cluster, distributed.Client(cluster)
-        except BaseException:
-            cluster.close()
-            raise
 
     def _run_on(self, client: Any, distributed: Any, tasks: Sequence[Task], s0: int) -> Execution:
         client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
@@ -246,3 +265,12 @@ def _cluster_cpu_s(client: Any) -> float | None:
     except Exception:
         return None
     return self_cpu_s() + sum(workers.values())
+
+
+def _forget_half_started(instances: Any, before: set[Any]) -> None:
+    """A cluster cut short while starting (Ctrl-C): distributed closes it at exit, fails
+    ('AssertionError: Status.init') and prints that; its processes end with this one."""
+    for cluster in set(instances) - before:
+        instances.discard(cluster)
+    # The start's own tasks, never awaited now, would be reported at exit ('never retrieved').
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
