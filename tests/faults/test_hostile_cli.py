@@ -209,3 +209,52 @@ def test_ctrl_c_replaces_an_earlier_complete_file(tmp_path):
     data = json.loads(out.read_text())
     assert data["complete"] is False
     assert "old" not in json.dumps(data["comparisons"])
+
+
+def _interrupt_after(args, wait_s: float, cwd) -> tuple[int, str]:
+    """Run conlab in a session of its own, Ctrl-C the session after ``wait_s``; 0 left behind."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "conlab", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": SRC},
+        start_new_session=True,
+    )
+    time.sleep(wait_s)
+    os.killpg(child.pid, signal.SIGINT)
+    _, err = child.communicate(timeout=120)
+    deadline = time.monotonic() + 5  # a worker told to stop may take a moment to go
+    while (left := _session(child.pid)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not left, f"left in conlab's session: {left}"
+    return child.returncode, err
+
+
+def _session(sid: int) -> list[str]:
+    found = subprocess.run(["pgrep", "-a", "-s", str(sid)], capture_output=True, text=True)
+    return found.stdout.splitlines()
+
+
+def test_ctrl_c_during_a_sweep_keeps_what_completed(tmp_path):
+    out = tmp_path / "sweep.json"
+    args = ["sweep", "sleep", "--tasks", "20", "--strategy", "thread-pool", "--workers", "1,2"]
+    code, err = _interrupt_after(
+        [*args, "--repeats", "1", "--warmup", "0", "--quiet", "--json", str(out)], 6, tmp_path
+    )
+    assert code == 130 and err.strip().splitlines() == [
+        f"conlab: interrupted; what completed is in {out}"
+    ]
+    data = json.loads(out.read_text())
+    statuses = [r["status"] for c in data["comparisons"] for r in c["runs"]]
+    assert data["complete"] is False and "ok" in statuses, statuses
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("wait_s", [4, 8])
+def test_ctrl_c_during_dask_is_one_line(tmp_path, wait_s):
+    pytest.importorskip("distributed")
+    args = ["compare", "sleep", "--param", "sleep_s=0.05", "--strategies", "dask:2"]
+    code, err = _interrupt_after([*args, "--repeats", "5", "--quiet"], wait_s, tmp_path)
+    assert (code, err.strip().splitlines()) == (130, ["conlab: interrupted"])
