@@ -136,6 +136,8 @@ def test_map_names_a_deep_line(module_dir):
         (["compare", "sleep", "--strategies", "sequential:2"], "takes no worker count"),
         (["compare", "sleep", "--strategies", "threads:4"], "takes no worker count"),
         (["sweep", "sleep", "--strategy", "sequential"], "no worker count to sweep"),
+        (["sweep", "sleep", "--strategy", "thread-pool", "--tasks", "100000000"], "at most"),
+        (["sweep", "sleep", "--strategy", "thread-pool", "--tasks", "1000000"], "at most 100000"),
     ],
 )
 def test_counts_that_mean_nothing_are_refused(args, says):

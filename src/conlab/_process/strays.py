@@ -3,9 +3,9 @@
 A task that starts ``subprocess.Popen(["sleep", "300"])`` and returns leaves a
 child behind; once the worker or sandbox that ran the task exits, the child is
 an orphan that no one stops. On Linux conlab makes itself the reaper of its
-orphaned descendants (``PR_SET_CHILD_SUBREAPER``), so that such a child stays
-among its descendants; after each run every descendant that appeared during the
-run and is still alive is killed and reaped. multiprocessing's own helpers (the
+orphaned descendants (``PR_SET_CHILD_SUBREAPER``) for the time of each run, so
+that such a child stays among its descendants; after the run every descendant
+that appeared during it and is still alive is killed and reaped. multiprocessing's own helpers (the
 resource tracker, the fork server), which outlive runs on purpose, are kept.
 """
 
@@ -17,18 +17,20 @@ import sys
 
 _PR_SET_CHILD_SUBREAPER = 36
 _HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
-_adopting = False
 
 
-def adopt_orphans() -> bool:
-    """Become the reaper of this process's orphaned descendants (Linux); whether it is."""
-    global _adopting
-    if _adopting or not sys.platform.startswith("linux"):
-        return _adopting
+def adopt_orphans(on: bool = True) -> bool:
+    """Be (or stop being) the reaper of this process's orphaned descendants (Linux).
+
+    Only during a run: a process that stays a reaper (a notebook's kernel, a test
+    runner) would collect, as zombies, the orphans of everything it starts later.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
-        _adopting = libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    return _adopting
+        return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0)
+    return False
 
 
 def descendants() -> set[int] | None:
@@ -53,6 +55,8 @@ def stop_new(before: set[int] | None) -> list[int]:
         now = psutil.Process().children(recursive=True)
     except psutil.Error:
         return []
+    finally:
+        adopt_orphans(False)
     strays = [p for p in now if p.pid not in before and not _helper(p)]
     for proc in strays:
         with contextlib.suppress(psutil.Error):
