@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import socket
 import tempfile
 import threading
@@ -27,7 +28,7 @@ from conlab._process import shipping
 from conlab._process.crashes import stdio_redirected
 from conlab._process.execute import unstarted
 from conlab._process.wire import unpack
-from conlab.errors import StrategyUnavailable, format_error
+from conlab.errors import StrategyUnavailable, UsageError, format_error
 from conlab.measure.tree import self_cpu_s
 from conlab.model import CRASHED, ERROR, LOST, Task, TaskRecord
 from conlab.strategies import remote
@@ -36,6 +37,8 @@ from conlab.strategies.dask_faults import STARTED_TOPIC, Start, Watch, killed_re
 
 INSTALL_HINT = "Dask is not installed: pip install 'conlab[dask]'"
 CONNECT_TIMEOUT_S = 30.0
+# A scheduler's address as Dask prints it: PROTOCOL://HOST:PORT (tcp:// when left out), IPv6 in [].
+_ADDRESS = re.compile(r"^(?:[a-z]+://)?(?:\[[0-9A-Fa-f:.]+\]|[^\s/:\[\]]+):\d{1,5}$")
 
 
 def _import_distributed() -> Any:
@@ -57,6 +60,11 @@ class DaskStrategy(Strategy):
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
         super().__init__(workers)
+        if scheduler is not None and not _ADDRESS.match(scheduler):
+            raise UsageError(
+                f"--scheduler {scheduler!r} is not a scheduler's address: give "
+                "tcp://HOST:PORT (or HOST:PORT), as the scheduler prints it when it starts"
+            )
         self.scheduler = scheduler
         self.options = {"scheduler": scheduler} if scheduler else {}
 
@@ -83,7 +91,7 @@ class DaskStrategy(Strategy):
         if self.scheduler:
             try:
                 client = distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT_S)
-            except (OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError, ValueError) as exc:
                 raise StrategyUnavailable(
                     f"cannot reach the Dask scheduler at {self.scheduler}: {format_error(exc)}; "
                     "check the address (tcp://HOST:PORT) and that the scheduler is running"
