@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from conlab._process import capture
+from conlab._process import capture, lifeline
 from conlab.errors import format_error
 from conlab.model import ERROR, OK, TIMEOUT, Task, TaskRecord, Worker
 
@@ -90,8 +90,11 @@ def _forget_workers() -> None:
 
 
 if hasattr(os, "register_at_fork"):
-    # A forked child's thread is another worker: it must not reuse its parent's.
+    # A forked child's thread is another worker: it must not reuse its parent's. And the
+    # child (a sandbox, a worker, what a task forks) must not outlive its parent (lifeline.py).
     os.register_at_fork(after_in_child=_forget_workers)
+    os.register_at_fork(after_in_child=lifeline.follow_parent)
+lifeline.follow_parent_if_a_worker()  # a spawned or forkserver worker, as it loads this
 
 
 class Journal(Protocol):
@@ -112,9 +115,14 @@ journal: Journal | None = None
 _interrupts = 0
 
 
-def _count_interrupt(signum: int, frame: Any) -> None:
+def interrupt_arrived() -> None:
+    """Count an interrupt the command received (SIGINT here; SIGTERM, SIGHUP in cli/signals.py)."""
     global _interrupts
     _interrupts += 1
+
+
+def _count_interrupt(signum: int, frame: Any) -> None:
+    interrupt_arrived()
     signal.default_int_handler(signum, frame)
 
 
