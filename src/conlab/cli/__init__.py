@@ -17,7 +17,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from conlab.cli import commands, measuring
+from conlab.cli import commands, measuring, signals
 from conlab.cli.arguments import one_line
 from conlab.cli.parser import build_parser
 from conlab.errors import ConlabError
@@ -30,20 +30,23 @@ EXIT_INTERRUPTED = 130
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-        if getattr(args, "python", None):
-            under = commands.plan_under_pythons(sys.argv[1:] if argv is None else argv)
-            return measuring.run(args, under)
-        return int(args.func(args))
+        with signals.ending_as_interrupt():
+            args = parser.parse_args(argv)
+            if getattr(args, "python", None):
+                under = commands.plan_under_pythons(sys.argv[1:] if argv is None else argv)
+                return measuring.run(args, under)
+            return int(args.func(args))
     except ConlabError as exc:
         sys.stderr.write(f"conlab: error: {one_line(str(exc))}\n")
         return exc.exit_code
     except KeyboardInterrupt as exc:
+        # Ctrl-C, or SIGTERM / SIGHUP (signals.py): exit 130, 143 or 129.
         saved = getattr(exc, "saved_to", None)
         sys.stderr.write(
-            "conlab: interrupted" + (f"; what completed is in {saved}\n" if saved else "\n")
+            f"conlab: {signals.what_happened()}"
+            + (f"; what completed is in {saved}\n" if saved else "\n")
         )
-        return EXIT_INTERRUPTED
+        return signals.exit_code()
     except BrokenPipeError:
         # The reader went away (conlab ... | head): not an error of ours.
         with contextlib.suppress(OSError):

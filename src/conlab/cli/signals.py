@@ -1,0 +1,80 @@
+"""SIGTERM and SIGHUP end a command as Ctrl-C does: children stopped, what completed written.
+
+``timeout``, a CI runner, a closed terminal and a stopped container send SIGTERM
+or SIGHUP, not SIGINT. While a command runs, either raises KeyboardInterrupt in
+the main thread, so that it takes the path Ctrl-C takes (every strategy stops
+its children, the result file is written marked incomplete); the command then
+exits with 128 + the signal's number, as a shell reports it: 130 for SIGINT,
+143 for SIGTERM, 129 for SIGHUP. A second such signal ends conlab at once.
+
+A forked child (a sandbox, a pool's worker) gets the default handlers back, so
+that ``Process.terminate()`` still ends it rather than raise inside a task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+ENDING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+_WORDS = {"SIGINT": "interrupted", "SIGTERM": "terminated", "SIGHUP": "hung up"}
+
+received: int | None = None  # the ending signal that came, if any
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    global received
+    if received is not None:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)  # the second one: no more cleaning up
+        return
+    received = signum
+    from conlab._process.execute import interrupt_arrived
+
+    interrupt_arrived()  # so that a task running here does not take it for its own
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _defaults() -> None:
+    for signum in ENDING:
+        if signal.getsignal(signum) is _on_signal:
+            signal.signal(signum, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def ending_as_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise KeyboardInterrupt in this (the main) thread meanwhile."""
+    global received
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers; a caller there owns the signals
+        return
+    received = None
+    saved = {signum: signal.getsignal(signum) for signum in ENDING}
+    for signum in ENDING:
+        signal.signal(signum, _on_signal)
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+
+
+def exit_code() -> int:
+    """128 + the signal that ended the command (SIGINT when none of ours came)."""
+    return 128 + (received if received is not None else signal.SIGINT)
+
+
+def what_happened() -> str:
+    """``interrupted``, ``terminated (SIGTERM)``, ``hung up (SIGHUP)``."""
+    if received is None:
+        return _WORDS["SIGINT"]
+    name = signal.Signals(received).name
+    return f"{_WORDS.get(name, 'stopped')} ({name})"
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_defaults)
