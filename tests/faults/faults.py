@@ -324,3 +324,19 @@ def _check_bounded_output(record: TaskRecord) -> None:
     )
     grown = int(record.output.rsplit(GROWN, 1)[1].split()[0])
     assert grown < 20 * MIB, f"the printing process grew by {grown / MIB:.0f} MiB"
+
+
+# --- for the signal tests: a task that waits in a child process, and says where it runs ---
+
+
+def naps_in_a_child(x):
+    """Returns at once in conlab's own process; in a child (a sandbox, a worker) it notes its
+    pid in $CONLAB_TEST_PIDS and sleeps, so that a signal finds the children running."""
+    import multiprocessing
+
+    if multiprocessing.parent_process() is None and "distributed" not in sys.modules:
+        return x
+    with open(os.path.join(os.environ["CONLAB_TEST_PIDS"], str(os.getpid())), "w"):
+        pass
+    time.sleep(60)
+    return x
