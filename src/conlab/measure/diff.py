@@ -94,7 +94,10 @@ def compare_runs(
     if a is None or b is None:
         return DiffRow(name, key, med_a, med_b, note="only in A" if b is None else "only in B")
     if med_a is None or med_b is None:
-        which = " and ".join(x for x, m in (("A", med_a), ("B", med_b)) if m is None)
+        missing = [(x, r) for x, m, r in (("A", med_a, a), ("B", med_b, b)) if m is None]
+        which = " and ".join(x for x, _ in missing)
+        if any(r.status == RUN_INCOMPLETE for _, r in missing):
+            return DiffRow(name, key, med_a, med_b, note=f"incomplete in {which}: not measured")
         return DiffRow(name, key, med_a, med_b, note=f"not measured in {which}")
     ratio = med_b / med_a if med_a > 0 else None
     cut = [x for x, r, n in (("A", a, repeats[0]), ("B", b, repeats[1])) if is_incomplete(r, n)]
