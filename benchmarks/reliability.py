@@ -3,9 +3,14 @@
     flock /tmp/conlab-cpu.lock .venv/bin/python benchmarks/reliability.py
 
 The table lists every fault tried against every strategy and start method, and
-whether the run survived it (ended in time, every task recorded with the right
-status and cause, no process left behind), as tests/faults/test_matrix.py found.
-A column whose cells ran under another Python than the suite's says which.
+whether the run survived it, as tests/faults/test_matrix.py found: each cell is
+one ``conlab compare`` command as a user types it, without ``--isolate`` (the
+command ended in time with the documented exit code and no traceback, every task
+in its result file has the right status and cause, a crash names its line, no
+process of the command is left). A column whose cells ran under another Python
+than the suite's (through conlab's ``--python``) says which. The rest of
+tests/faults (signals, bounds, hostile input) runs in the same session, as
+pytest reports it; only the matrix's cells make the table.
 """
 
 from __future__ import annotations
