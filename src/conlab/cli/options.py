@@ -71,8 +71,9 @@ def _sandbox_options(p: argparse.ArgumentParser) -> None:
         metavar="S",
         help="stop a task running longer than S seconds and record it as timeout "
         "(in-process strategies then run in a sandbox process). A strategy whose run "
-        "fails (a timeout, a crash, an error) is not run again, so the worst case is about "
-        "ceil(tasks / workers) x S per strategy, plus start-up",
+        "fails (a timeout, a crash, an error) is not run again: a task that hangs costs at "
+        "most about ceil(tasks / workers) x S per strategy, plus start-up; at worst (every "
+        "task just under S) each run takes that long",
     )
     isolation = p.add_mutually_exclusive_group()
     isolation.add_argument(
