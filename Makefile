@@ -8,7 +8,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 RUN := $(UV) run --locked --no-sync
 
-.PHONY: demo test test-deps lint bench setup clean
+.PHONY: demo test test-deps lint bench setup clean pythons
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -33,6 +33,11 @@ lint: setup
 
 bench: setup
 	$(RUN) python benchmarks/run.py $(ARGS)
+
+# CPython 3.13.5 with the GIL and free-threaded (3.13.5t), built once from the same source under
+# ~/.cache/conlab/pythons; a no-op once built.
+pythons:
+	bash tools/build-pythons.sh
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache
