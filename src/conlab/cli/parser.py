@@ -48,6 +48,21 @@ class Parser(argparse.ArgumentParser):
         self._seen = list(sys.argv[1:] if args is None else args)
         return super().parse_known_args(args, namespace)
 
+    def parse_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def,unused-ignore]
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            # The subcommand's parser says it, so that the hint names the subcommand's --help.
+            self._command_parser(namespace).error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace
+
+    def _command_parser(self, namespace: argparse.Namespace) -> argparse.ArgumentParser:
+        command = getattr(namespace, "command", None)
+        for action in self._subparsers._group_actions if self._subparsers else ():
+            choices = getattr(action, "choices", None) or {}
+            if command in choices:
+                return choices[command]
+        return self
+
     def error(self, message: str) -> NoReturn:
         unknown = self._unknown_option()
         if unknown is not None and "required" in message:
