@@ -19,7 +19,7 @@ from conlab._process.execute import current_worker, timed_out, unstarted
 from conlab._process.journal import Leftovers, read_leftovers, read_tail
 from conlab._process.recovery import crashed_record
 from conlab._process.wire import unpack
-from conlab.measure.tree import children_cpu_s, pid_cpu_s, self_cpu_s
+from conlab.measure.tree import pid_cpu_s, self_cpu_s
 from conlab.model import CRASHED, ERROR, OK, Task, TaskRecord, Worker
 from conlab.strategies.base import PROCESSES, Execution, Strategy
 
@@ -33,6 +33,18 @@ class _Child:
     proc: Any
     conn: Any
     ready: bool = False
+    # The child's own CPU when it said ready and when its record (or its death) arrived:
+    # the run counts what lies between, not its start-up nor its exit.
+    cpu_ready_s: float = 0.0
+    cpu_done_s: float | None = None
+
+    def note_done(self) -> None:
+        if self.cpu_done_s is None:
+            self.cpu_done_s = pid_cpu_s(self.proc.pid)
+
+    @property
+    def run_cpu_s(self) -> float:
+        return 0.0 if self.cpu_done_s is None else max(0.0, self.cpu_done_s - self.cpu_ready_s)
 
 
 class ProcessesStrategy(Strategy):
@@ -81,7 +93,6 @@ def _run_shipped(
     children: list[_Child] = []
     try:
         s0 = time.perf_counter_ns()
-        kids0 = children_cpu_s()
         for i, task in enumerate(tasks):
             try:
                 payload = shipping.dumps(task)
@@ -101,8 +112,9 @@ def _run_shipped(
             child_conn.close()
             children.append(_Child(i, task, proc, parent_conn))
         _collect(children, records, log_dir, until_ready=True)
-        # CPU the children spent starting up, so that it can be left out of the run's.
-        startup_cpu = sum(pid_cpu_s(c.proc.pid) for c in children if c.ready)
+        for child in children:
+            if child.ready:
+                child.cpu_ready_s = pid_cpu_s(child.proc.pid)
         cpu0 = self_cpu_s()
         t0 = time.perf_counter_ns()
         for child in children:
@@ -119,8 +131,7 @@ def _run_shipped(
             child.proc.join(timeout=10)
             child.conn.close()
         kill_all(c.proc for c in children)
-    # Joined children are counted in children_cpu_s, start-up included.
-    cpu = cpu1 - cpu0 + max(0.0, children_cpu_s() - kids0 - startup_cpu)
+    cpu = cpu1 - cpu0 + sum(c.run_cpu_s for c in children)
     return Execution([r for r in records if r is not None], t0, t1, startup_ns=t0 - s0, cpu_s=cpu)
 
 
@@ -161,6 +172,7 @@ def _record_timeouts(
     late: list[_Child], records: list[TaskRecord | None], log_dir: str, timeout_s: float
 ) -> None:
     for child in late:
+        child.note_done()
         child.proc.join(timeout=10)
         left = read_leftovers(log_dir, child.proc.pid)
         records[child.index] = timed_out(
@@ -180,12 +192,14 @@ def _read_child(child: _Child, records: list[TaskRecord | None], log_dir: str) -
             if message == b"S":
                 child.ready = True
             else:
+                child.note_done()
                 records[child.index] = unpack(message[1:])
                 records[child.index].name = child.task.name  # type: ignore[union-attr]
             return
     except (EOFError, OSError):
         pass
     # The pipe closed without a record: the child died. Its exit code says how.
+    child.note_done()
     child.proc.join(timeout=10)
     left = read_leftovers(log_dir, child.proc.pid, boot=f"{child.index}.boot")
     records[child.index] = crashed_record(
