@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = os.path.join(ROOT, "src")
@@ -109,3 +110,17 @@ def needs_two_free_cores(minimum: float = 1.7) -> None:
     capacity = two_core_capacity()
     if capacity < minimum:
         pytest.skip(f"the machine is busy: two processes ran only {capacity:.2f}x faster than one")
+
+
+def marked_processes(mark: str) -> list[Any]:
+    """Every live process started with this test's mark in its environment, wherever it is now."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("CONLAB_TEST_MARK") == mark and proc.status() != "zombie":
+                found.append(proc)
+        except psutil.Error:
+            pass
+    return found

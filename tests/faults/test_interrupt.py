@@ -11,23 +11,10 @@ import time
 import uuid
 from collections.abc import Callable
 
-import psutil
 import pytest
 
 from conlab import resultfile
-from tests.helpers import SRC
-
-
-def _marked(mark: str) -> list[psutil.Process]:
-    """Every live process started with this test's mark in its environment, wherever it is now."""
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if proc.environ().get("CONLAB_TEST_MARK") == mark and proc.status() != "zombie":
-                found.append(proc)
-        except psutil.Error:
-            pass
-    return found
+from tests.helpers import SRC, marked_processes
 
 
 def _interrupt(
@@ -59,7 +46,7 @@ def _interrupt(
 
 def _assert_nothing_left(mark: str) -> None:
     deadline = time.monotonic() + 3
-    while (left := _marked(mark)) and time.monotonic() < deadline:
+    while (left := marked_processes(mark)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not left, f"processes left behind: {[(p.pid, p.cmdline()[:3]) for p in left]}"
 

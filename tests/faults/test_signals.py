@@ -21,13 +21,12 @@ import sys
 import time
 import uuid
 
-import psutil
 import pytest
 
 from conlab import resultfile
 from conlab.model import RUN_INCOMPLETE
 from tests.conftest import START_METHODS
-from tests.helpers import ROOT, SRC
+from tests.helpers import ROOT, SRC, marked_processes
 
 SIGNALS = [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL]
 EXIT_CODES = {signal.SIGTERM: 143, signal.SIGHUP: 129}
@@ -40,17 +39,6 @@ CASES = [
 ]
 CASE_IDS = [f"{s}{'/' + a[1] if a and a[0] == '--start-method' else ''}" for s, a, _ in CASES]
 START_BOUND_S = 60  # the children are running the tasks within this (a LocalCluster: seconds)
-
-
-def _marked(mark: str) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if proc.environ().get("CONLAB_TEST_MARK") == mark and proc.status() != "zombie":
-                found.append(proc)
-        except psutil.Error:
-            pass
-    return found
 
 
 @pytest.mark.parametrize("signum", SIGNALS, ids=[s.name for s in SIGNALS])
@@ -86,7 +74,7 @@ def test_a_signal_leaves_no_process(tmp_path, strategy, extra, children, signum)
             proc.kill()
         proc.communicate()
     deadline = time.monotonic() + 2
-    while (left := _marked(mark)) and time.monotonic() < deadline:
+    while (left := marked_processes(mark)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not left, f"left 2 s after conlab ended: {[(p.pid, p.cmdline()[:4]) for p in left]}"
     if signum == signal.SIGKILL:
