@@ -16,6 +16,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from conlab._process import pythons
 from conlab.errors import UsageError
 
 # The directory that holds the ``conlab`` package: what a child puts on its path.
@@ -134,6 +135,8 @@ def inspect_python(path: str) -> Interpreter:
 
 def _resolve(path: str) -> str:
     found = path if os.sep in path else shutil.which(path)
+    if not found and pythons.is_version_name(path):
+        found = _by_name(path)
     if not found or not os.path.exists(found):
         raise UsageError(f"--python {path}: no such file; give the path of a Python executable")
     if os.path.isdir(found):
@@ -143,3 +146,21 @@ def _resolve(path: str) -> str:
             f"--python {path}: is not executable; give the path of a Python executable"
         )
     return os.path.abspath(found)
+
+
+def _by_name(name: str) -> str:
+    """The path of the interpreter ``name`` (``3.13t``) names; a UsageError listing those found."""
+    found = pythons.find_all()
+    hit = pythons.by_name(name, found)
+    if hit is not None:
+        return hit.path
+    names = ", ".join(sorted({f.name for f in found}, key=_version_key)) or "none"
+    hint = " ('make pythons' builds 3.13.5 and 3.13.5t)" if name.endswith("t") else ""
+    raise UsageError(
+        f"--python {name}: no such interpreter here (found: {names}){hint}; "
+        "give a path, or one of those (see 'conlab pythons')"
+    )
+
+
+def _version_key(name: str) -> tuple[int, ...]:
+    return (*(int(v) for v in name.rstrip("t").split(".")), int(name.endswith("t")))

@@ -99,8 +99,9 @@ def python_option(p: argparse.ArgumentParser) -> None:
         "--python",
         action="append",
         metavar="PATH",
-        help="measure under the Python at PATH (repeat for several: shown side by side); "
-        "conlab runs there from this package's source, with the standard library only",
+        help="measure under the Python at PATH, or named by version (3.12, 3.13t: see "
+        "'conlab pythons'; repeat for several: shown side by side); conlab runs there from "
+        "this package's source, with the standard library only",
     )
 
 

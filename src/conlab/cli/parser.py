@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import NoReturn
 
-from conlab.cli import catalogue, commands, files, measuring
+from conlab.cli import catalogue, commands, files, measuring, pythons
 from conlab.cli.arguments import (
     count,
     counts,
@@ -202,6 +202,10 @@ def _add_compare_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     workloads.set_defaults(func=catalogue.workloads)
     strategies = sub.add_parser("strategies", help="list the strategies and whether they run here")
     strategies.set_defaults(func=catalogue.strategies)
+    found = sub.add_parser(
+        "pythons", help="list the Python interpreters found here, their build and GIL"
+    )
+    found.set_defaults(func=pythons.list_pythons)
 
 
 def _add_sweep(sub: argparse._SubParsersAction) -> None:

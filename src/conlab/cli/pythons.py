@@ -15,15 +15,23 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from typing import Any
 
-from conlab._process import children
+from conlab._process import children, pythons
 from conlab._process.children import Interpreter, inspect_python
 from conlab.errors import ConlabError
 from conlab.model import Results
 
-__all__ = ["Interpreter", "child_main", "inspect_python", "run_child", "strip_python_options"]
+__all__ = [
+    "Interpreter",
+    "child_main",
+    "inspect_python",
+    "list_pythons",
+    "run_child",
+    "strip_python_options",
+]
 
 
 def run_child(interp: Interpreter, argv: Sequence[str]) -> Results:
@@ -59,6 +67,31 @@ def strip_python_options(argv: Sequence[str]) -> list[str]:
         elif not arg.startswith("--python="):
             out.append(arg)
     return out
+
+
+def list_pythons(args: Any) -> int:
+    """``conlab pythons``: the interpreters found here, each with its version, build and GIL."""
+    t0 = time.perf_counter()
+    found = pythons.find_all()
+    took_s = time.perf_counter() - t0
+    print(f"Python interpreters found here (each probed at once, in {took_s:.1f} s):")
+    if not found:
+        print("  none (looked in PATH, pyenv's versions and make pythons' cache)")
+        return 0
+    home = os.path.expanduser("~")
+    print(f"  {'name':<9} {'build':<13} {'GIL when run':<12} {'from':<5}  path")
+    for f in sorted(found, key=lambda f: (f.version, f.free_threaded, f.source)):
+        build = "free-threaded" if f.free_threaded else "GIL"
+        gil = "enabled" if f.gil_enabled else "disabled"
+        shown = "~" + f.path[len(home) :] if f.path.startswith(home + os.sep) else f.path
+        print(f"  {f.name:<9} {build:<13} {gil:<12} {f.source:<5}  {shown}")
+    old = [f.name for f in found if f.version < children.MIN_VERSION]
+    if old:
+        print(f"conlab runs under 3.10 or later: {', '.join(old)} can be listed, not measured.")
+    if not any(f.free_threaded for f in found):
+        print("No free-threaded build: 'make pythons' builds 3.13.5 and 3.13.5t (9-14 min).")
+    print("Measure under one by name or path: conlab compare cpu --python 3.13 --python 3.13t")
+    return 0
 
 
 def child_main(argv: Sequence[str]) -> int:
