@@ -5,6 +5,7 @@ from __future__ import annotations
 from conlab import outputs
 from conlab.measure import noise, stats
 from conlab.model import RUN_OK, Comparison, Results, Run
+from conlab.report.takeaway import takeaway
 from conlab.report.terminal import strategy_label
 
 _HEADER = (
@@ -56,6 +57,7 @@ def comparison_markdown(c: Comparison, cores: int | None = None) -> str:
         _RULE,
     ]
     lines += [run_row(run) for run in c.runs]
+    lines += ["", f"**{_cell(takeaway(c))}**"]
     warnings = noise.comparison_warnings(c, cores)
     if warnings or c.notes:
         lines.append("")

@@ -21,6 +21,7 @@ from conlab.model import (
     Results,
     Run,
 )
+from conlab.report.takeaway import takeaway
 
 # Whose output is shown: a run where tasks really ran side by side, as the lesson's did.
 _OUTPUT_PREFERENCE = ("threads", "processes", "thread-pool", "process-pool")
@@ -128,6 +129,7 @@ def render(
 ) -> None:
     """The table, then one warning line (each warning on its own line with ``verbose``)."""
     console.print(comparison_table(c, console.width))
+    console.print(Text(takeaway(c), style="bold"))
     warnings = noise.comparison_warnings(c, cores if isinstance(cores, int) else None)
     if verbose:
         for warning in warnings:

@@ -1,0 +1,118 @@
+"""A comparison in one sentence: the fastest valid run, its speed-up, and what the work measured as.
+
+Every renderer (terminal, Markdown, HTML, notebook) shows this sentence with the table,
+so that a reader who reads nothing else still reads what the figures say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conlab.model import RUN_OK, Comparison, Run
+
+# CPU/wall of the sequential run below which the work is waiting, above which it computes.
+WAITING_BELOW = 0.25
+COMPUTING_ABOVE = 0.75
+# A speed-up in threads at least this large means the threads really ran at once.
+THREADS_PARALLEL = 1.3
+_THREADED = ("threads", "thread-pool")
+_TIED_NAMED = 2
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What the measurement says about the work: its kind, the figures behind it, the advice."""
+
+    name: str  # waiting, computing, computing-parallel, mixed, unmeasured
+    evidence: str  # "CPU 1 % of wall", "CPU 99 % of wall; threads 0.98×"
+    advice: str  # "threads or asyncio; processes add start-up for nothing"
+
+
+def _percent(share: float) -> str:
+    return "<1 %" if 0 < share < 0.005 else f"{share:.0%}".replace("%", " %")
+
+
+def _best_threads(c: Comparison) -> Run | None:
+    threaded = [r for r in c.runs if r.strategy in _THREADED and _valid(r)]
+    return max(threaded, key=lambda r: r.speedup or 0.0, default=None)
+
+
+def measured_kind(c: Comparison) -> Kind:
+    """The work's kind from the sequential run's CPU/wall and from how threads did."""
+    ref = c.reference
+    share = ref.parallelism if ref is not None else None
+    if share is None:
+        return Kind("unmeasured", f"no valid sequential run; declared {c.kind}", "")
+    evidence = f"CPU {_percent(share)} of wall"
+    if share < WAITING_BELOW:
+        return Kind("waiting", evidence, "threads or asyncio; processes add start-up for nothing")
+    threads = _best_threads(c)
+    if threads is not None and threads.speedup is not None:
+        evidence += f"; {threads.label} {threads.speedup:.2f}×"
+    if share <= COMPUTING_ABOVE:
+        return Kind(
+            "mixed", evidence, "it both waits and computes: compare threads and processes above"
+        )
+    if threads is not None and (threads.speedup or 0.0) >= THREADS_PARALLEL:
+        return Kind(
+            "computing-parallel",
+            evidence,
+            "threads run it in parallel (C code releasing the GIL, or no GIL): threads suffice",
+        )
+    held = "threads share one GIL" if threads is None else "threads gain nothing under the GIL"
+    return Kind("computing", evidence, f"processes or interpreters; {held}")
+
+
+def _valid(run: Run) -> bool:
+    return run.status == RUN_OK and run.speedup is not None and run.median_wall_s is not None
+
+
+def _interval(run: Run) -> str:
+    if run.speedup_ci is None or len(run.wall_s) < 2:
+        return ""
+    lo, hi = run.speedup_ci
+    return f" ({lo:.2f}–{hi:.2f})"
+
+
+def _tied(fastest: Run, others: list[Run]) -> str:
+    """The runs whose speed-up interval reaches the fastest's: as fast, as far as it can tell."""
+    if fastest.speedup_ci is None:
+        return ""
+    low = fastest.speedup_ci[0]
+    tied = [r.label for r in others if r.speedup_ci is not None and r.speedup_ci[1] >= low]
+    if not tied:
+        return ""
+    if len(tied) <= _TIED_NAMED:
+        return f", as fast as {' and '.join(tied)} within the interval"
+    return f", {len(tied)} others as fast within the interval"
+
+
+def _work(c: Comparison) -> str:
+    kind = measured_kind(c)
+    if kind.name == "unmeasured":
+        return f" — the work's kind was not measured ({kind.evidence})."
+    name = "computing" if kind.name.startswith("computing") else kind.name
+    return f" — {name} work ({kind.evidence}): {kind.advice}."
+
+
+def takeaway(c: Comparison) -> str:
+    """One sentence: the fastest valid strategy, its speed-up with its interval, and the work's
+    measured kind with what it means; a contended or missing result is said as such."""
+    valid = [r for r in c.runs if _valid(r)]
+    if not valid:
+        return "No valid run: no strategy completed the work correctly, so nothing is compared."
+    faster = [r for r in valid if r.strategy != "sequential"]
+    if not faster:
+        return "Only the sequential reference completed: no other strategy to compare it with."
+    fastest = min(faster, key=lambda r: r.median_wall_s or 0.0)
+    if (fastest.speedup or 0.0) < 1.0:
+        kind = _work(c)
+        return f"Nothing beat the plain loop: the best, {fastest.label}, was {fastest.speedup:.2f}×{kind}"
+    if fastest.speedup_contended:
+        return (
+            f"Fastest: {fastest.label}, {fastest.speedup:.2f}׆{_interval(fastest)}, but measured "
+            "while the machine did not give it its cores (†): no conclusion; run again when it is quiet."
+        )
+    others = [r for r in faster if r is not fastest and not r.speedup_contended]
+    head = f"Fastest: {fastest.label}, {fastest.speedup:.2f}×{_interval(fastest)}"
+    return head + _tied(fastest, others) + _work(c)

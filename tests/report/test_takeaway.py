@@ -1,0 +1,120 @@
+"""The one-sentence takeaway: the fastest valid run, its interval, and the work's measured kind."""
+
+from __future__ import annotations
+
+import re
+
+from conlab.lab.compare import compare
+from conlab.model import RUN_FAILED, RUN_OK, RUN_UNAVAILABLE, Comparison, Run
+from conlab.report.takeaway import measured_kind, takeaway
+from conlab.strategies import make
+from conlab.workloads import build
+
+
+def _run(strategy: str, workers: int, wall_s: float, cpu_s: float, **kw: object) -> Run:
+    ref_wall_s = kw.pop("ref_wall_s", 1.0)
+    assert isinstance(ref_wall_s, float)
+    speedup = ref_wall_s / wall_s
+    return Run(
+        strategy,
+        workers,
+        wall_s=[wall_s * 0.99, wall_s, wall_s * 1.01],
+        cpu_s=[cpu_s] * 3,
+        speedup=speedup,
+        speedup_ci=(speedup * 0.97, speedup * 1.03),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _comparison(*runs: Run) -> Comparison:
+    return Comparison("work", "mixed", 4, runs=list(runs))
+
+
+def test_computing_under_the_gil_names_processes_and_the_threads_figure() -> None:
+    c = _comparison(
+        _run("sequential", 1, 1.0, 0.99),
+        _run("thread-pool", 2, 1.02, 1.0),
+        _run("process-pool", 2, 0.52, 1.0),
+    )
+    sentence = takeaway(c)
+    assert sentence.startswith("Fastest: process-pool:2, 1.92× (1.87–1.98)")
+    assert "computing work (CPU 99 % of wall; thread-pool:2 0.98×)" in sentence
+    assert "processes or interpreters" in sentence
+    assert measured_kind(c).name == "computing"
+
+
+def test_computing_that_runs_in_parallel_in_threads_says_threads_suffice() -> None:
+    c = _comparison(
+        _run("sequential", 1, 1.0, 0.98),
+        _run("threads", 2, 0.55, 1.0),
+        _run("process-pool", 2, 0.6, 1.0),
+    )
+    assert measured_kind(c).name == "computing-parallel"
+    assert "threads suffice" in takeaway(c)
+
+
+def test_mixed_work_between_the_thresholds() -> None:
+    c = _comparison(_run("sequential", 1, 1.0, 0.5), _run("threads", 2, 0.7, 0.5))
+    assert "mixed work (CPU 50 % of wall" in takeaway(c)
+
+
+def test_runs_within_the_fastest_interval_are_named_as_ties() -> None:
+    c = _comparison(
+        _run("sequential", 1, 1.0, 0.001),
+        _run("threads", 2, 0.5, 0.001),
+        _run("asyncio", 2, 0.501, 0.001),
+        _run("processes", 2, 0.7, 0.01),
+    )
+    sentence = takeaway(c)
+    assert "as fast as asyncio:2 within the interval" in sentence
+    assert "processes:2" not in sentence
+    assert "waiting work (CPU <1 % of wall)" in sentence
+
+
+def test_a_contended_fastest_run_draws_no_conclusion() -> None:
+    c = _comparison(
+        _run("sequential", 1, 1.0, 0.01),
+        _run("threads", 2, 0.5, 0.01, speedup_contended=True),
+    )
+    sentence = takeaway(c)
+    assert "2.00׆" in sentence
+    assert "no conclusion" in sentence
+    assert "waiting work" not in sentence
+
+
+def test_no_valid_run_and_only_the_reference_are_said_as_such() -> None:
+    failed = Run("processes", 2, status=RUN_FAILED, reason="crashed")
+    missing = Run("interpreters", 2, status=RUN_UNAVAILABLE, reason="3.13+")
+    assert takeaway(_comparison(failed, missing)).startswith("No valid run")
+    only = _comparison(_run("sequential", 1, 1.0, 0.5), failed)
+    assert takeaway(only).startswith("Only the sequential reference completed")
+
+
+def test_nothing_faster_than_the_loop_is_said_plainly() -> None:
+    c = _comparison(_run("sequential", 1, 1.0, 0.99), _run("threads", 2, 1.2, 1.0))
+    assert takeaway(c).startswith("Nothing beat the plain loop: the best, threads:2, was 0.83×")
+
+
+def test_measured_waiting_work_reads_waiting_with_the_run_figures() -> None:
+    c = compare(
+        build("seed", sleep_s=0.01),
+        [make("threads"), make("process-pool", 2)],
+        repeats=2,
+        warmup=0,
+    )
+    assert all(r.status == RUN_OK for r in c.runs)
+    sentence = takeaway(c)
+    fastest = min(c.runs[1:], key=lambda r: r.median_wall_s or 0.0)
+    assert sentence.startswith(f"Fastest: {fastest.label}, {fastest.speedup:.2f}×")
+    if not fastest.speedup_contended:
+        assert re.search(r"waiting work \(CPU [<\d]+ % of wall\)", sentence), sentence
+
+
+def test_terminal_and_markdown_show_the_takeaway_after_the_table() -> None:
+    from conlab.report import markdown, text
+
+    c = _comparison(_run("sequential", 1, 1.0, 0.99), _run("process-pool", 2, 0.52, 1.0))
+    sentence = takeaway(c)
+    assert f"**{sentence}**" in markdown.comparison_markdown(c)
+    shown = text.comparison_text(c)
+    assert shown.index("process-pool") < shown.index("Fastest: process-pool:2")
