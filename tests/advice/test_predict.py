@@ -110,3 +110,25 @@ def test_a_stream_of_computing_items_gets_the_process_pool():
     assert computing.label == "computing (whether it releases the GIL was not measured)"
     one_core = stream_profile(0.25, 0.25, cores=1)
     assert stream_plan(one_core, 1, 256)[0].strategy == "thread-pool"  # a tie: the simpler
+
+
+def test_a_task_with_threads_of_its_own_on_a_busy_machine_is_not_predicted_slower_in_one_thread():
+    # BLAS kept two cores busy during the probe while a pure-Python capacity probe saw one core
+    # (other programs were running): the task's own two cores are evidence of what the machine
+    # gave, so one worker thread is predicted as fast as the loop, not twice as slow.
+    probe = made_probe(duration_s=0.1, cpu_s=0.1, pair_s=0.2, alone_s=0.2, concurrency=1.0)
+    probe.own_cores, probe.capacity = 2.0, 1.0
+    assert probe.parallel_cores == 2.0
+    assert run_s(probe, "thread-pool", 1) == pytest.approx(0.8, rel=0.05)
+    assert probe.label == "computing in threads of its own (2.0 cores per task)"
+
+
+def test_the_words_never_call_a_pair_whose_cpu_never_overlapped_faster_because_of_overlap():
+    from conlab.advice.words import threads_sentence
+
+    probe = made_probe(pair_s=0.12, alone_s=0.2, concurrency=1.0)  # 1.67x, CPU one at a time
+    text = threads_sentence(probe)
+    assert "they do not overlap" in text and "1.67x is the machine's noise" in text, text
+    blas = made_probe(pair_s=0.2, alone_s=0.2, concurrency=1.0)
+    blas.own_cores = 2.0
+    assert "each task keeps 2.0 cores busy by itself" in threads_sentence(blas)

@@ -86,7 +86,8 @@ class TaskProbe:
         """
         if self.capacity is None:
             return float(self.cores)
-        seen = self.pair_cpu_concurrency or 0.0
+        # A task whose own threads (BLAS) kept u cores busy showed u cores computing at once.
+        seen = max(self.pair_cpu_concurrency or 0.0, self.cores_per_task)
         return min(float(self.cores), max(self.capacity, seen))
 
     @property
@@ -161,6 +162,8 @@ class TaskProbe:
             return "computing in code that releases the GIL"
         if self.cores < 2:
             return "computing (one core: whether it releases the GIL cannot show)"
+        if self.cores_per_task > 1.0:
+            return f"computing in threads of its own ({self.own_cores:.1f} cores per task)"
         if self.thread_speedup is None:
             return "computing (whether it releases the GIL was not measured)"
         return "computing while holding the GIL"

@@ -64,10 +64,21 @@ def threads_sentence(probe: TaskProbe) -> str:
                 if not probe.gil_enabled
                 else ", so the code releases the GIL"
             )
+    elif probe.cores_per_task > 1.0:
+        # A task that already keeps the cores busy with threads of its own (BLAS) leaves
+        # nothing for a second one to overlap with: that says nothing about the GIL.
+        why = f"they do not overlap: each task keeps {probe.own_cores:.1f} cores busy by itself"
     else:
         why = "they do not overlap"
         if probe.cpu_fraction > 0.5:
             why += ": the code holds the GIL" if probe.cores >= 2 else " on one core"
+        if s >= 1.2:
+            # Their CPU never ran at once, so the pair cannot have been faster: the
+            # one-after-the-other run was slowed (another program took the CPU meanwhile).
+            why += (
+                f"; the {s:.2f}x is the machine's noise, not overlap (their CPU time never "
+                "ran at once)"
+            )
     cpu = probe.pair_cpu_concurrency
     at_once = f", their CPU time {cpu:.2f}x the wall time" if cpu is not None else ""
     busy = (
