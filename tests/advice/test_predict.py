@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from conlab.advice.calibrate import costs
-from conlab.advice.predict import MODEL, chunksize_for, predict_all, predict_one, recommend
+from conlab.advice.predict import (
+    MODEL,
+    chunksize_for,
+    predict_all,
+    predict_one,
+    recommend,
+    runner_up,
+)
 from conlab.advice.profile import Shipping, TaskProbe
 
 
@@ -132,3 +139,14 @@ def test_the_words_never_call_a_pair_whose_cpu_never_overlapped_faster_because_o
     blas = made_probe(pair_s=0.2, alone_s=0.2, concurrency=1.0)
     blas.own_cores = 2.0
     assert "each task keeps 2.0 cores busy by itself" in threads_sentence(blas)
+
+
+def test_the_runner_up_runs_tasks_at_once_when_any_strategy_can():
+    # Computing on a machine that gives one core: the loop wins and thread-pool:1 ties it, but
+    # a one-worker pool beside the loop says nothing; the verification needs a parallel one.
+    probe = made_probe()
+    probe.capacity = 1.0
+    predictions = predict_all(probe)
+    chosen = recommend(predictions)
+    other = runner_up(predictions, chosen)
+    assert other is not None and other.workers >= 2, other

@@ -328,8 +328,17 @@ def recommend(predictions: Sequence[Prediction], async_as_written: bool = True) 
 
 
 def runner_up(predictions: Sequence[Prediction], chosen: Prediction) -> Prediction | None:
-    """The best prediction of another strategy than the chosen one (sequential runs anyway)."""
-    for p in sorted((p for p in predictions if p.unavailable is None), key=lambda p: p.total_s):
-        if p.strategy != chosen.strategy and p.family != LOOP:
-            return p
-    return None
+    """The best prediction of another strategy than the chosen one (sequential runs anyway).
+
+    A one-worker pool runs the tasks one at a time, as the loop does: measured beside the loop
+    it is no evidence about running at once, so a pool of two or more workers goes first.
+    """
+    others = sorted(
+        (
+            p
+            for p in predictions
+            if p.unavailable is None and p.strategy != chosen.strategy and p.family != LOOP
+        ),
+        key=lambda p: (p.workers < 2, p.total_s),
+    )
+    return others[0] if others else None
