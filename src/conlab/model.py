@@ -227,6 +227,8 @@ class Run:
     set_aside_machine: list[Contention] = field(default_factory=list)
     # True when this run or the reference stayed contended: the speed-up is marked so.
     speedup_contended: bool = False
+    # On a free-threaded build: {"after_imports", "after_run", "enabled_by"} (measure/gil.py).
+    gil: dict[str, Any] | None = None
 
     @property
     def label(self) -> str:

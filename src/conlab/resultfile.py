@@ -1,9 +1,8 @@
 """The result file, schema ``conlab.results/1``: writing it, and reading it back strictly.
 
-It is JSON, never a pickle: one environment hoisted to the top, one or more
-comparisons. Each run keeps every timing sample and the task records of its
-median repeat (of its failing repeat, when it failed), times in seconds from
-the start of that repeat.
+It is JSON, never a pickle: one environment hoisted to the top, one or more comparisons.
+Each run keeps every timing sample and the task records of its median repeat (of its
+failing repeat, when it failed), times in seconds from the start of that repeat.
 """
 
 from __future__ import annotations
@@ -90,6 +89,7 @@ def run_to_dict(run: Run) -> dict[str, Any]:
         "machine": [contention.to_dict(m) for m in run.machine],
         "contended": run.contended,
         "speedup_contended": run.speedup_contended,
+        "gil": run.gil,
         "set_aside": [
             {"wall_s": w, "machine": contention.to_dict(m)}
             for w, m in zip(run.set_aside_wall_s, run.set_aside_machine, strict=False)
@@ -393,6 +393,7 @@ def _run(r: _Reader, d: Any, where: str) -> Run:
         other_cores=r.numbers(d, "other_cores_samples", where),
         load_avg=r.numbers(d, "load_avg_samples", where),
         speedup_contended=bool(r.get(d, "speedup_contended", where, bool, optional=True)),
+        gil=r.get(d, "gil", where, dict, optional=True),
     )
     machines = r.get(d, "machine", where, list, optional=True) or []
     run.machine = [_read_machine(r, m, f"{where}.machine[{k}]") for k, m in enumerate(machines)]

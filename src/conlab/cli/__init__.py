@@ -21,6 +21,7 @@ from conlab.cli import commands, measuring, signals
 from conlab.cli.arguments import one_line
 from conlab.cli.parser import build_parser
 from conlab.errors import ConlabError
+from conlab.measure import gil
 
 __all__ = ["EXIT_INTERRUPTED", "build_parser", "main"]
 
@@ -28,6 +29,7 @@ EXIT_INTERRUPTED = 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    gil.watch()  # before any workload is imported: which module turns the GIL back on
     parser = build_parser()
     try:
         with signals.ending_as_interrupt():

@@ -98,11 +98,19 @@ def child_main(argv: Sequence[str]) -> int:
     """In the child interpreter: measure as the command line asks, write the result file."""
     from conlab import resultfile
     from conlab.cli.parser import build_parser
+    from conlab.measure import gil
 
+    gil.watch()
     out, rest = argv[0], list(argv[1:])
     try:
         args = build_parser().parse_args(rest)
         results: Any = args.measure(args)
+        if gil.FREE_THREADED_BUILD:
+            # Collected before the workload's imports: an extension may have turned it on since,
+            # here or in the sandbox that ran the tasks.
+            runs = [r for c in results.comparisons for r in c.runs]
+            back = gil.gil_enabled() or any(gil.came_back(r.gil) for r in runs)
+            results.environment["gil_enabled"] = back
         resultfile.write(results, out)
     except ConlabError as exc:
         sys.stderr.write(f"conlab: error: {exc}\n")

@@ -23,13 +23,14 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from conlab._process import strays
 from conlab.errors import Interrupted, UsageError
 from conlab.lab.remeasure import Remeasure as Remeasure
 from conlab.lab.remeasure import check_remeasure, kept
 from conlab.lab.sandbox import run_strategy
-from conlab.measure import contention, stats
+from conlab.measure import contention, gil, stats
 from conlab.measure.environment import usable_cpus
 from conlab.measure.tree import ProbeResult, TreeProbe, sampler_session
 from conlab.model import (
@@ -67,6 +68,8 @@ class _Entry:
     samples: list[_Sample] = field(default_factory=list)
     # Set once a run of it left a task not ok: it is not run again (see _stops).
     stopped: bool = False
+    # The GIL after the workload's imports, on a free-threaded build (measure/gil.py).
+    gil_at_imports: dict[str, Any] | None = None
 
 
 def check_counts(repeats: int, warmup: int) -> None:
@@ -97,6 +100,7 @@ def compare(
     check_counts(repeats, warmup)
     bound = remeasure or Remeasure()
     check_remeasure(bound)
+    gil.watch()
     with workload.prepared(), sampler_session():
         return _compare(
             workload, strategies, repeats, warmup, seed, progress, on_update, title, bound
@@ -254,7 +258,7 @@ def _entry(workload: Workload, strategy: Strategy) -> _Entry:
     if reason:
         run.status, run.reason = RUN_UNAVAILABLE, reason
     run.floor_s = workload.floor_s(run.workers)
-    return _Entry(strategy, run, list(tasks))
+    return _Entry(strategy, run, list(tasks), gil_at_imports=gil.now())
 
 
 def _asked_cores(entry: _Entry, cores: int) -> float:
@@ -274,6 +278,7 @@ def _measure(entry: _Entry, warmup: bool) -> _Sample:
     before = None if getattr(entry.strategy, "family", None) == CLUSTER else strays.descendants()
     try:
         execution = run_strategy(entry.strategy, entry.tasks)
+        execution.gil = execution.gil or gil.now()  # a sandbox says its own
     finally:
         strays.stop_new(before)
         result = probe.stop()
@@ -326,7 +331,7 @@ def _summarise(
         warmup=warmup,
         runs=[e.run for e in entries],
         title=title,
-        notes=_notes(entries),
+        notes=_notes(entries) + gil.note([e.run.gil for e in entries]),
     )
 
 
@@ -391,6 +396,7 @@ def _fill(entry: _Entry, workload: Workload, reference: _Reference, repeats: int
         s.execution.naive_wall_ns / 1e9 for s in timed if s.execution.naive_wall_ns is not None
     ]
     run.naive_wall_s = statistics.median(naive) if naive else None
+    run.gil = gil.run_record(entry.gil_at_imports, [s.execution.gil for s in entry.samples])
     run.status, run.reason = RUN_OK, None
     for k, sample in enumerate(entry.samples):
         why = _invalid(sample.execution, workload, reference, plain)

@@ -57,6 +57,7 @@ from conlab._process.journal import (
 from conlab._process.recovery import Died, Late, recover
 from conlab._process.wire import pack_lenient, unpack
 from conlab.errors import UsageError
+from conlab.measure import gil
 from conlab.model import Task, TaskRecord
 from conlab.strategies.base import Execution, Strategy
 
@@ -144,6 +145,7 @@ def _supervise(strategy: Strategy, tasks: list[Task], log_dir: str) -> Execution
     t0 = first.execution.t0_ns if first.execution is not None else first.go_ns
     t1 = last.execution.t1_ns if last.execution is not None else last.end_ns
     execution = Execution([r for r in records if r is not None], t0, t1, notes=notes)
+    execution.gil = gil.merge([o.execution.gil for o in outcomes if o.execution is not None])
     if len(outcomes) == 1 and first.execution is not None:
         done = first.execution
         execution.startup_ns, execution.cpu_s = done.startup_ns, done.cpu_s
@@ -296,6 +298,7 @@ def _child_main(conn: Any, strategy: Strategy, tasks: list[Task], log_dir: str) 
             os._exit(0)
         probe = TreeProbe().start()
         execution = strategy.run(tasks)
+        execution.gil = gil.now()
         peak = probe.stop().peak_rss_bytes
         if execution.peak_rss_bytes is None:
             execution.peak_rss_bytes = peak

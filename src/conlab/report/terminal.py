@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from conlab.measure import noise, stats
+from conlab.measure import gil, noise, stats
 from conlab.measure.units import duration
 from conlab.model import (
     RUN_FAILED,
@@ -283,6 +283,7 @@ def side_by_side_table(results: Results) -> Table:
             for k, env in enumerate(envs):
                 other = _same_run(per_env[k][j] if j < len(per_env[k]) else None, run)
                 free = run.strategy in _THREADED and not env.get("gil_enabled", True)
+                free = free and not (other is not None and gil.came_back(other.gil))
                 cells.append(_cell(other) + (" free-threaded" if free else ""))
             title = (first.title or first.workload).split(":")[0] if n == 0 else ""
             table.add_row(escape(title), escape(f"{strategy_label(run)}:{run.workers}"), *cells)

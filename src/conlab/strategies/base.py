@@ -39,6 +39,8 @@ class Execution:
     notes: list[str] = field(default_factory=list)
     # Peak RSS of the tree that ran the tasks, when the strategy measured it itself (a sandbox).
     peak_rss_bytes: int | None = None
+    # On a free-threaded build, the GIL when the tasks were done (measure.gil.now()).
+    gil: dict[str, Any] | None = None
 
     @property
     def wall_ns(self) -> int:
