@@ -8,8 +8,10 @@ in the user's code is the line that called into the C code that crashed.
 call from the user's code first writes one line naming its caller.
 
 Both are read back by the parent from the dead worker's file (``crashed_stack``,
-``exit_site``). The user's code is whatever is neither conlab's nor the standard
-library's nor an installed package's, as the interpreter's own paths say.
+``exit_site``), and both name the thread, so that of several tasks running in
+threads of one process only the one that killed it is blamed (``dying_thread``).
+The user's code is whatever is neither conlab's nor the standard library's nor
+an installed package's, as the interpreter's own paths say.
 """
 
 from __future__ import annotations
@@ -19,14 +21,18 @@ import os
 import re
 import sys
 import sysconfig
+import threading
 from dataclasses import dataclass
 from types import FrameType, TracebackType
 from typing import Any
 
 _FRAME_LINE = re.compile(r'^\s*File "(?P<path>.*)", line (?P<line>\d+) in (?P<function>\S+)')
-_STACK_HEAD = re.compile(r"^(Current thread 0x[0-9a-f]+|Thread 0x[0-9a-f]+|Stack) \(most recent")
+_STACK_HEAD = re.compile(r"^(Current thread 0x[0-9a-f]+|Thread 0x[0-9a-f]+|Stack)\b.*\(most recent")
+_CURRENT_THREAD = re.compile(r"^Current thread (0x[0-9a-f]+)\b", re.M)
 _EXIT_LINE = re.compile(
-    r"^conlab: os\._exit\((?P<code>-?\d+)\) called from (?P<where>.+:\d+ in \S+)$", re.M
+    r"^conlab: os\._exit\((?P<code>-?\d+)\) called from (?P<where>.+:\d+ in \S+)"
+    r"(?: \(thread (?P<thread>0x[0-9a-f]+)\))?$",
+    re.M,
 )
 _CONLAB_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -98,6 +104,24 @@ def exit_site(raw: str) -> str | None:
     return f"os._exit({last['code']}) called from {last['where']}"
 
 
+def dying_thread(exitcode: int | None, raw: str) -> int | None:
+    """The thread (``threading.get_ident``) that killed its process, when what it wrote says so.
+
+    A fatal signal: the ``Current thread`` of faulthandler's last dump. An exit code: the
+    thread of the user's last ``os._exit`` call. Anything else (a kill from outside, an
+    exit from C code) names no thread.
+    """
+    if exitcode is None:
+        return None
+    if exitcode < 0:
+        found = _CURRENT_THREAD.findall(raw)
+        return int(found[-1], 16) if found else None
+    exits = list(_EXIT_LINE.finditer(raw))
+    if exits and exits[-1]["thread"] and int(exits[-1]["code"]) == exitcode:
+        return int(exits[-1]["thread"], 16)
+    return None
+
+
 def exit_call(exc: SystemExit) -> str | None:
     """``sys.exit(4) called from mymod.py:20 in func``: where a task raised SystemExit."""
     frames: list[Frame] = []
@@ -132,7 +156,8 @@ def hook_os_exit() -> None:
         try:
             where = user_frame(_stack(sys._getframe(1)))
             if where is not None:
-                line = f"conlab: os._exit({code}) called from {where}\n"
+                thread = f"{threading.get_ident():#x}"
+                line = f"conlab: os._exit({code}) called from {where} (thread {thread})\n"
                 os.write(2, line.encode("utf-8", "replace"))
         except BaseException:  # whatever happens here, the process exits as asked
             pass

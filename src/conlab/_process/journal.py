@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import struct
 import sys
+import threading
 from dataclasses import dataclass, field
 
 from conlab._process import capture
@@ -34,6 +36,9 @@ from conlab.model import TaskRecord
 
 WRITE_THROUGH_CHARS = 1 << 20
 RAW_TAIL_BYTES = 8192
+# A START frame's payload: the thread running the task (threading.get_ident, the id that
+# faulthandler prints), so that a crash in one of several threads is blamed on its task alone.
+_THREAD = struct.Struct("<Q")
 
 
 class FrameLog:
@@ -47,7 +52,7 @@ class FrameLog:
         self.frames_fd = frames_fd
 
     def start(self, index: int) -> None:
-        os.write(self.frames_fd, frame(START, index))
+        os.write(self.frames_fd, frame(START, index, _THREAD.pack(threading.get_ident())))
 
     def sink(self, index: int) -> TeeSink:
         return TeeSink(self.frames_fd, index)
@@ -109,6 +114,7 @@ class JournalReader:
         self._offset = 0
         self._buf = b""
         self.started: dict[int, int] = {}  # task index -> start ns
+        self.threads: dict[int, int] = {}  # task index -> the thread running it
         self.chunks: dict[int, list[tuple[int, str]]] = {}
         self.ended: dict[int, TaskRecord] = {}
         self.holding: int | None = None  # the task holding the thread all tasks share
@@ -127,6 +133,8 @@ class JournalReader:
         for kind, t_ns, index, payload in frames:
             if kind == START:
                 self.started[index] = t_ns
+                if len(payload) == _THREAD.size:
+                    self.threads[index] = _THREAD.unpack(payload)[0]
             elif kind == OUT:
                 self.chunks.setdefault(index, []).append((t_ns, payload.decode("utf-8", "replace")))
             elif kind == END:

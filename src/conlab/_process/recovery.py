@@ -6,13 +6,16 @@ doing, and which tasks conlab stopped past their timeout) and call ``recover``.
 Each task with no record is then recorded ``timeout`` (conlab stopped it),
 ``crashed`` (it was running in a process that died of it: the exit code or
 signal, what the task printed, the process's last words) or run again, once
-more, in a fresh process. When none of the tasks could be accounted for,
+more, in a fresh process. A crash names only its culprit: when several tasks
+ran in the process and what it left does not say which one killed it, they are
+*suspects*, left to the caller to run again one at a time, so that the one that
+does it again is blamed alone. When none of the tasks could be accounted for,
 running them again would loop: they are recorded ``lost``, saying why.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from conlab._process.crashes import describe_crash
@@ -27,7 +30,7 @@ class Died:
 
     left: Leftovers  # what it left, by the caller's task index; left.pid says which process
     exitcode: int | None
-    running: list[int]  # the tasks it was running when it died
+    running: list[int]  # the task it was running when it died, by whose doing
 
 
 @dataclass
@@ -48,6 +51,7 @@ def recover(
     lost: str,
     died: Sequence[Died] = (),
     late: Mapping[int, Late] | None = None,
+    suspects: Collection[int] = (),
 ) -> list[int]:
     """Record what happened to each of ``pending`` with no record; return those to run again.
 
@@ -55,6 +59,7 @@ def recover(
     already (its process journaled it) counts as accounted for. ``kind`` names
     the process in messages ("worker process", "sandbox process"); ``lost``
     says what happened, for tasks recorded lost ("the process pool broke (...)").
+    ``suspects`` get no record and are not returned: the caller runs each alone.
     """
     late = late or {}
     culprit = {i: process for process in died for i in process.running}
@@ -68,23 +73,16 @@ def recover(
                 tasks[i], i, timeout_s, late[i].how, left.started.get(i), left.chunks.get(i)
             )
         elif i in culprit:
-            records[i] = _crashed(tasks, i, culprit[i], kind)
-        else:
+            process = culprit[i]
+            left = process.left
+            records[i] = crashed_record(tasks[i], i, left.pid, process.exitcode, left, kind)
+        elif i not in suspects:
             again.append(i)
-    if len(again) == len(pending):
+    if again and len(again) == len(pending):
         for i in again:
             records[i] = unstarted(tasks[i], i, LOST, f"not run: {lost}")
         return []
     return again
-
-
-def _crashed(tasks: Sequence[Task], i: int, process: Died, kind: str) -> TaskRecord:
-    """A task's record when its process died under it; several running: one of them did it."""
-    record = crashed_record(tasks[i], i, process.left.pid, process.exitcode, process.left, kind)
-    if len(process.running) > 1:
-        names = ", ".join(repr(tasks[j].name) for j in process.running)
-        record.error = f"{record.error} (tasks running in it: {names}; one of them caused it)"
-    return record
 
 
 def crashed_record(

@@ -20,8 +20,13 @@ start-up stays outside the timed window; it measures its own peak memory too.
 
 Supervision: the child notes each task's start, output and record in a journal
 file as they happen (journal.WorkerLog). When it dies, the parent reads the
-journal: finished tasks keep their records, the task running is ``crashed`` with
-the exit code or signal, and the tasks not started run in a fresh sandbox. A task
+journal: finished tasks keep their records, the task that killed it is ``crashed``
+with the exit code or signal, and the others run in a fresh sandbox. A crash
+names only its culprit: of several tasks running in threads, the one whose
+thread died (faulthandler's ``Current thread``, or the thread that called
+``os._exit``); when the sandbox's last words do not say (a kill from outside),
+each task that was running runs again alone, and the one that dies alone is
+the culprit. A task
 past the timeout is stopped by killing the sandbox; it is recorded ``timeout``
 and the rest run in a fresh sandbox. When the tasks share one thread (an event
 loop) and one of them holds it, the others are late because of it: that one is
@@ -47,6 +52,7 @@ from typing import Any
 from conlab._process import execute as execute_module
 from conlab._process import lifeline
 from conlab._process.crashes import describe_exit, error_line, kill_all
+from conlab._process.crashsite import dying_thread
 from conlab._process.journal import (
     RAW_TAIL_BYTES,
     JournalReader,
@@ -66,6 +72,8 @@ READY_TIMEOUT_S = 60.0
 # A strategy that abandons its own late tasks (threads) gets this long before the sandbox acts.
 ABANDON_GRACE_S = 2.0
 WHOLE_RUN = -1  # the sandbox was stopped for the run as a whole, not for one task
+# faulthandler dumps every thread, a few hundred bytes each: the dying one may be far from the end.
+DUMP_TAIL_BYTES = 1 << 20
 
 
 def needs_sandbox(strategy: Strategy, tasks: Sequence[Task] = ()) -> bool:
@@ -122,25 +130,29 @@ class _Outcome:
     go_ns: int
     end_ns: int
     timed_out: int | None = None  # the local index of the task it was stopped for
-    raw: str = ""
+    raw: str = ""  # the tail of what it wrote to fds 1 and 2
+    dump: str = ""  # a longer tail: faulthandler's dump of many threads, to find the dying one
 
 
 def _supervise(strategy: Strategy, tasks: list[Task], log_dir: str) -> Execution:
     records: list[TaskRecord | None] = [None] * len(tasks)
-    pending = list(range(len(tasks)))
+    batches = [list(range(len(tasks)))]  # the tasks of each sandbox still to run
     notes: list[str] = []
     outcomes: list[_Outcome] = []
-    while pending:
+    while batches:
+        pending = batches.pop(0)
         out = _one(strategy, [tasks[i] for i in pending], log_dir)
         outcomes.append(out)
         if out.execution is None:
-            pending = _account(strategy, tasks, pending, records, out, notes)
+            again, suspects = _account(strategy, tasks, pending, records, out, notes)
+            # Each suspect alone first: the one that kills its sandbox again is the culprit.
+            batches[:0] = [[i] for i in suspects] + ([again] if again else [])
             continue
-        notes.extend(out.execution.notes)
+        rerun = f"in the re-run of {len(pending)} task(s): " if len(outcomes) > 1 else ""
+        notes.extend(rerun + note for note in out.execution.notes)
         for k, record in enumerate(out.execution.records):
             record.index = pending[k]
             records[pending[k]] = record
-        break
     first, last = outcomes[0], outcomes[-1]
     t0 = first.execution.t0_ns if first.execution is not None else first.go_ns
     t1 = last.execution.t1_ns if last.execution is not None else last.end_ns
@@ -160,8 +172,9 @@ def _account(
     records: list[TaskRecord | None],
     out: _Outcome,
     notes: list[str],
-) -> list[int]:
-    """Records for what the dead sandbox finished or was running; the tasks to run again."""
+) -> tuple[list[int], list[int]]:
+    """Records for what the dead sandbox finished or was running; the tasks to run again
+    together, and the suspects to run again one at a time (see recovery.py)."""
     journal = out.journal
     for k, record in journal.ended.items():
         record.index = pending[k]
@@ -172,9 +185,16 @@ def _account(
         {pending[k]: chunks for k, chunks in journal.chunks.items()},
         out.raw,
     )
-    died, late = [], {}
+    died, late, suspects = [], {}, []
     if out.timed_out is None:
-        died.append(Died(left, out.exitcode, [pending[k] for k in journal.running]))
+        running = [pending[k] for k in journal.running]
+        culprit = _culprit(journal, out)
+        if culprit is not None:
+            died.append(Died(left, out.exitcode, [pending[culprit]]))
+        elif len(running) == 1:
+            died.append(Died(left, out.exitcode, running))
+        else:
+            suspects = running
     elif out.timed_out == WHOLE_RUN:
         how = (
             f"the run as a whole passed {len(pending)} x {strategy.timeout_s or 0.0:g} s before "
@@ -194,7 +214,39 @@ def _account(
         lost=f"the sandbox process died ({error_line(out.raw) or how_ended})",
         died=died,
         late=late,
+        suspects=suspects,
     )
+    notes.extend(_what_ran_again(tasks, pending, out, how_ended, again, suspects))
+    return again, suspects
+
+
+def _culprit(journal: JournalReader, out: _Outcome) -> int | None:
+    """The task (local index) whose thread killed the sandbox, when its last words say which."""
+    thread = dying_thread(out.exitcode, out.dump)
+    if thread is None:
+        return None
+    there = [k for k in journal.running if journal.threads.get(k) == thread]
+    if len(there) > 1 and journal.holding in there:  # an event loop's tasks share its thread
+        return journal.holding
+    return there[0] if len(there) == 1 else None
+
+
+def _what_ran_again(
+    tasks: list[Task],
+    pending: list[int],
+    out: _Outcome,
+    how_ended: str,
+    again: list[int],
+    suspects: list[int],
+) -> list[str]:
+    """The notes that say which tasks ran again after the sandbox died or was stopped."""
+    notes = []
+    if suspects:
+        names = ", ".join(repr(tasks[i].name) for i in suspects)
+        notes.append(
+            f"the sandbox process died with {how_ended} while {len(suspects)} tasks ran in it "
+            f"({names}), saying nothing of which did it; each ran again alone"
+        )
     if again and out.timed_out is not None:
         notes.append(
             f"task {tasks[pending[out.timed_out]].name!r} ran past the timeout; its sandbox was "
@@ -205,7 +257,7 @@ def _account(
             f"the sandbox process died with {how_ended}; {len(again)} task(s) not finished ran "
             "again in a fresh one"
         )
-    return again
+    return notes
 
 
 def _one(strategy: Strategy, tasks: list[Task], log_dir: str) -> _Outcome:
@@ -239,8 +291,9 @@ def _one(strategy: Strategy, tasks: list[Task], log_dir: str) -> _Outcome:
         execution, packed = pickle.loads(data)
         execution.records = [unpack(p) for p in packed]
     journal.poll()
-    raw = read_tail(os.path.join(log_dir, f"{proc.pid}.raw"), RAW_TAIL_BYTES)
-    return _Outcome(execution, journal, proc.pid, proc.exitcode, go_ns, end_ns, late, raw)
+    dump = read_tail(os.path.join(log_dir, f"{proc.pid}.raw"), DUMP_TAIL_BYTES)
+    raw = dump[-RAW_TAIL_BYTES:]
+    return _Outcome(execution, journal, proc.pid, proc.exitcode, go_ns, end_ns, late, raw, dump)
 
 
 def _recv(conn: Any) -> bytes | None:
