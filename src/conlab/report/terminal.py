@@ -21,6 +21,8 @@ from conlab.model import (
     Results,
     Run,
 )
+from conlab.report import columns
+from conlab.report.columns import Cell, Column
 from conlab.report.takeaway import takeaway
 
 # Whose output is shown: a run where tasks really ran side by side, as the lesson's did.
@@ -48,21 +50,24 @@ def _status(run: Run) -> Text:
     return Text(", ".join(statuses), style="bold red")
 
 
-_COLUMNS = [
-    ("strategy", "left"),
-    ("workers", "right"),
-    ("wall s", "right"),
-    ("min–max s", "right"),
-    ("IQR s", "right"),
-    ("floor s", "right"),
-    ("over floor", "right"),
-    ("start-up", "right"),
-    ("CPU/wall", "right"),
-    ("speed-up", "right"),
-    ("status", "left"),
-]
-# On a narrow terminal the least essential columns go first.
-_OPTIONAL = ("CPU/wall", "start-up", "IQR s")
+# The comparison's columns, by priority: on a narrow terminal those with the lowest
+# non-zero ``drop`` go first; past _MERGE_AFTER, workers merge into the strategy ("threads:2").
+_COLUMNS = (
+    Column("strategy", justify="left"),
+    Column("workers"),
+    Column("wall s"),
+    Column("min–max s", "min–max\ns", drop=4),
+    Column("IQR s", drop=1),
+    Column("floor s", "floor\ns", drop=3),
+    Column("over floor", "over\nfloor", drop=5),
+    Column("start-up", "start-\nup", drop=2),
+    Column("CPU/wall", "CPU/\nwall", drop=6),
+    Column("speed-up (95% CI)", "speed-up\n(95% CI)"),
+    Column("status", justify="left"),
+)
+_MERGE_AFTER = 2
+# Below this many columns the table is not tried: its rows are shown one under the other.
+MIN_WIDTH = 40
 WIDE = 120
 
 
@@ -86,38 +91,75 @@ def _speedup(run: Run) -> str:
     return f"{run.speedup:.2f}×{mark} ({lo:.2f}–{hi:.2f})"
 
 
-def comparison_table(c: Comparison, width: int = WIDE) -> Table:
-    title = c.title or f"{c.workload} ({c.kind}, {c.tasks} tasks)"
-    table = Table(
-        title=escape(title),
-        title_justify="left",
-        header_style="bold",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
-    columns = [(n, j) for n, j in _COLUMNS if width >= WIDE or n not in _OPTIONAL]
-    for name, justify in columns:
-        table.add_column(name, justify=justify, no_wrap=name == "strategy")  # type: ignore[arg-type]
+def _cells(run: Run) -> dict[str, Cell]:
+    ok = run.status == RUN_OK
+    wall = _num(run.median_wall_s) if ok else "—"
+    spread = f"{min(run.wall_s):.3f}–{max(run.wall_s):.3f}" if ok and run.wall_s else "—"
+    if run.naive_wall_s is not None and not ok:
+        wall, spread = "—", f"naive {run.naive_wall_s:.3f}"
+    return {
+        "strategy": strategy_label(run),
+        "workers": str(run.workers),
+        "wall s": wall,
+        "min–max s": spread,
+        "IQR s": _num(stats.summarise(run.wall_s).iqr) if ok and run.wall_s else "—",
+        "floor s": _num(run.floor_s),
+        "over floor": duration(run.overhead_s, "ms", 1, sign=True) if ok else "—",
+        "start-up": duration(run.median_startup_s, "ms", 1),
+        "CPU/wall": _num(run.parallelism, "{:.2f}"),
+        "speed-up (95% CI)": _speedup(run),
+        "status": _status(run),
+    }
+
+
+def _merged(cells: dict[str, Cell]) -> dict[str, Cell]:
+    """The strategy with its worker count, as the takeaway names it: ``threads:2``."""
+    return {**cells, "strategy": f"{cells['strategy']}:{cells['workers']}"}
+
+
+def comparison_title(c: Comparison) -> str:
+    return c.title or f"{c.workload} ({c.kind}, {c.tasks} tasks)"
+
+
+def comparison_table(c: Comparison, width: int = WIDE) -> Table | None:
+    """The richest table of ``c`` that fits ``width``; ``None`` when even the leanest does not."""
+    title = comparison_title(c)
+    rows = [_cells(run) for run in c.runs]
+    table = columns.fit(width, title, _COLUMNS, rows, upto=_MERGE_AFTER)
+    if table is not None:
+        return table
+    merged = [col for col in _COLUMNS if col.name != "workers"]
+    return columns.fit(width, title, merged, [_merged(r) for r in rows])
+
+
+def comparison_vertical(console: Console, c: Comparison) -> None:
+    """Each run under the other, one figure a line: for terminals too narrow for any table."""
+    heads, lines = [], []
     for run in c.runs:
-        ok = run.status == RUN_OK
-        wall = _num(run.median_wall_s) if ok else "—"
-        spread = f"{min(run.wall_s):.3f}–{max(run.wall_s):.3f}" if ok and run.wall_s else "—"
-        if run.naive_wall_s is not None and not ok:
-            wall, spread = "—", f"naive {run.naive_wall_s:.3f}"
-        cells = {
-            "strategy": escape(strategy_label(run)),
-            "workers": str(run.workers),
-            "wall s": wall,
-            "min–max s": spread,
-            "IQR s": _num(stats.summarise(run.wall_s).iqr) if ok and run.wall_s else "—",
-            "floor s": _num(run.floor_s),
-            "over floor": duration(run.overhead_s, "ms", 1, sign=True) if ok else "—",
-            "start-up": duration(run.median_startup_s, "ms", 1),
-            "CPU/wall": _num(run.parallelism, "{:.2f}"),
-            "speed-up": _speedup(run),
-        }
-        table.add_row(*[cells[n] for n, _ in columns if n != "status"], _status(run))
-    return table
+        cells = _merged(_cells(run))
+        heads.append(Text(f"{cells['strategy']}  ").append(_status(run)))
+        wall = f"wall s {cells['wall s']}" + (
+            f" ({cells['min–max s']})" if cells["min–max s"] != "—" else ""
+        )
+        figures = [wall] + [f"{name} {cells[key]}" for key, name in _VERTICAL if cells[key] != "—"]
+        lines.append(figures)
+    columns.vertical(console, comparison_title(c), heads, lines)
+
+
+_VERTICAL = (
+    ("speed-up (95% CI)", "speed-up"),
+    ("over floor", "over floor"),
+    ("CPU/wall", "CPU/wall"),
+    ("start-up", "start-up"),
+)
+
+
+def print_comparison_table(console: Console, c: Comparison) -> None:
+    table = comparison_table(c, console.width) if console.width >= MIN_WIDTH else None
+    if table is None:
+        comparison_vertical(console, c)
+    else:
+        console.print(table)
 
 
 def render(
@@ -128,7 +170,7 @@ def render(
     verbose: bool = False,
 ) -> None:
     """The table, then one warning line (each warning on its own line with ``verbose``)."""
-    console.print(comparison_table(c, console.width))
+    print_comparison_table(console, c)
     console.print(Text(takeaway(c), style="bold"))
     warnings = noise.comparison_warnings(c, cores if isinstance(cores, int) else None)
     if verbose:
