@@ -6,7 +6,7 @@ import re
 
 from conlab.lab.compare import compare
 from conlab.model import RUN_FAILED, RUN_OK, RUN_UNAVAILABLE, Comparison, Run
-from conlab.report.takeaway import measured_kind, takeaway
+from conlab.report.takeaway import measured_kind, run_label, takeaway
 from conlab.strategies import make
 from conlab.workloads import build
 
@@ -77,7 +77,7 @@ def test_a_contended_fastest_run_draws_no_conclusion() -> None:
         _run("threads", 2, 0.5, 0.01, speedup_contended=True),
     )
     sentence = takeaway(c)
-    assert "2.00׆" in sentence
+    assert "2.00×†" in sentence
     assert "no conclusion" in sentence
     assert "waiting work" not in sentence
 
@@ -105,7 +105,8 @@ def test_measured_waiting_work_reads_waiting_with_the_run_figures() -> None:
     assert all(r.status == RUN_OK for r in c.runs)
     sentence = takeaway(c)
     fastest = min(c.runs[1:], key=lambda r: r.median_wall_s or 0.0)
-    assert sentence.startswith(f"Fastest: {fastest.label}, {fastest.speedup:.2f}×")
+    mark = "†" if fastest.speedup_contended else ""
+    assert sentence.startswith(f"Fastest: {run_label(fastest)}, {fastest.speedup:.2f}×{mark}")
     if not fastest.speedup_contended:
         assert re.search(r"waiting work \(CPU [<\d]+ % of wall\)", sentence), sentence
 
@@ -118,3 +119,24 @@ def test_terminal_and_markdown_show_the_takeaway_after_the_table() -> None:
     assert f"**{sentence}**" in markdown.comparison_markdown(c)
     shown = text.comparison_text(c)
     assert shown.index("process-pool") < shown.index("Fastest: process-pool:2")
+
+
+def test_a_starved_threads_run_is_not_taken_as_evidence_about_the_gil() -> None:
+    c = _comparison(
+        _run("sequential", 1, 1.0, 0.99),
+        _run("thread-pool", 2, 1.4, 1.0, speedup_contended=True),
+        _run("process-pool", 2, 0.52, 1.0, options={"start_method": "fork"}),
+    )
+    sentence = takeaway(c)
+    assert sentence.startswith("Fastest: process-pool/fork:2")
+    assert "thread-pool:2" not in sentence
+    assert "starved of cores" in sentence
+
+
+def test_a_starved_reference_does_not_name_the_work_kind() -> None:
+    c = _comparison(
+        _run("sequential", 1, 1.0, 0.6, speedup_contended=True),
+        _run("process-pool", 2, 0.52, 1.0),
+    )
+    assert measured_kind(c).name == "unmeasured"
+    assert "measured while the machine was busy" in takeaway(c)

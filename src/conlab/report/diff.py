@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from rich import box
+import re
+
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
 from conlab.measure.diff import Diff, DiffRow
+from conlab.report import columns
+from conlab.report.columns import Cell, Column
 
 
 def _s(value: float | None) -> str:
@@ -24,48 +25,63 @@ def _verdict(row: DiffRow) -> Text:
     return Text(row.verdict, style=style if row.significant else "dim")
 
 
-def table(d: Diff, name_a: str, name_b: str) -> Table:
-    t = Table(
-        title=escape(f"A = {name_a}, B = {name_b}"),
-        title_justify="left",
-        header_style="bold",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
-    for col, justify in (
-        ("comparison", "left"),
-        ("strategy", "left"),
-        ("A median s", "right"),
-        ("B median s", "right"),
-        ("B/A", "right"),
-        ("p (U)", "right"),
-        ("p (Welch)", "right"),
-        ("verdict", "left"),
-    ):
-        narrow = col == "comparison"
-        t.add_column(
-            col,
-            justify=justify,  # type: ignore[arg-type]
-            max_width=28 if narrow else None,
-            no_wrap=narrow,
-            overflow="ellipsis" if narrow else "fold",
+# Each comparison's rows under its full name: a name that identifies a comparison is never cut.
+_COLUMNS = (
+    Column("strategy", justify="left"),
+    Column("A median s", "A median\ns"),
+    Column("B median s", "B median\ns"),
+    Column("B/A"),
+    Column("p (U)", drop=2),
+    Column("p (Welch)", "p\n(Welch)", drop=1),
+    Column("verdict", justify="left", wrap=True),
+)
+
+
+_KEY = re.compile(r"^(?P<strategy>[^:]+):(?P<workers>\d+) \((?P<options>.*)\)$")
+
+
+def run_label(key: str) -> str:
+    """``process-pool/fork:2`` for the key ``process-pool:2 (start_method=fork)``, as the
+    comparison table names it; other options stay in brackets."""
+    match = _KEY.match(key)
+    if match is None:
+        return key
+    options = match["options"].split(",")
+    method = next((o.split("=", 1)[1] for o in options if o.startswith("start_method=")), None)
+    rest = [o for o in options if not o.startswith("start_method=")]
+    label = match["strategy"] + (f"/{method}" if method else "") + f":{match['workers']}"
+    return label + (f" ({','.join(rest)})" if rest else "")
+
+
+def _cells(row: DiffRow) -> dict[str, Cell]:
+    return {
+        "strategy": run_label(row.run),
+        "A median s": _s(row.median_a_s),
+        "B median s": _s(row.median_b_s),
+        "B/A": "—" if row.ratio is None else f"{row.ratio:.3f}×",
+        "p (U)": _p(row.p_mann_whitney),
+        "p (Welch)": _p(row.p_welch),
+        "verdict": _verdict(row),
+    }
+
+
+def tables(d: Diff) -> list[columns.Fitted]:
+    """One table per comparison, titled with its full name."""
+    names = list(dict.fromkeys(row.comparison for row in d.rows))
+    return [
+        columns.Fitted(
+            name, [columns.Variant(_COLUMNS, [_cells(r) for r in d.rows if r.comparison == name])]
         )
-    for row in d.rows:
-        t.add_row(
-            escape(row.comparison),
-            escape(row.run),
-            _s(row.median_a_s),
-            _s(row.median_b_s),
-            "—" if row.ratio is None else f"{row.ratio:.3f}×",
-            _p(row.p_mann_whitney),
-            _p(row.p_welch),
-            _verdict(row),
-        )
-    return t
+        for name in names
+    ]
 
 
 def render(console: Console, d: Diff, name_a: str, name_b: str) -> None:
-    console.print(table(d, name_a, name_b))
+    console.print(Text(f"A = {name_a}, B = {name_b}", style="bold"))
+    for table in tables(d):
+        console.print()
+        console.print(table)
+    console.print()
     n = len(d.significant)
     console.print(
         Text(

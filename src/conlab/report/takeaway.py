@@ -33,8 +33,17 @@ def _percent(share: float) -> str:
 
 
 def _best_threads(c: Comparison) -> Run | None:
+    """The best threaded run that had its cores: a starved one says nothing about the GIL."""
     threaded = [r for r in c.runs if r.strategy in _THREADED and _valid(r)]
-    return max(threaded, key=lambda r: r.speedup or 0.0, default=None)
+    return max(
+        (r for r in threaded if not r.speedup_contended),
+        key=lambda r: r.speedup or 0.0,
+        default=None,
+    )
+
+
+def _threads_starved(c: Comparison) -> bool:
+    return any(r.strategy in _THREADED and _valid(r) and r.speedup_contended for r in c.runs)
 
 
 def measured_kind(c: Comparison) -> Kind:
@@ -44,11 +53,14 @@ def measured_kind(c: Comparison) -> Kind:
     if share is None:
         return Kind("unmeasured", f"no valid sequential run; declared {c.kind}", "")
     evidence = f"CPU {_percent(share)} of wall"
+    if ref is not None and (ref.contended or ref.speedup_contended) and share >= WAITING_BELOW:
+        # A starved run's CPU/wall is lowered by the wait for a core: not the work's own.
+        return Kind("unmeasured", f"{evidence}, measured while the machine was busy", "")
     if share < WAITING_BELOW:
         return Kind("waiting", evidence, "threads or asyncio; processes add start-up for nothing")
     threads = _best_threads(c)
     if threads is not None and threads.speedup is not None:
-        evidence += f"; {threads.label} {threads.speedup:.2f}×"
+        evidence += f"; {run_label(threads)} {threads.speedup:.2f}×"
     if share <= COMPUTING_ABOVE:
         return Kind(
             "mixed", evidence, "it both waits and computes: compare threads and processes above"
@@ -59,8 +71,28 @@ def measured_kind(c: Comparison) -> Kind:
             evidence,
             "threads run it in parallel (C code releasing the GIL, or no GIL): threads suffice",
         )
-    held = "threads share one GIL" if threads is None else "threads gain nothing under the GIL"
+    if threads is not None:
+        held = "threads gain nothing under the GIL"
+    elif _threads_starved(c):
+        held = "the threads' run was starved of cores, so it shows nothing here"
+    else:
+        held = "threads share one GIL"
     return Kind("computing", evidence, f"processes or interpreters; {held}")
+
+
+def strategy_label(run: Run) -> str:
+    """``process-pool/spawn``; ``processes/spawn, plain`` for the lesson's code as written."""
+    label = run.strategy
+    if "start_method" in run.options:
+        label += f"/{run.options['start_method']}"
+    if run.options.get("plain"):
+        label += ", plain"
+    return label
+
+
+def run_label(run: Run) -> str:
+    """``process-pool/spawn:2``: the strategy as the tables name it, with its workers."""
+    return f"{strategy_label(run)}:{run.workers}"
 
 
 def _valid(run: Run) -> bool:
@@ -79,7 +111,7 @@ def _tied(fastest: Run, others: list[Run]) -> str:
     if fastest.speedup_ci is None:
         return ""
     low = fastest.speedup_ci[0]
-    tied = [r.label for r in others if r.speedup_ci is not None and r.speedup_ci[1] >= low]
+    tied = [run_label(r) for r in others if r.speedup_ci is not None and r.speedup_ci[1] >= low]
     if not tied:
         return ""
     if len(tied) <= _TIED_NAMED:
@@ -90,7 +122,7 @@ def _tied(fastest: Run, others: list[Run]) -> str:
 def _work(c: Comparison) -> str:
     kind = measured_kind(c)
     if kind.name == "unmeasured":
-        return f" — the work's kind was not measured ({kind.evidence})."
+        return f" — the work's kind is not known from this ({kind.evidence})."
     name = "computing" if kind.name.startswith("computing") else kind.name
     return f" — {name} work ({kind.evidence}): {kind.advice}."
 
@@ -107,12 +139,12 @@ def takeaway(c: Comparison) -> str:
     fastest = min(faster, key=lambda r: r.median_wall_s or 0.0)
     if (fastest.speedup or 0.0) < 1.0:
         kind = _work(c)
-        return f"Nothing beat the plain loop: the best, {fastest.label}, was {fastest.speedup:.2f}×{kind}"
+        return f"Nothing beat the plain loop: the best, {run_label(fastest)}, was {fastest.speedup:.2f}×{kind}"
     if fastest.speedup_contended:
         return (
-            f"Fastest: {fastest.label}, {fastest.speedup:.2f}׆{_interval(fastest)}, but measured "
+            f"Fastest: {run_label(fastest)}, {fastest.speedup:.2f}×†{_interval(fastest)}, but measured "
             "while the machine did not give it its cores (†): no conclusion; run again when it is quiet."
         )
     others = [r for r in faster if r is not fastest and not r.speedup_contended]
-    head = f"Fastest: {fastest.label}, {fastest.speedup:.2f}×{_interval(fastest)}"
+    head = f"Fastest: {run_label(fastest)}, {fastest.speedup:.2f}×{_interval(fastest)}"
     return head + _tied(fastest, others) + _work(c)

@@ -23,20 +23,10 @@ from conlab.model import (
 )
 from conlab.report import columns
 from conlab.report.columns import Cell, Column
-from conlab.report.takeaway import takeaway
+from conlab.report.takeaway import strategy_label, takeaway
 
 # Whose output is shown: a run where tasks really ran side by side, as the lesson's did.
 _OUTPUT_PREFERENCE = ("threads", "processes", "thread-pool", "process-pool")
-
-
-def strategy_label(run: Run) -> str:
-    """``process-pool/spawn``; ``processes/spawn, plain`` for the lesson's code as written."""
-    label = run.strategy
-    if "start_method" in run.options:
-        label += f"/{run.options['start_method']}"
-    if run.options.get("plain"):
-        label += ", plain"
-    return label
 
 
 def _status(run: Run) -> Text:
@@ -66,9 +56,6 @@ _COLUMNS = (
     Column("status", justify="left"),
 )
 _MERGE_AFTER = 2
-# Below this many columns the table is not tried: its rows are shown one under the other.
-MIN_WIDTH = 40
-WIDE = 120
 
 
 def _num(value: float | None, fmt: str = "{:.3f}") -> str:
@@ -121,45 +108,17 @@ def comparison_title(c: Comparison) -> str:
     return c.title or f"{c.workload} ({c.kind}, {c.tasks} tasks)"
 
 
-def comparison_table(c: Comparison, width: int = WIDE) -> Table | None:
-    """The richest table of ``c`` that fits ``width``; ``None`` when even the leanest does not."""
-    title = comparison_title(c)
+def comparison_table(c: Comparison) -> columns.Fitted:
+    """The comparison's table, laid out for the width it is printed at."""
     rows = [_cells(run) for run in c.runs]
-    table = columns.fit(width, title, _COLUMNS, rows, upto=_MERGE_AFTER)
-    if table is not None:
-        return table
     merged = [col for col in _COLUMNS if col.name != "workers"]
-    return columns.fit(width, title, merged, [_merged(r) for r in rows])
-
-
-def comparison_vertical(console: Console, c: Comparison) -> None:
-    """Each run under the other, one figure a line: for terminals too narrow for any table."""
-    heads, lines = [], []
-    for run in c.runs:
-        cells = _merged(_cells(run))
-        heads.append(Text(f"{cells['strategy']}  ").append(_status(run)))
-        wall = f"wall s {cells['wall s']}" + (
-            f" ({cells['min–max s']})" if cells["min–max s"] != "—" else ""
-        )
-        figures = [wall] + [f"{name} {cells[key]}" for key, name in _VERTICAL if cells[key] != "—"]
-        lines.append(figures)
-    columns.vertical(console, comparison_title(c), heads, lines)
-
-
-_VERTICAL = (
-    ("speed-up (95% CI)", "speed-up"),
-    ("over floor", "over floor"),
-    ("CPU/wall", "CPU/wall"),
-    ("start-up", "start-up"),
-)
-
-
-def print_comparison_table(console: Console, c: Comparison) -> None:
-    table = comparison_table(c, console.width) if console.width >= MIN_WIDTH else None
-    if table is None:
-        comparison_vertical(console, c)
-    else:
-        console.print(table)
+    return columns.Fitted(
+        comparison_title(c),
+        [
+            columns.Variant(_COLUMNS, rows, upto=_MERGE_AFTER),
+            columns.Variant(merged, [_merged(r) for r in rows]),
+        ],
+    )
 
 
 def render(
@@ -170,7 +129,7 @@ def render(
     verbose: bool = False,
 ) -> None:
     """The table, then one warning line (each warning on its own line with ``verbose``)."""
-    print_comparison_table(console, c)
+    console.print(comparison_table(c))
     console.print(Text(takeaway(c), style="bold"))
     warnings = noise.comparison_warnings(c, cores if isinstance(cores, int) else None)
     if verbose:

@@ -6,10 +6,10 @@ import io
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.table import Table
 
 from conlab.model import Comparison
-from conlab.report import terminal
+from conlab.report import columns, terminal
+from conlab.report.columns import Cell, Column
 from conlab.report.visible import SafeConsole
 
 if TYPE_CHECKING:
@@ -34,20 +34,31 @@ def comparison_text(c: Comparison) -> str:
     return buffer.getvalue().rstrip("\n")
 
 
-def sweep_table(sweep: Sweep) -> Table:
-    table = Table(title=f"{sweep.workload}: {sweep.strategy} sweep", title_justify="left")
-    for name in ("tasks", "workers", "wall s", "speed-up", "efficiency", "status"):
-        table.add_column(name, justify="left" if name == "status" else "right")
-    for p in sweep.points():
-        table.add_row(
-            str(p.tasks),
-            str(p.workers),
-            "—" if p.run.median_wall_s is None else f"{p.run.median_wall_s:.3f}",
-            "—" if p.speedup is None else f"{p.speedup:.2f}×",
-            "—" if p.efficiency is None else f"{p.efficiency:.0%}",
-            p.run.status if p.run.reason is None else f"{p.run.status}: {p.run.reason}",
-        )
-    return table
+_SWEEP_COLUMNS = (
+    Column("tasks"),
+    Column("workers"),
+    Column("wall s"),
+    Column("speed-up"),
+    Column("efficiency", "effi-\nciency"),
+    Column("status", justify="left", wrap=True),
+)
+
+
+def sweep_table(sweep: Sweep) -> columns.Fitted:
+    """One row per amount of work and worker count, laid out for the width it is printed at."""
+    rows: list[dict[str, Cell]] = [
+        {
+            "tasks": str(p.tasks),
+            "workers": str(p.workers),
+            "wall s": "—" if p.run.median_wall_s is None else f"{p.run.median_wall_s:.3f}",
+            "speed-up": "—" if p.speedup is None else f"{p.speedup:.2f}×",
+            "efficiency": "—" if p.efficiency is None else f"{p.efficiency:.0%}",
+            "status": p.run.status if p.run.reason is None else f"{p.run.status}: {p.run.reason}",
+        }
+        for p in sweep.points()
+    ]
+    title = f"{sweep.workload}: {sweep.strategy} sweep"
+    return columns.Fitted(title, [columns.Variant(_SWEEP_COLUMNS, rows)])
 
 
 def fit_sentence(sweep: Sweep, tasks: int | None = None) -> str:
