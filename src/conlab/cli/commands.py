@@ -43,6 +43,7 @@ def _comparison_shown(comparison: Comparison, args: argparse.Namespace) -> Show:
             raw_output=args.raw_output,
             cores=_cores(results),
             verbose=args.verbose,
+            output=args.output,
         )
 
     return show
@@ -241,7 +242,9 @@ def plan_under_pythons(argv: Sequence[str]) -> Plan:
         def show(console: Console, results: Results) -> None:
             from conlab.report import terminal
 
-            terminal.render_results(console, results, raw_output=args.raw_output)
+            terminal.render_results(
+                console, results, raw_output=args.raw_output, output=args.output
+            )
 
         def part(interpreter: pythons.Interpreter, last: bool) -> Callable[[], Part]:
             def measured() -> Part:

@@ -18,7 +18,7 @@ def show(args: argparse.Namespace) -> int:
     results = resultfile.load(args.file)
     # Files first: a reader that stops early (conlab show | head) must not cost them.
     exports.write(results, intermediate=False)
-    terminal.render_results(make_console(), results, raw_output=args.raw_output)
+    terminal.render_results(make_console(), results, raw_output=args.raw_output, output=args.output)
     return 0
 
 

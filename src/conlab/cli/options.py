@@ -119,6 +119,7 @@ def output_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="show the tasks' output interleaved as it was written, not grouped by task",
     )
+    task_output_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
         "--verbose",
@@ -126,6 +127,17 @@ def output_options(p: argparse.ArgumentParser) -> None:
         help="every warning on a line of its own (default: one line per table)",
     )
     picture_options(p)
+
+
+def task_output_option(p: argparse.ArgumentParser) -> None:
+    """How much of each task's output the terminal shows (the result file keeps what was captured)."""
+    p.add_argument(
+        "--output",
+        choices=("folded", "all", "none"),
+        default="folded",
+        help="each task's output: its first and last lines and how many were hidden (folded, "
+        "the default), all of it, or none",
+    )
 
 
 def picture_options(p: argparse.ArgumentParser) -> None:

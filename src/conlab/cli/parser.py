@@ -28,6 +28,7 @@ from conlab.cli.options import (
     measure_options,
     output_options,
     picture_options,
+    task_output_option,
     workload_options,
 )
 
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument(
         "--raw-output", action="store_true", help="show output interleaved, as written"
     )
+    task_output_option(show)
     export_options(show)
     show.set_defaults(func=files.show)
     _add_sweep(sub)

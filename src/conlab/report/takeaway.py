@@ -137,14 +137,14 @@ def takeaway(c: Comparison) -> str:
     if not faster:
         return "Only the sequential reference completed: no other strategy to compare it with."
     fastest = min(faster, key=lambda r: r.median_wall_s or 0.0)
-    if (fastest.speedup or 0.0) < 1.0:
-        kind = _work(c)
-        return f"Nothing beat the plain loop: the best, {run_label(fastest)}, was {fastest.speedup:.2f}×{kind}"
     if fastest.speedup_contended:
         return (
             f"Fastest: {run_label(fastest)}, {fastest.speedup:.2f}×†{_interval(fastest)}, but measured "
             "while the machine did not give it its cores (†): no conclusion; run again when it is quiet."
         )
+    if (fastest.speedup or 0.0) < 1.0:
+        kind = _work(c)
+        return f"Nothing beat the plain loop: the best, {run_label(fastest)}, was {fastest.speedup:.2f}×{kind}"
     others = [r for r in faster if r is not fastest and not r.speedup_contended]
     head = f"Fastest: {run_label(fastest)}, {fastest.speedup:.2f}×{_interval(fastest)}"
     return head + _tied(fastest, others) + _work(c)

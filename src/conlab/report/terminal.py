@@ -27,6 +27,11 @@ from conlab.report.takeaway import strategy_label, takeaway
 
 # Whose output is shown: a run where tasks really ran side by side, as the lesson's did.
 _OUTPUT_PREFERENCE = ("threads", "processes", "thread-pool", "process-pool")
+# --output: each task's output folded to its first and last lines, all of it, or none.
+OUTPUT_FOLDED, OUTPUT_ALL, OUTPUT_NONE = "folded", "all", "none"
+OUTPUT_CHOICES = (OUTPUT_FOLDED, OUTPUT_ALL, OUTPUT_NONE)
+FOLD_HEAD_LINES = 5
+FOLD_TAIL_LINES = 5
 
 
 def _status(run: Run) -> Text:
@@ -127,6 +132,7 @@ def render(
     raw_output: bool = False,
     cores: object = None,
     verbose: bool = False,
+    output: str = OUTPUT_FOLDED,
 ) -> None:
     """The table, then one warning line (each warning on its own line with ``verbose``)."""
     console.print(comparison_table(c))
@@ -168,7 +174,7 @@ def render(
                 )
     for note in c.notes:
         console.print(Text(f"  {note}", style="dim"))
-    render_output(console, c, raw_output)
+    render_output(console, c, raw_output, output)
 
 
 def output_run(c: Comparison) -> Run | None:
@@ -181,20 +187,43 @@ def output_run(c: Comparison) -> Run | None:
     return ok[0] if ok else None
 
 
-def render_output(console: Console, c: Comparison, raw_output: bool) -> None:
+def folded(text: str, head: int = FOLD_HEAD_LINES, tail: int = FOLD_TAIL_LINES) -> list[Text]:
+    """``text``'s first and last lines, with how many lines between them are hidden; the
+    whole text when hiding would save less than two lines."""
+    lines = text.rstrip("\n").split("\n")
+    hidden = len(lines) - head - tail
+    if hidden < 2:
+        return [Text("\n".join(lines))]
+    note = f"… {hidden:,} lines hidden (--output all shows them) …"
+    return [
+        Text("\n".join(lines[:head])),
+        Text(note, style="dim"),
+        Text("\n".join(lines[-tail:])),
+    ]
+
+
+def _print_output(console: Console, text: str, output: str) -> None:
+    shown = [Text(text.rstrip("\n"))] if output == OUTPUT_ALL else folded(text)
+    for part in shown:
+        console.print(part, soft_wrap=True)
+
+
+def render_output(
+    console: Console, c: Comparison, raw_output: bool, output: str = OUTPUT_FOLDED
+) -> None:
     run = output_run(c)
-    if run is None:
+    if run is None or output == OUTPUT_NONE:
         return
     how = "as it was written, interleaved" if raw_output else "grouped by task"
     console.print(Text(f"\nOutput of the {strategy_label(run)} run, {how}:", style="bold"))
     if raw_output:
         writes = sorted((t, r.index, text) for r in run.records for t, text in r.output_chunks)
-        console.print(Text("".join(text for _, _, text in writes).rstrip("\n")), soft_wrap=True)
+        _print_output(console, "".join(text for _, _, text in writes), output)
     else:
         for record in run.records:
             where = f" (pid {record.worker.pid})" if record.worker else ""
             console.print(Text(f"── {record.name}{where}", style="cyan"))
-            console.print(Text(record.output.rstrip("\n")), soft_wrap=True)
+            _print_output(console, record.output, output)
     same = _same_output(c.runs)
     if same is not None:
         console.print(Text(same, style="dim"))
@@ -226,7 +255,9 @@ def render_environment(console: Console, env: dict[str, object]) -> None:
     )
 
 
-def render_results(console: Console, results: Results, raw_output: bool = False) -> None:
+def render_results(
+    console: Console, results: Results, raw_output: bool = False, output: str = OUTPUT_FOLDED
+) -> None:
     render_environment(console, results.environment)
     for env in results.environments:
         console.print(Text(f"  measured under {environment_label(env)}", style="dim"))
@@ -240,7 +271,7 @@ def render_results(console: Console, results: Results, raw_output: bool = False)
         if c.environment is not None:
             console.print(Text(f"Under {environment_label(env)}:", style="bold magenta"))
         if c.runs:
-            render(console, c, raw_output, cores=env.get("usable_cpus"))
+            render(console, c, raw_output, cores=env.get("usable_cpus"), output=output)
         if c.advice is not None:
             from conlab.report import advice
 
