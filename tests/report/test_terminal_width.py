@@ -30,19 +30,17 @@ def rendered(width: int, draw) -> str:  # type: ignore[no-untyped-def]
 
 
 def table_lines(text: str) -> list[str]:
-    """The rows of each table: from its header rule to the first line that is not a row."""
+    """The rows of each table: from its header rule to a blank line or a note under it
+    (indented two spaces; a wrapped cell's next line is indented as far as its column)."""
     out, inside = [], False
     for line in text.splitlines():
-        if line.startswith("─"):
+        if line.startswith("──") and not line.startswith("── "):
             inside = True
-        elif inside and (not line.strip() or not line.startswith((" ", *_ROW_STARTS))):
+        elif inside and (not line.strip() or re.match(r"  \S", line)):
             inside = False
         elif inside:
             out.append(line)
     return out
-
-
-_ROW_STARTS = ("sequential", "threads", "thread-pool", "processes", "process-pool", "asyncio")
 
 
 def assert_figures_whole(lines: list[str]) -> None:

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rich import box
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
-from conlab.measure import gil, noise, stats
+from conlab.measure import noise, stats
 from conlab.measure.units import duration
 from conlab.model import (
     RUN_FAILED,
@@ -134,9 +131,9 @@ def render(
     verbose: bool = False,
     output: str = OUTPUT_FOLDED,
 ) -> None:
-    """The table, then one warning line (each warning on its own line with ``verbose``)."""
+    """The table, one warning line (each warning on its own line with ``verbose``), the
+    tasks' output, and the takeaway."""
     console.print(comparison_table(c))
-    console.print(Text(takeaway(c), style="bold"))
     warnings = noise.comparison_warnings(c, cores if isinstance(cores, int) else None)
     if verbose:
         for warning in warnings:
@@ -175,6 +172,9 @@ def render(
     for note in c.notes:
         console.print(Text(f"  {note}", style="dim"))
     render_output(console, c, raw_output, output)
+    # Last, so that it is what the terminal shows when the command ends.
+    console.print()
+    console.print(Text(takeaway(c), style="bold"))
 
 
 def output_run(c: Comparison) -> Run | None:
@@ -295,31 +295,32 @@ def environment_label(env: dict[str, object]) -> str:
 _THREADED = ("threads", "thread-pool")
 
 
-def side_by_side_table(results: Results) -> Table:
+def side_by_side_table(results: Results) -> columns.Fitted:
     """One row per comparison and strategy, one column per interpreter: wall time and speed-up."""
     envs = results.environments
     per_env: list[list[Comparison]] = [[] for _ in envs]
     for c in results.comparisons:
         if c.environment is not None:
             per_env[c.environment].append(c)
-    table = Table(
-        title="Side by side", title_justify="left", header_style="bold", box=box.SIMPLE_HEAD
-    )
-    table.add_column("comparison")
-    table.add_column("strategy", no_wrap=True)
-    for env in envs:
-        table.add_column(escape(environment_label(env)), justify="right")
+    labels = [environment_label(env) for env in envs]
+    table_columns = [
+        Column("comparison", justify="left", wrap=True),
+        Column("strategy", justify="left"),
+        *(Column(label, label.replace(" (", "\n("), wrap=True) for label in labels),
+    ]
+    rows: list[dict[str, Cell]] = []
     for j, first in enumerate(per_env[0] if per_env else []):
         for n, run in enumerate(first.runs):
-            cells = []
+            row: dict[str, Cell] = {
+                "comparison": (first.title or first.workload).split(":")[0] if n == 0 else "",
+                "strategy": f"{strategy_label(run)}:{run.workers}",
+            }
             for k, env in enumerate(envs):
                 other = _same_run(per_env[k][j] if j < len(per_env[k]) else None, run)
                 free = run.strategy in _THREADED and not env.get("gil_enabled", True)
-                free = free and not (other is not None and gil.came_back(other.gil))
-                cells.append(_cell(other) + (" free-threaded" if free else ""))
-            title = (first.title or first.workload).split(":")[0] if n == 0 else ""
-            table.add_row(escape(title), escape(f"{strategy_label(run)}:{run.workers}"), *cells)
-    return table
+                row[labels[k]] = _cell(other) + (" free-threaded" if free else "")
+            rows.append(row)
+    return columns.Fitted("Side by side", [columns.Variant(table_columns, rows)])
 
 
 def _same_run(c: Comparison | None, run: Run) -> Run | None:
