@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from rich.console import Console
 from rich.text import Text
 
-from conlab.measure import noise, stats
+from conlab.measure import gil, noise, stats
 from conlab.measure.units import duration
 from conlab.model import (
     RUN_FAILED,
@@ -318,6 +318,7 @@ def side_by_side_table(results: Results) -> columns.Fitted:
             for k, env in enumerate(envs):
                 other = _same_run(per_env[k][j] if j < len(per_env[k]) else None, run)
                 free = run.strategy in _THREADED and not env.get("gil_enabled", True)
+                free = free and not (other is not None and gil.came_back(other.gil))
                 row[labels[k]] = _cell(other) + (" free-threaded" if free else "")
             rows.append(row)
     return columns.Fitted("Side by side", [columns.Variant(table_columns, rows)])
