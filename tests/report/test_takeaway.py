@@ -140,3 +140,19 @@ def test_a_starved_reference_does_not_name_the_work_kind() -> None:
     )
     assert measured_kind(c).name == "unmeasured"
     assert "measured while the machine was busy" in takeaway(c)
+
+
+def test_failed_runs_are_named_with_what_a_plain_timer_said() -> None:
+    crashed = Run(
+        "processes",
+        2,
+        options={"start_method": "spawn", "plain": True},
+        status=RUN_FAILED,
+        reason="crashed",
+        naive_wall_s=0.138,
+    )
+    c = _comparison(_run("sequential", 1, 1.0, 0.01), crashed, _run("processes", 2, 0.55, 0.05))
+    assert takeaway(c).endswith(
+        " Failed, so not compared: processes/spawn, plain:2 (a plain timer said 0.138 s: "
+        "the time its children took to fail)."
+    )

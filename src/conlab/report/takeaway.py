@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from conlab.model import RUN_OK, Comparison, Run
+from conlab.model import RUN_FAILED, RUN_OK, Comparison, Run
 
 # CPU/wall of the sequential run below which the work is waiting, above which it computes.
 WAITING_BELOW = 0.25
@@ -129,7 +129,12 @@ def _work(c: Comparison) -> str:
 
 def takeaway(c: Comparison) -> str:
     """One sentence: the fastest valid strategy, its speed-up with its interval, and the work's
-    measured kind with what it means; a contended or missing result is said as such."""
+    measured kind with what it means; a contended or missing result is said as such, and the
+    runs that failed are named."""
+    return _sentence(c) + _failed(c)
+
+
+def _sentence(c: Comparison) -> str:
     valid = [r for r in c.runs if _valid(r)]
     if not valid:
         return "No valid run: no strategy completed the work correctly, so nothing is compared."
@@ -148,3 +153,20 @@ def takeaway(c: Comparison) -> str:
     others = [r for r in faster if r is not fastest and not r.speedup_contended]
     head = f"Fastest: {run_label(fastest)}, {fastest.speedup:.2f}×{_interval(fastest)}"
     return head + _tied(fastest, others) + _work(c)
+
+
+def _failed(c: Comparison) -> str:
+    """The runs that failed, named: a reader of the sentence alone must not miss them."""
+    failed = [r for r in c.runs if r.status == RUN_FAILED]
+    if not failed:
+        return ""
+    naive = [r for r in failed if r.naive_wall_s is not None]
+    whose = f" for {run_label(naive[0])}" if naive and len(failed) > 1 else ""
+    timer = (
+        f" (a plain timer said {naive[0].naive_wall_s:.3f} s{whose}: "
+        "the time its children took to fail)"
+        if naive
+        else ""
+    )
+    names = ", ".join(run_label(r) for r in failed)
+    return f" Failed, so not compared: {names}{timer}."
