@@ -30,13 +30,13 @@ def rendered(width: int, draw) -> str:  # type: ignore[no-untyped-def]
 
 
 def table_lines(text: str) -> list[str]:
-    """The rows of each table: from its header rule to a blank line or a note under it
-    (indented two spaces; a wrapped cell's next line is indented as far as its column)."""
+    """The rows of each table: from its header rule to the first line with no gap between
+    columns (three spaces): a blank line, a note, a sentence."""
     out, inside = [], False
     for line in text.splitlines():
         if line.startswith("──") and not line.startswith("── "):
             inside = True
-        elif inside and (not line.strip() or re.match(r"  \S", line)):
+        elif inside and "   " not in line.strip():
             inside = False
         elif inside:
             out.append(line)
