@@ -2,8 +2,8 @@
 
 Hashing a buffer (C code that releases the GIL), a list appended to by each
 worker, a read-modify-write counter across threads with and without a Lock,
-the memory of a worker process and of a thread, and pure Python in two
-threads on a free-threaded interpreter found on PATH.
+and the memory of a worker process and of a thread (the free-threaded row is
+freethreaded.py's).
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
-import shutil
-import subprocess
 import threading
 import time
 from typing import Any
@@ -173,39 +171,3 @@ def thread_memory(workers: int) -> int:
     for t in threads:
         t.join()
     return max(0, (after - before) // workers)
-
-
-_FT_SNIPPET = """
-import sys, threading, time
-def spin(n):
-    while n:
-        n -= 1
-n = 3_000_000
-t = time.perf_counter(); spin(n); spin(n); alone = time.perf_counter() - t
-ts = [threading.Thread(target=spin, args=(n,)) for _ in range(2)]
-t = time.perf_counter()
-for x in ts: x.start()
-for x in ts: x.join()
-print(sys.version.split()[0], alone / (time.perf_counter() - t))
-"""
-
-
-def free_threaded_elsewhere() -> tuple[str, float] | None:
-    """Two threads of pure Python in a free-threaded interpreter found on PATH: (version, speed-up)."""
-    for name in ("python3.14t", "python3.13t"):
-        path = shutil.which(name)
-        if path is None:
-            continue
-        try:
-            proc = subprocess.run(
-                [path, "-X", "gil=0", "-c", _FT_SNIPPET],
-                capture_output=True,
-                text=True,
-                timeout=60,
-                stdin=subprocess.DEVNULL,
-            )
-            version, speedup = proc.stdout.split()
-            return f"{name} {version}", float(speedup)
-        except (OSError, ValueError, subprocess.TimeoutExpired):
-            continue
-    return None

@@ -20,10 +20,10 @@ from typing import Any
 
 from conlab._process.crashes import resolve_start_method
 from conlab.lab.compare import Progress, compare
+from conlab.lesson import freethreaded
 from conlab.lesson.experiments import (
     RACE_INCREMENTS,
     RACE_THREADS,
-    free_threaded_elsewhere,
     hash_workload,
     process_memory,
     race,
@@ -216,7 +216,8 @@ def measure(
         },
     }
     if gil_enabled():
-        figures["free_threaded"] = free_threaded_elsewhere()
+        # The same pure Python under a free-threaded build and its GIL peer, when found.
+        figures["free_threaded"] = freethreaded.measure(sizes.cpu_size, reps, warm)
     rows, extra = _rows(figures, computing)
     return Lesson(
         rows,
@@ -345,7 +346,7 @@ def _rows(f: dict[str, Any], computing: Comparison) -> tuple[list[Row], list[Row
             "Pure Python in threads, free-threaded build",
             _free_threaded_cell(f, sp["threads"]),
             "—",
-            "sys._is_gil_enabled()",
+            "the cpu workload in 2 threads under each build, sequential beside it",
         ),
     ]
     return rows, extra
@@ -360,12 +361,7 @@ def _best_for_hash(speedup: float | None) -> str:
 def _free_threaded_cell(f: dict[str, Any], threads_speedup: float | None) -> str:
     if not f["gil_enabled"]:
         return f"GIL disabled here: pure Python {_x(threads_speedup)} in threads"
-    other = f.get("free_threaded")
-    if other:
-        return (
-            f"{other[0]}: two threads of pure Python {other[1]:.2f}× (this interpreter has the GIL)"
-        )
-    return "not measured: this interpreter has the GIL and no python3.13t/3.14t is on PATH"
+    return freethreaded.cell(f.get("free_threaded"))
 
 
 def rule_of_thumb(f: dict[str, Any]) -> str:
@@ -404,6 +400,8 @@ def rule_of_thumb(f: dict[str, Any]) -> str:
         parts.append(
             f"nothing speeds up pure-Python computing on {f['cores']} core(s) here ({_x(c['processes'])} in processes)"
         )
+    ft_rule = freethreaded.rule(f.get("free_threaded")) if f["gil_enabled"] else None
+    parts += [ft_rule] if ft_rule else []
     text = "; ".join(parts) + "."
     par = f["cpu_parallelism"]["processes"]
     if f["cores"] >= 2 and par is not None and par < 1.3:
