@@ -3,6 +3,7 @@ show each run one figure a line: no line wider than the console, no figure cut."
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import io
 import re
@@ -133,3 +134,12 @@ def test_folded_output_shows_the_first_and_last_lines_and_counts_the_rest() -> N
     assert parts[2].splitlines() == [f"line {i}" for i in range(7995, 8000)]
     short = "".join(f"line {i}\n" for i in range(11))
     assert [t.plain for t in terminal.folded(short)] == [short.rstrip("\n")]
+
+
+def test_a_column_with_nothing_in_it_gives_its_room_to_figures(results: Results) -> None:
+    c = copy.deepcopy(results.comparisons[0])
+    for run in c.runs:
+        run.floor_s = None
+    shown = rendered(80, lambda console: console.print(terminal.comparison_table(c)))
+    assert "floor" not in shown
+    assert "min–max" in shown

@@ -98,6 +98,10 @@ def build(
     return table
 
 
+def _filled(row: Mapping[str, Cell], column: Column) -> bool:
+    return _plain(row.get(column.name, "—")) != "—"
+
+
 def _cell(value: Cell) -> RenderableType:
     return value if isinstance(value, Text) else Text(value)
 
@@ -124,7 +128,9 @@ def fit(
     upto: int | None = None,
 ) -> Table | None:
     """The richest layout of the table no wider than ``width``, or ``None`` when none is;
-    words wrap only when no layout fits with them on one line."""
+    words wrap only when no layout fits with them on one line. A droppable column with
+    nothing in it (every cell "—") is not shown at all."""
+    columns = [c for c in columns if not c.drop or any(_filled(row, c) for row in rows)]
     for wrapped in (False, True):
         for shown, narrow in layouts(columns, upto):
             if layout_width(shown, rows, narrow, wrapped) <= width:
