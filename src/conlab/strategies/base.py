@@ -97,6 +97,9 @@ class Strategy(abc.ABC):
     # Whether run() itself stops waiting for a task past ``timeout_s`` (threads abandon it);
     # otherwise the sandbox running an in-process strategy stops it (see sandbox.py).
     handles_timeout: ClassVar[bool] = False
+    # The module an optional extra installs, and how to install it ('conlab strategies' checks
+    # with importlib.util.find_spec, without importing it); None: it needs nothing more.
+    requires: ClassVar[tuple[str, str] | None] = None
     # Per-task time limit in seconds (None: none), and whether to run in a sandbox process:
     # True always, False never (--in-process), None when the tasks are the user's code.
     timeout_s: float | None = None

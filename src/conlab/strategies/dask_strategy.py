@@ -57,6 +57,7 @@ class DaskStrategy(Strategy):
     uses_processes = True
     ships_to = shipping.PROCESS
     handles_timeout = True
+    requires = ("distributed", "pip install 'conlab[dask]'")
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
         super().__init__(workers)

@@ -55,6 +55,7 @@ class RayStrategy(Strategy):
     option_names = ("ray_address",)
     description = "Ray tasks: a local ray.init(num_cpus=N), or --ray-address ADDRESS"
     uses_processes = True
+    requires = ("ray", "pip install 'conlab[ray]'")
     ships_to = shipping.PROCESS
     handles_timeout = True
 

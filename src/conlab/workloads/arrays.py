@@ -85,7 +85,7 @@ def _close(n: int) -> Any:
 
 
 def workload(tasks: int | None = None, n: int = 512, rounds: int = 10) -> Workload:
-    """``tasks`` tasks (4 × cores by default), each ``rounds`` products of two n×n matrices."""
+    """``tasks`` tasks (4 × cores by default), each ``rounds`` products of two ``n``×``n`` matrices."""
     owner = "the numpy workload"
     count = tasks if tasks is not None else 4 * (os.cpu_count() or 1)
     at_least(owner, "tasks", count, 1)

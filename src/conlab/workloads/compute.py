@@ -48,7 +48,7 @@ def sieve_count(lo: int, hi: int) -> int:
 
 
 def workload(tasks: int | None = None, size: float = 1.0) -> Workload:
-    """``tasks`` equal windows (4 × cores by default), each about 0.25 s × ``size`` of trial division."""
+    """``tasks`` equal windows (4 × cores by default), each about ``size`` × 0.25 s of trial division."""
     n = tasks if tasks is not None else 4 * (os.cpu_count() or 1)
     width = max(1, int(WIDTH * size))
     windows = [(BASE + k * width, BASE + (k + 1) * width) for k in range(n)]

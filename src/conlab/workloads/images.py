@@ -33,7 +33,7 @@ def process(seed: int, side: int, rounds: int) -> str:
 
 
 def workload(tasks: int | None = None, side: int = 512, rounds: int = 2) -> Workload:
-    """``tasks`` images (4 × cores by default), each side×side pixels, processed ``rounds`` times.
+    """``tasks`` images (4 × cores by default), each ``side``×``side`` pixels, processed ``rounds`` times.
 
     Results are checked against the sequential run's.
     """

@@ -22,7 +22,7 @@ async def wait_then_count_async(lo: int, hi: int, sleep_s: float) -> int:
 
 
 def workload(tasks: int = 8, sleep_s: float = 0.1, size: float = 0.3) -> Workload:
-    """``tasks`` tasks, each ``sleep_s`` of waiting then about 0.25 s × ``size`` of computing."""
+    """``tasks`` tasks, each ``sleep_s`` of waiting then about ``size`` × 0.25 s of computing."""
     owner = "the mixed workload"
     at_least(owner, "tasks", tasks, 1)
     at_least(owner, "sleep_s", sleep_s, 0)

@@ -21,7 +21,7 @@ async def nap_async(index: int, sleep_s: float) -> int:
 
 
 def workload(tasks: int = 8, sleep_s: float = 0.2) -> Workload:
-    """``tasks`` sleeps of ``sleep_s`` seconds: 1.6 s in sequence by default, a known floor."""
+    """``tasks`` sleeps of ``sleep_s`` each: 1.6 s in sequence by default, a known floor."""
     at_least("the sleep workload", "tasks", tasks, 1)
     at_least("the sleep workload", "sleep_s", sleep_s, 0)
     return Workload(

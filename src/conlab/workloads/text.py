@@ -99,7 +99,7 @@ def count_words_re(text: str) -> dict[str, Any]:
 
 
 def workload(tasks: int | None = None, size: float = 1.0) -> Workload:
-    """``tasks`` texts (4 × cores by default), each about 0.2 s × ``size`` of tokenising."""
+    """``tasks`` texts (4 × cores by default), each about ``size`` × 0.2 s of tokenising."""
     owner = "the text workload"
     n = tasks if tasks is not None else 4 * (os.cpu_count() or 1)
     at_least(owner, "tasks", n, 1)
