@@ -57,7 +57,8 @@ def compare(
     ``{"args": [...], "kwargs": {...}}``; an ``async def`` function runs under
     asyncio too. For a Workload or a name, the second positional argument is
     the strategies, as before. A strategy named without a worker count gets
-    ``workers`` (default: the usable cores). ``scheduler`` (tcp://HOST:PORT)
+    ``workers``; without it, the count the work wants: the usable cores, or more threads
+    for a thread pool on work that waits (each run's ``workers_source`` says which). ``scheduler`` (tcp://HOST:PORT)
     and ``ray_address`` point dask and ray at existing clusters. ``timeout_s``
     limits each task. In-process strategies (sequential, threads, ...) run your code in a
     sandbox process, so that a crash in it is a record, not the end of your program;
@@ -109,16 +110,15 @@ def strategy_list(
     By default, every registered strategy that runs on this machine alone: the
     cluster ones (dask, ray) start a cluster per run, seconds each, so they join
     only when named or pointed at a cluster (``scheduler``, ``ray_address``).
-    A pooled strategy named without a worker count gets ``workers`` (default: the usable cores).
+    A pooled strategy named without a worker count gets ``workers``; without it, the lab
+    chooses the count for the work (lab/workers.py): the usable cores, or more threads for a
+    thread pool on work that waits.
     """
-    from conlab.measure.environment import usable_cpus
-
     if isolate is False and timeout_s is not None:
         raise UsageError(
             "--in-process (isolate=False) and --timeout cannot go together: a task in "
             "conlab's own process (the sequential reference's) cannot be stopped; drop one"
         )
-    n = workers if workers is not None else usable_cpus()
     if specs is None:
         asked = {"dask": bool(scheduler), "ray": bool(ray_address)}
         specs = [name for name in REGISTRY if asked.get(name, True)]
@@ -137,8 +137,8 @@ def strategy_list(
             timeout_s=timeout_s,
             isolate=isolate,
         )
-        if strategy.pooled and strategy.workers is None:
-            strategy.workers = n
+        if strategy.pooled and strategy.workers is None and workers is not None:
+            strategy.workers = workers
         chosen.append(strategy)
     return chosen
 

@@ -33,6 +33,17 @@ RUN_OK, RUN_FAILED, RUN_UNAVAILABLE = "ok", "failed", "unavailable"
 RUN_INCOMPLETE = "incomplete"
 RUN_STATUSES = (RUN_OK, RUN_FAILED, RUN_UNAVAILABLE, RUN_INCOMPLETE)
 KINDS = ("io", "cpu", "cpu-nogil", "mixed")
+# What the lab measured the work as (Comparison.measured_kind), whatever the workload declared.
+MEASURED_KINDS = ("waiting", "mixed", "computing", "computing-parallel")
+# Where a run's worker count came from (Run.workers_source): named by the user, the usable
+# cores, more threads than cores for work that waits, one per task (threads, processes).
+SOURCE_GIVEN, SOURCE_CORES, SOURCE_WAITING, SOURCE_PER_TASK = (
+    "given",
+    "cores",
+    "waiting",
+    "per-task",
+)
+WORKERS_SOURCES = (SOURCE_GIVEN, SOURCE_CORES, SOURCE_WAITING, SOURCE_PER_TASK)
 
 
 @dataclass(frozen=True)
@@ -229,6 +240,8 @@ class Run:
     speedup_contended: bool = False
     # On a free-threaded build: {"after_imports", "after_run", "enabled_by"} (measure/gil.py).
     gil: dict[str, Any] | None = None
+    # Where ``workers`` came from (WORKERS_SOURCES); None for the sequential loop.
+    workers_source: str | None = None
 
     @property
     def label(self) -> str:
@@ -275,6 +288,17 @@ class Run:
         return wall - self.floor_s
 
 
+@dataclass(frozen=True)
+class MeasuredKind:
+    """What the work measured as in the sequential run: its CPU share of wall, and how threads
+    did on it. ``kind`` is one of MEASURED_KINDS (see measure/workkind.py)."""
+
+    kind: str
+    cpu_share: float
+    # The best valid speed-up of a thread strategy, when one ran.
+    threads_speedup: float | None = None
+
+
 @dataclass
 class Comparison:
     """Every strategy's run of one workload, with the settings they shared."""
@@ -295,6 +319,8 @@ class Comparison:
     sweep: dict[str, Any] | None = None
     # Re-measuring contended rounds: {"max_rounds", "max_s", "rounds", "stopped_by"}.
     remeasure: dict[str, Any] | None = None
+    # The work's kind as the sequential run measured it (None until it has run correctly).
+    measured_kind: MeasuredKind | None = None
 
     def run(self, strategy: str, workers: int | None = None) -> Run:
         """The run of ``strategy`` (with ``workers``, when several were run)."""

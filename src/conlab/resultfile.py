@@ -13,7 +13,7 @@ from typing import Any
 
 from conlab import outputs
 from conlab.errors import ResultFileError
-from conlab.measure import contention, noise, stats
+from conlab.measure import contention, noise, stats, workkind
 from conlab.model import (
     RUN_STATUSES,
     TASK_STATUSES,
@@ -67,6 +67,7 @@ def run_to_dict(run: Run) -> dict[str, Any]:
     return {
         "strategy": run.strategy,
         "workers": run.workers,
+        "workers_source": run.workers_source,
         "options": run.options,
         "status": run.status,
         "reason": run.reason,
@@ -102,6 +103,7 @@ def comparison_to_dict(c: Comparison, cores: int | None = None) -> dict[str, Any
     return {
         "workload": {"name": c.workload, "kind": c.kind, "tasks": c.tasks, "params": c.params},
         "title": c.title,
+        "measured_kind": workkind.to_dict(c.measured_kind),
         "settings": {
             "repeats": c.repeats,
             "warmup": c.warmup,
@@ -213,14 +215,8 @@ def _sane_number(value: float) -> bool:
 
 
 def _kind_names(kinds: Any) -> str:
-    names = {
-        dict: "an object",
-        list: "a list",
-        str: "a string",
-        int: "an integer",
-        float: "a number",
-        bool: "a boolean",
-    }
+    names = {dict: "an object", list: "a list", str: "a string", int: "an integer"}
+    names.update({float: "a number", bool: "a boolean"})
     kinds = kinds if isinstance(kinds, tuple) else (kinds,)
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
@@ -328,6 +324,7 @@ def _comparison(r: _Reader, c: Any, where: str) -> Comparison:
         advice=_advice(r, r.get(c, "advice", where, dict, optional=True), f"{where}.advice"),
         sweep=r.get(c, "sweep", where, dict, optional=True),
         remeasure=_remeasure(r, settings, f"{where}.settings"),
+        measured_kind=workkind.from_dict(c.get("measured_kind"), r.fail, where),
     )
     for k, run in enumerate(r.get(c, "runs", where, list)):
         comparison.runs.append(_run(r, run, f"{where}.runs[{k}]"))
@@ -377,6 +374,7 @@ def _run(r: _Reader, d: Any, where: str) -> Run:
     run = Run(
         strategy=r.get(d, "strategy", where, str),
         workers=r.get(d, "workers", where, int),
+        workers_source=workkind.source_from(d.get("workers_source"), r.fail, where),
         options=r.get(d, "options", where, dict, optional=True) or {},
         status=status,
         reason=r.get(d, "reason", where, str, optional=True),

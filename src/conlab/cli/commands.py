@@ -49,12 +49,12 @@ def _comparison_shown(comparison: Comparison, args: argparse.Namespace) -> Show:
     return show
 
 
-def _lesson_shown(lesson: Lesson) -> Show:
+def _lesson_shown(lesson: Lesson, part: str = "") -> Show:
     def show(console: Console, results: Results) -> None:
         from conlab.report import explain as explain_report
 
         console.print()
-        explain_report.render(console, lesson)
+        explain_report.render(console, lesson, part)
 
     return show
 
@@ -76,7 +76,7 @@ def plan_demo(args: argparse.Namespace) -> Measurement:
             outcome = measure()
             if isinstance(outcome, Comparison):
                 return Part([outcome], _comparison_shown(outcome, args))
-            return Part(outcome.comparisons(), _lesson_shown(outcome))
+            return Part(outcome.comparisons(), _lesson_shown(outcome, part="4"))
 
         return measured
 

@@ -179,7 +179,8 @@ def _add_compare_commands(sub: argparse._SubParsersAction[Parser]) -> None:
         "--workers",
         type=count(1),
         metavar="N",
-        help="workers of pooled strategies named without a count (default: usable cores)",
+        help="workers of pooled strategies named without a count (default: chosen for the "
+        "work: the usable cores, more threads for a thread pool on work that waits)",
     )
     workload_options(compare)
     measure_options(compare)

@@ -27,10 +27,11 @@ from typing import Any
 
 from conlab._process import strays
 from conlab.errors import Interrupted, UsageError
+from conlab.lab import workers
 from conlab.lab.remeasure import Remeasure as Remeasure
 from conlab.lab.remeasure import check_remeasure, kept
 from conlab.lab.sandbox import run_strategy
-from conlab.measure import contention, gil, stats
+from conlab.measure import contention, gil, stats, workkind
 from conlab.measure.environment import usable_cpus
 from conlab.measure.tree import ProbeResult, TreeProbe, sampler_session
 from conlab.model import (
@@ -70,6 +71,8 @@ class _Entry:
     stopped: bool = False
     # The GIL after the workload's imports, on a free-threaded build (measure/gil.py).
     gil_at_imports: dict[str, Any] | None = None
+    # A pool named without a worker count: the lab sizes it once the sequential run has run.
+    unsized: bool = False
 
 
 def check_counts(repeats: int, warmup: int) -> None:
@@ -129,11 +132,15 @@ def _compare(
         for round_no in range(warmup + repeats):
             order = [e for e in active if not e.stopped]
             rng.shuffle(order)
+            if any(e.unsized for e in order):  # the reference first: its CPU share sizes them
+                order.sort(key=lambda e: not isinstance(e.strategy, SequentialStrategy))
             for entry in order:
                 if progress is not None:
                     progress(done, total, entry.run.label)
                 sample = _measure(entry, warmup=round_no < warmup)
                 entry.samples.append(sample)
+                if isinstance(entry.strategy, SequentialStrategy):
+                    _size_pools(entries, workload, sample)
                 done += 1
                 if _stops(entry, sample, len(workload.tasks)):
                     entry.stopped = True
@@ -244,10 +251,13 @@ def _interrupted(
 
 def _entry(workload: Workload, strategy: Strategy) -> _Entry:
     tasks = workload.tasks
+    unsized = workers.needs_count(strategy)
+    strategy, source = workers.provisional(strategy, len(tasks))  # a copy, when unsized
     run = Run(
         strategy=strategy.name,
         workers=strategy.workers_for(len(tasks)),
         options=strategy.describe_options(),
+        workers_source=source,
     )
     reason = strategy.unavailable_reason()
     if strategy.wants_async:
@@ -258,7 +268,17 @@ def _entry(workload: Workload, strategy: Strategy) -> _Entry:
     if reason:
         run.status, run.reason = RUN_UNAVAILABLE, reason
     run.floor_s = workload.floor_s(run.workers)
-    return _Entry(strategy, run, list(tasks), gil_at_imports=gil.now())
+    return _Entry(strategy, run, list(tasks), gil_at_imports=gil.now(), unsized=unsized)
+
+
+def _size_pools(entries: list[_Entry], workload: Workload, sample: _Sample) -> None:
+    """Give the pools named without a count the workers the work wants, from the CPU share
+    of the sequential run just measured (when it completed): more threads for waiting."""
+    share = workers.cpu_share(sample.execution, sample.probe.cpu_s, len(workload.tasks))
+    pools = [(e.strategy, e.run) for e in entries if e.unsized and not e.samples]
+    workers.size(pools, workload, share)
+    for entry in entries:
+        entry.unsized = False
 
 
 def _asked_cores(entry: _Entry, cores: int) -> float:
@@ -322,7 +342,7 @@ def _summarise(
             run.speedup = statistics.median(ref_run.wall_s) / statistics.median(run.wall_s)
             run.speedup_ci = stats.bootstrap_ratio_ci(ref_run.wall_s, run.wall_s)
             run.speedup_contended = run.contended or ref_run.contended
-    return Comparison(
+    comparison = Comparison(
         workload=workload.name,
         kind=workload.kind,
         tasks=len(workload.tasks),
@@ -332,7 +352,11 @@ def _summarise(
         runs=[e.run for e in entries],
         title=title,
         notes=_notes(entries) + gil.note([e.run.gil for e in entries]),
+        measured_kind=workkind.measured_kind(ref_run, [e.run for e in entries]),
     )
+    sized = workers.note(comparison.runs, workkind.cpu_share(ref_run), usable_cpus())
+    comparison.notes += [sized] if sized else []
+    return comparison
 
 
 def _notes(entries: list[_Entry]) -> list[str]:

@@ -88,7 +88,7 @@ def parts(
 
     def table() -> explain.Lesson:
         return explain.measure(
-            quick=settings.quick, start_method=method, progress=progress, warmup=warmup
+            quick=settings.quick, start_method=method, progress=progress, warmup=warmup, part="4"
         )
 
     yield waiting

@@ -124,14 +124,22 @@ def _ms(seconds: float) -> str:
     return duration(seconds, "ms", 0 if seconds >= 0.01 else 1)
 
 
+def _part(part: str, letter: str) -> str:
+    return f"{part}{letter}. " if part else ""
+
+
 def measure(
     quick: bool = False,
     start_method: str | None = None,
     progress: Progress | None = None,
     repeats: int | None = None,
     warmup: int | None = None,
+    part: str = "",
 ) -> Lesson:
-    """Measure every cell of the lesson's table on this machine, now."""
+    """Measure every cell of the lesson's table on this machine, now.
+
+    ``part`` numbers the comparisons behind it as a part of the demo (4a, 4b, ...); the
+    standalone explain numbers nothing."""
     from conlab.advice.calibrate import costs
 
     sizes = QUICK if quick else FULL
@@ -150,7 +158,7 @@ def measure(
         reps,
         warm,
         progress=progress,
-        title=f"4a. The lesson's table: pure-Python computing, {k} workers",
+        title=f"{_part(part, 'a')}The lesson's table: pure-Python computing, {k} workers",
     )
     waiting = compare(
         build("seed", sleep_s=sizes.sleep_s),
@@ -158,7 +166,7 @@ def measure(
         reps,
         warm,
         progress=progress,
-        title="4b. The lesson's table: waiting work (the seed workload), 2 workers",
+        title=f"{_part(part, 'b')}The lesson's table: waiting work (the seed workload), 2 workers",
     )
     hashing = compare(
         hash_workload(2 * k, sizes.hash_mb, sizes.hash_rounds),
@@ -166,7 +174,8 @@ def measure(
         reps,
         warm,
         progress=progress,
-        title=f"4c. The lesson's table: hashlib.sha256 (C code that releases the GIL), {k} workers",
+        title=f"{_part(part, 'c')}The lesson's table: hashlib.sha256 (C code that releases the "
+        f"GIL), {k} workers",
     )
     lost = RACE_THREADS * RACE_INCREMENTS - race()
     lost_locked = RACE_THREADS * RACE_INCREMENTS - race(lock=True)

@@ -48,3 +48,10 @@ def size(n_bytes: float | None) -> str:
         if abs(n_bytes) >= scale:
             return f"{n_bytes / scale:.1f} {unit}"
     return f"{int(n_bytes)} B"
+
+
+def percent(share: float | None) -> str:
+    """A share as a percentage, ``1 %``: ``<1 %`` for a sliver, never ``0 %`` for what was measured."""
+    if share is None:
+        return MISSING
+    return "<1 %" if 0 < share < 0.005 else f"{share:.0%}".replace("%", " %")

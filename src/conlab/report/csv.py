@@ -8,6 +8,7 @@ import io
 from conlab import outputs
 from conlab.measure import stats
 from conlab.model import Results, Run
+from conlab.report import words
 from conlab.report.terminal import strategy_label
 
 COLUMNS = (
@@ -15,6 +16,7 @@ COLUMNS = (
     "workload",
     "strategy",
     "workers",
+    "workers_source",
     "status",
     "reason",
     "median_s",
@@ -45,7 +47,8 @@ def _row(k: int, workload: str, run: Run) -> list[object]:
         workload,
         strategy_label(run),
         run.workers,
-        run.status,
+        run.workers_source or "",
+        words.run_status(run),
         run.reason,
         *timing,
         run.speedup,

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from conlab.lesson.table import Lesson
 
-TITLE = "4. The lesson's table, Threading vs Multiprocessing, every cell measured now"
+TITLE = "The lesson's table, Threading vs Multiprocessing, every cell measured now"
 
 
 def lesson_table(lesson: Lesson) -> Table:
@@ -30,8 +30,12 @@ def lesson_table(lesson: Lesson) -> Table:
     return table
 
 
-def render(console: Console, lesson: Lesson) -> None:
-    console.print(lesson_table(lesson))
+def render(console: Console, lesson: Lesson, part: str = "") -> None:
+    """The table, headed as part ``part`` of the demo ("4"), or unnumbered (conlab explain)."""
+    table = lesson_table(lesson)
+    if part:
+        table.title = f"{part}. {TITLE}"
+    console.print(table)
     f = lesson.figures
     console.print(
         Text(

@@ -20,7 +20,7 @@ from conlab.model import (
     Results,
     Run,
 )
-from conlab.report import svg
+from conlab.report import svg, words
 from conlab.report.terminal import output_run, strategy_label
 from conlab.report.timeline import span_s
 
@@ -80,7 +80,8 @@ def _row(run: Run) -> str:
         _num(run.speedup, "{:.2f}×") + _interval(run.speedup_ci),
     ]
     tds = "".join(f"<td>{c}</td>" for c in cells)
-    return f'<tr>{tds}<td class="status-{escape(run.status)}">{escape(run.status)}</td></tr>'
+    word = words.run_status(run)
+    return f'<tr>{tds}<td class="status-{escape(run.status)}">{escape(word)}</td></tr>'
 
 
 def runs_table(c: Comparison) -> str:
@@ -179,7 +180,7 @@ def _advice(advice: dict[str, Any] | None) -> str:
 
 def comparison_fragment(c: Comparison, notebook: bool = False, cores: int | None = None) -> str:
     """One comparison: its table, why runs failed, speed-ups, timelines, advice and output."""
-    title = c.title or f"{c.workload} ({c.kind}, {c.tasks} tasks)"
+    title = words.heading(c)
     has_speedups = any(r.status == RUN_OK and r.speedup is not None for r in c.runs)
     body = [
         f"<h3>{escape(title)}</h3>",

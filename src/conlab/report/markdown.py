@@ -5,6 +5,7 @@ from __future__ import annotations
 from conlab import outputs
 from conlab.measure import noise, stats
 from conlab.model import RUN_OK, Comparison, Results, Run
+from conlab.report import words
 from conlab.report.takeaway import takeaway
 from conlab.report.terminal import strategy_label
 
@@ -41,13 +42,13 @@ def run_row(run: Run) -> str:
         _speedup(run),
         "—" if run.parallelism is None else f"{run.parallelism:.2f}",
         "—" if rss is None else f"{rss / 2**20:.0f}",
-        run.status if run.reason is None else f"{run.status}: {run.reason}",
+        words.run_status(run) + ("" if run.reason is None else f": {run.reason}"),
     ]
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
 
 def comparison_markdown(c: Comparison, cores: int | None = None) -> str:
-    title = c.title or f"{c.workload} ({c.kind}, {c.tasks} tasks)"
+    title = words.heading(c)
     lines = [
         f"### {title}",
         "",

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from conlab.measure.workkind import COMPUTING_ABOVE, THREADS_PARALLEL, WAITING_BELOW
+from conlab.measure.workkind import THREADED as _THREADED
 from conlab.model import RUN_FAILED, RUN_OK, Comparison, Run
 
-# CPU/wall of the sequential run below which the work is waiting, above which it computes.
-WAITING_BELOW = 0.25
-COMPUTING_ABOVE = 0.75
-# A speed-up in threads at least this large means the threads really ran at once.
-THREADS_PARALLEL = 1.3
-_THREADED = ("threads", "thread-pool")
+# The thresholds are measure/workkind's, so that this sentence and Comparison.measured_kind
+# (the heading's label) always agree.
 _TIED_NAMED = 2
 
 

@@ -18,7 +18,7 @@ from conlab.model import (
     Results,
     Run,
 )
-from conlab.report import columns
+from conlab.report import columns, words
 from conlab.report.columns import Cell, Column
 from conlab.report.takeaway import strategy_label, takeaway
 
@@ -38,8 +38,7 @@ def _status(run: Run) -> Text:
         return Text("unavailable", style="dim")
     if run.status == RUN_INCOMPLETE:
         return Text("incomplete", style="yellow")
-    statuses = sorted({r.status for r in run.records if not r.ok}) or ["failed"]
-    return Text(", ".join(statuses), style="bold red")
+    return Text(words.run_status(run), style="bold red")
 
 
 # The comparison's columns, by priority: on a narrow terminal those with the lowest
@@ -107,7 +106,7 @@ def _merged(cells: dict[str, Cell]) -> dict[str, Cell]:
 
 
 def comparison_title(c: Comparison) -> str:
-    return c.title or f"{c.workload} ({c.kind}, {c.tasks} tasks)"
+    return words.heading(c)
 
 
 def comparison_table(c: Comparison) -> columns.Fitted:

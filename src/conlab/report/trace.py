@@ -72,7 +72,8 @@ def to_trace(results: Results) -> dict[str, Any]:
         for run in c.runs:
             if not run.records:
                 continue
-            heading = f"{k}. {c.title or c.workload}: {strategy_label(run)}:{run.workers}"
+            # A title carries its own number (the demo's "1. Waiting work"); a workload's is given one.
+            heading = f"{c.title or f'{k}. {c.workload}'}: {strategy_label(run)}:{run.workers}"
             more, next_pid = run_events(run, heading, next_pid)
             events += more
     return {
