@@ -11,18 +11,29 @@ import importlib.util
 import os
 import re
 import shutil
+import sys
 import textwrap
 from collections.abc import Callable
 from typing import Any
 
 # Where a description's continuation lines start: under the description, not the name.
-_INDENT = 18
+_INDENT = 19
 _FIGURE_AND_UNIT = re.compile(r"(\d) (s|ms|KiB|MiB)\b")
+
+
+def _width() -> int | None:
+    """The terminal's width (or COLUMNS'); None when piped: a line per entry, for grep."""
+    if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit():
+        return max(60, shutil.get_terminal_size((100, 24)).columns)
+    return None
 
 
 def _print(head: str, text: str) -> None:
     """``head`` then ``text`` wrapped to the terminal, continuation lines indented."""
-    width = max(60, shutil.get_terminal_size((100, 24)).columns)
+    width = _width()
+    if width is None:
+        print(f"{head:<{_INDENT}}{text}")
+        return
     kept = _FIGURE_AND_UNIT.sub("\\1\N{NO-BREAK SPACE}\\2", text)  # "0.25 s" on one line
     print(
         textwrap.fill(
@@ -84,13 +95,13 @@ def strategies(args: argparse.Namespace) -> int:
     from conlab.strategies import REGISTRY
 
     print("Name them with --strategies NAME or NAME:WORKERS.\n")
-    print(f"{'strategy':<13} {'here':<4} what it is")
+    print(f"{'strategy':<13} {'here':<5}what it is")
     for name, cls in REGISTRY.items():
         reason = strategy_reason(cls)
         text = cls.description
         if cls.wants_async:
             text += " (runs workloads with an async variant)"
-        _print(f"{name:<13} {'no' if reason else 'yes':<4}", text)
+        _print(f"{name:<13} {'no' if reason else 'yes':<5}", text)
         if reason:
             _print("", f"not here: {reason}")
     return 0
