@@ -82,3 +82,12 @@ def test_busy_runs_are_one_warning_per_comparison() -> None:
 
 def test_failed_runs_have_no_timing_warnings() -> None:
     assert _kinds(_run([1.0, 2.0, 3.0], status=RUN_FAILED)) == []
+
+
+def test_the_busy_warning_gives_the_range_of_others_cpu_not_a_clause_per_run() -> None:
+    runs = [_run(QUIET, other_cores=[c] * 5) for c in (0.42, 1.57, 0.7)]
+    runs.append(_run(QUIET, other_cores=[0.0] * 5))
+    c = Comparison(workload="w", kind="io", tasks=1, runs=runs)
+    (busy,) = noise.comparison_warnings(c, 2)
+    assert "other processes used 0.42–1.57 cores during 3 of 4 runs" in busy.message, busy
+    assert busy.message.count("cores") == 1

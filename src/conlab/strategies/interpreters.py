@@ -71,7 +71,7 @@ def unavailable_reason() -> str | None:
     if sys.version_info < (3, 13):
         return (
             f"subinterpreters with their own GIL need Python 3.13 or later (this is {version}); "
-            "run with --python PATH_TO_PYTHON3.13"
+            "run with --python 3.13 (`conlab pythons` lists the interpreters found)"
         )
     return f"this Python {version} was built without subinterpreter support (_interpreters)"
 
