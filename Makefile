@@ -18,7 +18,8 @@ demo: setup
 	$(RUN) conlab demo $(ARGS)
 
 # pytest exits 5 when it collects no test: make fails then, as on any other failure.
-test: setup test-deps
+# `make pythons` first: 9 to 14 minutes on a fresh 2-core machine, nothing once built.
+test: setup test-deps pythons
 	$(RUN) pytest $(ARGS)
 
 # Debian's chromium, for the browser tests of the HTML report; skipped at once when present.
