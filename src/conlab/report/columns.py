@@ -2,10 +2,11 @@
 
 A table is declared once, as columns with a one-line and a narrow (two-line) header and a
 priority; :func:`fit` tries the layouts from the richest to the leanest and returns the
-first whose natural width fits. Every column of figures is ``no_wrap``: a figure is shown whole
-or its column is not shown; only columns of words (a verdict) wrap, between words. When even the leanest layout is too wide, :func:`fit` returns ``None``
-and the caller shows its rows one under the other instead. :class:`Fitted` does all of it
-when it is printed, at the width it is printed at.
+first whose natural width fits. Every column of figures is ``no_wrap``: a figure is shown
+whole or its column is not shown; only columns of words (a verdict) wrap, between words.
+When even the leanest layout is too wide, :func:`fit` returns ``None`` and the rows are
+shown one under the other instead. :class:`Fitted` does all of it when it is printed, at
+the width it is printed at.
 """
 
 from __future__ import annotations
