@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from conlab.measure.units import duration
 from conlab.measure.workkind import COMPUTING_ABOVE, THREADS_PARALLEL, WAITING_BELOW
 from conlab.measure.workkind import THREADED as _THREADED
 from conlab.model import RUN_FAILED, RUN_OK, Comparison, Run
@@ -161,7 +162,7 @@ def _failed(c: Comparison) -> str:
     naive = [r for r in failed if r.naive_wall_s is not None]
     whose = f" for {run_label(naive[0])}" if naive and len(failed) > 1 else ""
     timer = (
-        f" (a plain timer said {naive[0].naive_wall_s:.3f} s{whose}: "
+        f" (a plain timer said {duration(naive[0].naive_wall_s, 's')}{whose}: "
         "the time its children took to fail)"
         if naive
         else ""
