@@ -274,3 +274,30 @@ def test_the_terminal_shows_one_warning_line_and_marks_a_contended_speedup() -> 
     assert quiet.count("⚠") == 1 and "1.50×†" in quiet
     assert "contended" in next(line for line in quiet.splitlines() if "⚠" in line)
     assert shown(True).count("⚠") == len(noise.comparison_warnings(c, 2))
+
+
+def test_a_waiting_run_on_a_saturated_machine_is_not_contended() -> None:
+    # Others took 1.9 of 2 cores, but the run's workers slept: 0.003 cores of CPU cannot have
+    # been held back by the 0.1 it was given (the demo's sleeps were marked † this way).
+    m = contention.judge(
+        wall_s=1.6,
+        own_cpu_s=0.005,
+        other_cpu_s=1.9 * 1.6,
+        steal_s=0.0,
+        asked_cores=2,
+        cores=2,
+        measure=False,
+    )
+    assert m.available_cores is not None and m.available_cores < 0.2
+    assert not m.contended
+    # The same machine, a pool that computed in what it was given: contended.
+    busy = contention.judge(
+        wall_s=1.6,
+        own_cpu_s=0.15 * 1.6,
+        other_cpu_s=1.85 * 1.6,
+        steal_s=0.0,
+        asked_cores=2,
+        cores=2,
+        measure=False,
+    )
+    assert busy.contended

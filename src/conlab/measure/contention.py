@@ -25,6 +25,9 @@ OTHERS_BUSY_CORES = 0.25
 SHORT_OF_CORES = 0.25
 # ...and the machine was this close to fully busy (it, others and steal together).
 SATURATED_MARGIN_CORES = 0.4
+# ...and the run took at least this share of the cores it was given: a run that used less (its
+# workers mostly waited: sleeps, sockets) was not held back by the cores it did not get.
+CPU_BOUND_SHARE = 0.5
 _TICK_S = 1 / (os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100)
 # A capacity measured this recently is next to the run still: the runs of one round share it
 # (starting the spinners costs 0.1-0.3 s on a busy machine, more than many runs take).
@@ -70,10 +73,12 @@ def judge(
             available = min(available, capacity)
     own = own_cpu_s / wall_s
     saturated = own + other + steal >= cores - SATURATED_MARGIN_CORES
+    wanted_cores = own >= CPU_BOUND_SHARE * available
     contended = (
         other + steal >= OTHERS_BUSY_CORES
         and available < min(asked_cores, cores) - SHORT_OF_CORES
         and saturated
+        and wanted_cores
     )
     return Contention(other, steal, asked_cores, available, contended, capacity)
 
