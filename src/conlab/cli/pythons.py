@@ -22,6 +22,7 @@ from typing import Any
 from conlab._process import children, pythons
 from conlab._process.children import Interpreter, inspect_python
 from conlab.errors import ConlabError
+from conlab.measure.units import duration
 from conlab.model import Results
 
 __all__ = [
@@ -74,7 +75,7 @@ def list_pythons(args: Any) -> int:
     t0 = time.perf_counter()
     found = pythons.find_all()
     took_s = time.perf_counter() - t0
-    print(f"Python interpreters found here (each probed at once, in {took_s:.1f} s):")
+    print(f"Python interpreters found here (each probed at once, in {duration(took_s, 's', 1)}):")
     if not found:
         print("  none (looked in PATH, pyenv's versions and make pythons' cache)")
         return 0

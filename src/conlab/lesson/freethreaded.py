@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from conlab import resultfile
 from conlab._process import children, pythons
 from conlab.measure import contention, gil
+from conlab.measure.units import duration
 from conlab.model import RUN_OK, Comparison, Run
 
 THREADS = 2
@@ -96,7 +97,7 @@ def _compare_under(path: str, cpu_size: float, repeats: int, warmup: int) -> Com
             return Comparison("cpu", "cpu", 0, notes=[children.last_line(proc.stderr)])
         return resultfile.load(out).comparisons[0]
     except subprocess.TimeoutExpired:
-        return Comparison("cpu", "cpu", 0, notes=[f"it took over {TIMEOUT_S:.0f} s"])
+        return Comparison("cpu", "cpu", 0, notes=[f"it took over {duration(TIMEOUT_S, 's', 0)}"])
     finally:
         with contextlib.suppress(OSError):
             os.unlink(out)
