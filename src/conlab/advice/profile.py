@@ -166,6 +166,8 @@ class TaskProbe:
             return f"computing in threads of its own ({self.own_cores:.1f} cores per task)"
         if self.thread_speedup is None:
             return "computing (whether it releases the GIL was not measured)"
+        if not self.gil_enabled:
+            return "computing, not in parallel in two threads even without a GIL"
         return "computing while holding the GIL"
 
     @classmethod

@@ -71,7 +71,12 @@ def threads_sentence(probe: TaskProbe) -> str:
     else:
         why = "they do not overlap"
         if probe.cpu_fraction > 0.5:
-            why += ": the code holds the GIL" if probe.cores >= 2 else " on one core"
+            if probe.cores < 2:
+                why += " on one core"
+            elif probe.gil_enabled:
+                why += ": the code holds the GIL"
+            else:  # a free-threaded build: no GIL to blame
+                why += ": the machine did not run them at once, or they contend on shared objects"
         if s >= 1.2:
             # Their CPU never ran at once, so the pair cannot have been faster: the
             # one-after-the-other run was slowed (another program took the CPU meanwhile).

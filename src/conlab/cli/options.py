@@ -35,7 +35,7 @@ def measure_options(
     sandbox: bool = True,
 ) -> None:
     """Options of every command that measures; ``clusters`` adds where dask and ray connect,
-    ``sandbox`` --timeout, --isolate, --in-process and --python (advise has none of them)."""
+    ``sandbox`` --timeout, --isolate, --in-process and --python (advise has --python only)."""
     p.add_argument(
         "--repeats", type=count(1), metavar="N", help=f"timed runs of each strategy {repeats_help}"
     )
@@ -60,7 +60,7 @@ def measure_options(
         )
     if sandbox:
         _sandbox_options(p)
-    p.set_defaults(**{k: None for k in ("timeout", "isolate", "python") if not sandbox})
+    p.set_defaults(**{k: None for k in ("timeout", "isolate") if not sandbox})
 
 
 def _sandbox_options(p: argparse.ArgumentParser) -> None:

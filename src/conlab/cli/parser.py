@@ -28,6 +28,7 @@ from conlab.cli.options import (
     measure_options,
     output_options,
     picture_options,
+    python_option,
     task_output_option,
     workload_options,
 )
@@ -267,8 +268,9 @@ def _add_advise(sub: argparse._SubParsersAction[Parser]) -> None:
         "--explain-model", action="store_true", help="print the prediction model in one paragraph"
     )
     measure_options(advise, "when verifying (default 3)", clusters=False, sandbox=False)
+    python_option(advise)
     output_options(advise)
-    advise.set_defaults(func=measuring.run, plan=commands.plan_advise)
+    advise.set_defaults(func=measuring.run, plan=commands.plan_advise, measure=measuring.measure)
 
 
 def _add_explain(sub: argparse._SubParsersAction[Parser]) -> None:
