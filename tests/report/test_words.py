@@ -80,3 +80,14 @@ def _heading(part: str) -> str:
 def test_the_lesson_table_is_numbered_only_as_a_part_of_the_demo():
     assert _heading("").startswith("The lesson's table"), _heading("")
     assert _heading("4").startswith("4. The lesson's table"), _heading("4")
+
+
+def test_a_file_written_before_the_measured_kind_is_headed_with_it_from_its_runs():
+    c = compare(build("sleep", tasks=2, sleep_s=0.02), [make("threads")], repeats=1, warmup=0)
+    kept = c.measured_kind
+    assert kept is not None and kept.kind == "waiting"
+    c.measured_kind = None  # as a file from before the field holds it
+    from_runs = words.heading(c)
+    assert from_runs.startswith("sleep (waiting: CPU "), from_runs
+    c.measured_kind = kept
+    assert words.heading(c) == from_runs

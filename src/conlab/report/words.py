@@ -7,6 +7,7 @@ crashed run is ``crashed`` in each of them, never ``crashed`` in one and ``faile
 
 from __future__ import annotations
 
+from conlab.measure import workkind
 from conlab.measure.units import percent
 from conlab.model import (
     RUN_FAILED,
@@ -57,10 +58,10 @@ def measured_kind(kind: MeasuredKind) -> str:
 
 def kind_label(c: Comparison) -> str:
     """The work's kind as a heading shows it: as the lab measured it, with the figures, when
-    it did; else the kind the workload declares (a user's function declares none: mixed)."""
-    if c.measured_kind is not None:
-        return measured_kind(c.measured_kind)
-    return c.kind
+    it did (from its runs, for a file written before it kept it); else the kind the workload
+    declares (a user's function declares none: mixed)."""
+    kind = c.measured_kind or workkind.measured_kind(c.reference, c.runs)
+    return c.kind if kind is None else measured_kind(kind)
 
 
 def heading(c: Comparison) -> str:
