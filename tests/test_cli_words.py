@@ -45,7 +45,7 @@ def test_a_crashed_run_is_crashed_in_the_html_csv_and_markdown(tmp_path):
     assert "crashed" in proc.stdout
     html = Path(out["html"]).read_text()
     assert ">crashed</td>" in html
-    assert ">failed</td>" not in html
+    assert ">failed</td>" not in html and '"dim">failed<' not in html  # table and timelines
     assert "| crashed: " in Path(out["md"]).read_text()
 
 

@@ -127,7 +127,8 @@ def _timelines(c: Comparison) -> str:
     for run in shown:
         parts.append(
             f'<div class="run-timeline"><p><b>{escape(strategy_label(run))}:{run.workers}</b>'
-            f' <span class="dim">{escape(run.status)}</span></p>{svg.timeline_svg(run, span)}</div>'
+            f' <span class="dim">{escape(words.run_status(run))}</span></p>'
+            f"{svg.timeline_svg(run, span)}</div>"
         )
     return "".join(parts)
 
@@ -206,7 +207,7 @@ def sweep_fragment(sweep: Sweep, notebook: bool = False) -> str:
         rows.append(
             f"<tr><td>{p.tasks}</td><td>{p.workers}</td><td>{_num(p.run.median_wall_s)}</td>"
             f"<td>{_num(p.speedup, '{:.2f}×')}</td><td>{_num(p.efficiency, '{:.0%}')}</td>"
-            f'<td class="status-{escape(p.run.status)}">{escape(p.run.status)}</td></tr>'
+            f'<td class="status-{escape(p.run.status)}">{escape(words.run_status(p.run))}</td></tr>'
         )
     head = "".join(
         f"<th>{n}</th>" for n in ("tasks", "workers", "wall s", "speed-up", "efficiency", "status")
