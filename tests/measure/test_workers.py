@@ -64,3 +64,16 @@ def test_a_count_given_is_kept_and_computing_work_gets_the_cores(tmp_path):
     assert (chosen.workers, chosen.workers_source) == (min(cores, 4), "cores")
     assert (given.workers, given.workers_source) == (3, "given")
     assert c.run("threads").workers_source == "per-task"
+
+
+def test_the_callers_strategy_is_left_as_it_was():
+    from conlab.lab.compare import compare
+    from conlab.strategies import make
+    from conlab.workloads import build
+
+    pool = make("thread-pool")
+    n = max(8, 2 * usable_cpus())
+    c = compare(build("sleep", tasks=n, sleep_s=0.01), [pool], repeats=1, warmup=0)
+    assert pool.workers is None  # sized for this comparison only: the next one measures again
+    assert c.run("thread-pool").workers_source == "waiting"
+    assert usable_cpus() < c.run("thread-pool").workers <= n
