@@ -29,8 +29,13 @@ def test_the_list_names_each_build_and_its_gil():
     rows = {
         line.split()[0]: line.split() for line in proc.stdout.splitlines()[2:] if line[:2] == "  "
     }
-    assert rows["3.13.5t"][1:4] == ["free-threaded", "disabled", "cache"]
-    assert rows["3.13.5"][1:4] == ["GIL", "enabled", "cache"]
+    assert rows["3.13.5t"][1:4] == [
+        "free-threaded",
+        "off",
+        FT.replace(os.path.expanduser("~"), "~"),
+    ]
+    assert rows["3.13.5"][1:4] == ["GIL", "on", GIL.replace(os.path.expanduser("~"), "~")]
+    assert max(map(len, proc.stdout.splitlines())) <= 80, proc.stdout
 
 
 @pytest.mark.parametrize(("name", "path", "free"), [("3.13t", FT, True), ("3.13", GIL, False)])

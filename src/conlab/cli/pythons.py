@@ -80,18 +80,21 @@ def list_pythons(args: Any) -> int:
         print("  none (looked in PATH, pyenv's versions and make pythons' cache)")
         return 0
     home = os.path.expanduser("~")
-    print(f"  {'name':<9} {'build':<13} {'GIL when run':<12} {'from':<5}  path")
+    # Fits 80 columns with the cache's paths; where it was found (pyenv, PATH, the cache)
+    # shows in the path.
+    print(f"  {'name':<8} {'build':<13} {'GIL':<3}  path")
     for f in sorted(found, key=lambda f: (f.version, f.free_threaded, f.source)):
         build = "free-threaded" if f.free_threaded else "GIL"
-        gil = "enabled" if f.gil_enabled else "disabled"
+        gil = "on" if f.gil_enabled else "off"
         shown = "~" + f.path[len(home) :] if f.path.startswith(home + os.sep) else f.path
-        print(f"  {f.name:<9} {build:<13} {gil:<12} {f.source:<5}  {shown}")
+        print(f"  {f.name:<8} {build:<13} {gil:<3}  {shown}")
+    print("  GIL: whether it is on when the interpreter runs (sys._is_gil_enabled()).")
     old = [f.name for f in found if f.version < children.MIN_VERSION]
     if old:
-        print(f"conlab runs under 3.10 or later: {', '.join(old)} can be listed, not measured.")
+        print(f"conlab measures under 3.10 or later, not under {', '.join(old)}.")
     if not any(f.free_threaded for f in found):
         print("No free-threaded build: 'make pythons' builds 3.13.5 and 3.13.5t (9-14 min).")
-    print("Measure under one by name or path: conlab compare cpu --python 3.13 --python 3.13t")
+    print("Measure under one by name or path: conlab compare cpu --python 3.13t")
     return 0
 
 
