@@ -3,6 +3,7 @@ every figure of every table whole, the takeaway shown, a chatty task's output fo
 
 from __future__ import annotations
 
+import itertools
 import json
 import shlex
 import shutil
@@ -154,3 +155,23 @@ def test_a_task_printing_8000_lines_is_folded_and_kept_in_the_file(
     nothing = terminal.run(["show", "chatty.json", "--output", "none"], 80, workdir)
     assert "Output of the" not in nothing and "task 1 line 0" not in nothing.splitlines()
     assert_fits(nothing, 80)
+
+
+@pytest.mark.slow
+def test_the_quick_demo_fits_ends_each_part_with_its_conclusion_and_leaves_no_bar(
+    terminal: Terminal, workdir: Path
+) -> None:
+    shown = terminal.run(["demo", "--quick"], 80, workdir)
+    for line in shown.splitlines():
+        assert cell_len(line.rstrip()) <= 80, line
+    assert_figures_whole(table_lines(shown))
+    # The progress bar shares the results' console, so it erases itself and nothing else.
+    assert "━" not in shown, shown
+    flat = one_line(shown)
+    titles = ["1. Waiting work", "2. Computing work", "3. What the lesson's notebook hit"]
+    titles.append("4. The lesson's table")
+    starts = [flat.index(title) for title in titles]
+    for start, end in itertools.pairwise(starts):
+        part = flat[start:end]
+        assert "Fastest: " in part or "Nothing beat the plain loop" in part, part
+    assert "Rule of thumb, as measured here:" in flat[starts[-1] :]

@@ -31,8 +31,13 @@ def wants_progress(console: Console, args: argparse.Namespace) -> bool:
 
 
 @contextlib.contextmanager
-def progress_bar(enabled: bool) -> Iterator[ProgressCallback | None]:
-    """A progress bar on a terminal; nothing when output is piped or --quiet is given."""
+def progress_bar(
+    enabled: bool, console: Console | None = None
+) -> Iterator[ProgressCallback | None]:
+    """A progress bar on a terminal; nothing when output is piped or --quiet is given.
+
+    Drawn on ``console``, the one the results are printed on while it runs: on another
+    console, the bar would erase lines it did not draw and leave itself on screen."""
     if not enabled:
         yield None
         return
@@ -44,6 +49,7 @@ def progress_bar(enabled: bool) -> Iterator[ProgressCallback | None]:
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
         transient=True,
+        console=console,
     ) as bar:
         task = bar.add_task("measuring", total=None)
 

@@ -140,7 +140,7 @@ def _measure(
     last = None
     if measurement.intro and show_progress:
         console.print(measurement.intro)
-    with progress_bar(show_progress) as progress:
+    with progress_bar(show_progress, console) as progress:
         parts = measurement.parts(progress, on_round if exports.after_each_round else None)
         for part, is_last in _with_last(parts):
             last = part()
