@@ -437,13 +437,25 @@ def _fill(entry: _Entry, workload: Workload, reference: _Reference, repeats: int
                     RUN_FAILED,
                     f"{which}: {why}" if len(entry.samples) > 1 else why,
                 )
-            _keep_records(run, sample.execution)
+            # The timeline shows the median timed repeat when it failed too, so that its bars
+            # match the times in the table (a spawn's warm-up can take twice as long).
+            median = _median(timed)
+            if median is None or _invalid(median.execution, workload, reference, plain) is None:
+                median = sample
+            _keep_records(run, median.execution)
             return
-    if timed:
-        median = sorted(timed, key=lambda s: s.execution.wall_ns)[(len(timed) - 1) // 2]
+    median = _median(timed)
+    if median is not None:
         _keep_records(run, median.execution)
     elif entry.samples:
         _keep_records(run, entry.samples[-1].execution)
+
+
+def _median(timed: list[_Sample]) -> _Sample | None:
+    """The timed repeat whose wall time is the median (the lower one of an even count)."""
+    if not timed:
+        return None
+    return sorted(timed, key=lambda s: s.execution.wall_ns)[(len(timed) - 1) // 2]
 
 
 def _keep_records(run: Run, execution: Execution) -> None:

@@ -78,12 +78,25 @@ class Lesson:
         """What a result file keeps: the comparisons behind the table, the table as notes."""
         out = list(self.runs.values())
         if out:
-            notes = [
-                f"{r.question} | threads: {r.threads} | processes: {r.processes}"
-                for r in self.rows + self.extra
-            ]
-            out[0].notes.extend([*notes, f"Rule of thumb, as measured here: {self.rule}"])
+            notes = [note_of(r) for r in self.rows + self.extra]
+            out[0].notes.extend([*notes, RULE_NOTE + self.rule])
         return out
+
+
+# How a result file keeps the table: one note per row, then the rule of thumb.
+THREADS_NOTE, PROCESSES_NOTE = " | threads: ", " | processes: "
+RULE_NOTE = "Rule of thumb, as measured here: "
+
+
+def note_of(row: Row) -> str:
+    return f"{row.question}{THREADS_NOTE}{row.threads}{PROCESSES_NOTE}{row.processes}"
+
+
+def row_of(note: str) -> Row | None:
+    """The table's row a note holds (see note_of); None for any other note."""
+    question, sep, rest = note.partition(THREADS_NOTE)
+    threads, sep2, processes = rest.rpartition(PROCESSES_NOTE)
+    return Row(question, threads, processes) if sep and sep2 else None
 
 
 # --- measuring and phrasing ---------------------------------------------------------------

@@ -20,7 +20,7 @@ from conlab.model import (
     Results,
     Run,
 )
-from conlab.report import svg, words
+from conlab.report import explain, svg, sweep_svg, words
 from conlab.report.terminal import output_run, strategy_label
 from conlab.report.timeline import span_s
 
@@ -42,6 +42,9 @@ CSS = """
 .conlab details{margin:.2em 0}.conlab summary{cursor:pointer}
 .conlab svg{display:block;margin:.3em 0;max-width:100%;height:auto}
 .conlab h3{margin-bottom:.2em}.conlab .dim{color:#777}
+.conlab table.lesson th,.conlab table.lesson td{text-align:left;vertical-align:top}
+.conlab table.lesson caption{text-align:left;font-weight:bold;padding:.3em 0}
+.conlab table.lesson tbody th{width:28%}
 """
 
 _COLUMNS = (
@@ -108,9 +111,27 @@ def _reasons(c: Comparison, cores: int | None = None) -> str:
                 f'<p class="note">… {escape(strategy_label(run))}: incomplete: '
                 f"{escape(run.reason or '')}</p>"
             )
-    out += [f'<p class="note">⚠ {escape(note)}</p>' for note in c.notes]
+    out += [f'<p class="note">⚠ {escape(note)}</p>' for note in explain.stored(c.notes)[2]]
     out += [f'<p class="note noise">⚠ {escape(w.message)}</p>' for w in _noise(c, cores)]
     return "".join(out)
+
+
+def lesson_table(c: Comparison) -> str:
+    """The lesson's table a comparison's notes hold (``conlab demo``, ``explain``), as a table."""
+    rows, rule, _ = explain.stored(c.notes)
+    if not rows:
+        return ""
+    head = "<th></th><th>Threading</th><th>Multiprocessing</th>"
+    body = "".join(
+        f"<tr><th>{escape(r.question)}</th><td>{escape(r.threads)}</td>"
+        f"<td>{escape(r.processes)}</td></tr>"
+        for r in rows
+    )
+    ruled = "" if rule is None else f"<p><b>{escape(explain.RULE_NOTE)}</b>{escape(rule)}</p>"
+    return (
+        f'<table class="lesson"><caption>{escape(explain.TITLE)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{ruled}"
+    )
 
 
 def _noise(c: Comparison, cores: int | None) -> list[Any]:
@@ -189,6 +210,7 @@ def comparison_fragment(c: Comparison, notebook: bool = False, cores: int | None
         f"{_plural(c.warmup, 'warm-up')}; timelines show the median repeat.</p>",
         runs_table(c),
         _reasons(c, cores),
+        lesson_table(c),
         svg.speedup_svg(c) if has_speedups else "",
         _timelines(c),
         _advice(c.advice),
@@ -213,7 +235,8 @@ def sweep_fragment(sweep: Sweep, notebook: bool = False) -> str:
         f"<th>{n}</th>" for n in ("tasks", "workers", "wall s", "speed-up", "efficiency", "status")
     )
     curves = "".join(
-        f"<p><b>{t} tasks</b>: {escape(fit_sentence(sweep, t))}</p>{svg.sweep_svg(sweep, t)}"
+        f"<p><b>{t} tasks</b>: {escape(fit_sentence(sweep, t))}</p>"
+        f"{sweep_svg.sweep_svg(sweep, t)}{_over_one(sweep, t)}"
         for t in sweep.task_counts
     )
     extra = "" if notebook else "".join(comparison_fragment(c) for c in sweep.comparisons)
@@ -222,6 +245,21 @@ def sweep_fragment(sweep: Sweep, notebook: bool = False) -> str:
         f'{style}<div class="conlab sweep"><h3>{escape(sweep.workload)}: {escape(sweep.strategy)} '
         f"against workers</h3><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}"
         f"</tbody></table>{curves}{extra}</div>"
+    )
+
+
+def _over_one(sweep: Sweep, tasks: int) -> str:
+    """Why an efficiency can be above 100 %, where one is."""
+    over = sweep_svg.over_one(sweep, tasks)
+    if not over:
+        return ""
+    where = ", ".join(f"{q.efficiency:.0%} at {_plural(q.workers, 'worker')}" for q in over)
+    return (
+        f'<p class="note efficiency-over">Efficiency above 100 % ({where}): the speed-up is '
+        "measured against the sequential run, which is not the same code path as a pool of "
+        f"{escape(sweep.strategy)}: the sequential reference calls each task in conlab's own "
+        "process, a pool hands it to a worker; a pool can come out faster by a margin that is "
+        "not parallelism.</p>"
     )
 
 

@@ -168,8 +168,9 @@ def render(
                         style="yellow",
                     )
                 )
-    for note in c.notes:
-        console.print(Text(f"  {note}", style="dim"))
+    from conlab.report import explain
+
+    explain.render_notes(console, c.notes)
     render_output(console, c, raw_output, output)
     # Last, so that it is what the terminal shows when the command ends.
     console.print()
