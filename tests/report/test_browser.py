@@ -193,3 +193,116 @@ def _assert_not_blank(path):
     flat = pixels.reshape(-1, pixels.shape[-1])
     colours = {tuple(p) for p in flat[:: max(1, len(flat) // 20000)].tolist()}
     assert len(colours) > 10, "the screenshot is blank"
+
+
+# --- the pictures and tables as the browser lays them out ----------------------------------
+
+GEOMETRY = """(() => {
+  const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  const svgs = [...document.querySelectorAll('svg')].map(svg => ({
+    cls: svg.getAttribute('class'),
+    texts: [...svg.querySelectorAll('text')].filter(t => t.textContent.trim()).map(t => ({
+      text: t.textContent, box: box(t), cls: t.getAttribute('class') || '',
+      task: t.closest('g.task') ? Number(t.closest('g.task').dataset.index) : null})),
+    bars: [...svg.querySelectorAll('g.task')].map(g => ({
+      index: Number(g.dataset.index), status: g.dataset.status, box: box(g.querySelector('rect'))})),
+    one: [...svg.querySelectorAll('line.one')].map(box),
+  }));
+  const lesson = [...document.querySelectorAll('table.lesson tr')].map(
+    tr => [...tr.cells].map(c => c.innerText.trim()));
+  return {svgs, lesson, takeaways: [...document.querySelectorAll('.takeaway')].length};
+})()"""
+
+
+def layout(path, tmp_path) -> dict[str, Any]:
+    """Open ``path`` in a fresh Chromium at its default size and read the page's own geometry."""
+    with chromium(str(tmp_path / "profile")) as address:
+        targets = json.load(urllib.request.urlopen(f"http://{address}/json/list", timeout=10))
+        page_url = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
+        with websockets_sync.connect(page_url, max_size=None) as ws:
+            page = Page(ws)
+            page.call("Page.enable")
+            page.call("Runtime.enable")
+            page.call("Page.navigate", url=path.as_uri())
+            page.wait_for("Page.loadEventFired")
+            return page.evaluate(GEOMETRY)
+
+
+def _overlap(a: list[float], b: list[float], tolerance_px: float = 0.5) -> bool:
+    return (
+        min(a[2], b[2]) - max(a[0], b[0]) > tolerance_px
+        and min(a[3], b[3]) - max(a[1], b[1]) > tolerance_px
+    )
+
+
+def _seconds_to_px(svg: dict[str, Any]) -> tuple[float, float]:
+    """Where 0 s is and how many pixels a second takes, from the axis's own tick labels."""
+    ticks = [
+        (float(t["text"].removesuffix(" s")), t["box"])
+        for t in svg["texts"]
+        if t["text"].endswith(" s")
+    ]
+    (s0, b0), (s1, b1) = ticks[0], ticks[-1]
+    x0, x1 = (b0[0] + b0[2]) / 2, (b1[0] + b1[2]) / 2
+    return x0, (x1 - x0) / (s1 - s0)
+
+
+@pytest.mark.slow
+def test_the_lessons_table_is_a_table_with_the_terminals_cells(tmp_path):
+    from tests.report.pictures import EXTRA, ROWS, lesson_results
+
+    report = tmp_path / "lesson.html"
+    html.write(lesson_results(), str(report))
+    seen = layout(report, tmp_path)
+    # The header, then one row per question with the cells the terminal's table has.
+    assert seen["lesson"][0] == ["", "Threading", "Multiprocessing"]
+    assert seen["lesson"][1:] == [[r.question, r.threads, r.processes] for r in ROWS + EXTRA]
+    assert seen["takeaways"] == 1
+
+
+@pytest.mark.slow
+def test_no_label_overlaps_another_at_the_default_size(tmp_path):
+    from tests.report.pictures import short_tasks_results
+
+    report = tmp_path / "short.html"
+    html.write(short_tasks_results(), str(report))
+    seen = layout(report, tmp_path)
+    timelines = [s for s in seen["svgs"] if s["cls"] == "timeline"]
+    assert timelines and all(s["bars"] for s in timelines)
+    named = 0
+    for svg in seen["svgs"]:
+        texts = svg["texts"]
+        for k, a in enumerate(texts):
+            for b in texts[k + 1 :]:
+                assert not _overlap(a["box"], b["box"]), (svg["cls"], a, b)
+        for label in (t for t in texts if t["cls"] == "bar-label"):
+            named += 1
+            # On its own bar or in the free space after it: never over another task's bar.
+            for bar in svg["bars"]:
+                if bar["index"] != label["task"]:
+                    assert not _overlap(label["box"], bar["box"]), (label, bar)
+        # A speed-up's value never sits on the 1x line.
+        for value in (t for t in texts if t["cls"] == "value"):
+            for one in svg["one"]:
+                assert not value["box"][0] - 1 <= one[0] <= value["box"][2] + 1, (value, one)
+    assert named > 0
+
+
+@pytest.mark.slow
+def test_a_crashed_runs_bars_are_no_longer_than_its_measured_time(tmp_path):
+    from tests.report.pictures import crashed_results
+
+    results = crashed_results()
+    crashed = next(r for r in results.comparisons[0].runs if r.status != "ok")
+    # The timeline shows the median timed repeat (the lower of two): its wall time is the most
+    # its bars may take. (The warm-up, slower or faster at random, is not what the table shows.)
+    shown_s = sorted(crashed.wall_s)[(len(crashed.wall_s) - 1) // 2]
+    report = tmp_path / "crash.html"
+    html.write(results, str(report))
+    seen = layout(report, tmp_path)
+    drawn = [s for s in seen["svgs"] if any(b["status"] == "crashed" for b in s["bars"])]
+    assert len(drawn) == 1, "the crashed run has one timeline"
+    zero_px, px_per_s = _seconds_to_px(drawn[0])
+    for bar in drawn[0]["bars"]:
+        assert bar["status"] == "crashed"
+        assert bar["box"][2] <= zero_px + shown_s * px_per_s + 1.5, (bar, crashed.wall_s)

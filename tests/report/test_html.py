@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from html import unescape
 from html.parser import HTMLParser
 
 from conlab import resultfile
 from conlab.model import Results
 from conlab.report import html, notebook
 from conlab.report import text as report_text
+from tests.helpers import run_cli
 from tests.report.conftest import HOSTILE
 
 
@@ -96,3 +99,60 @@ def test_notebook_view_and_text_view(results):
     assert "Comparison(" not in text
     # The model itself stays one line.
     assert "\n" not in repr(seed) and repr(seed).startswith("Comparison('seed'")
+
+
+def _lesson_cells(document: str) -> list[list[str]]:
+    table = re.search(r'<table class="lesson">.*?</table>', document, flags=re.S)
+    assert table, "the lesson's table is a <table>"
+    rows = re.findall(r"<tr>(.*?)</tr>", table.group(0), flags=re.S)
+    return [
+        [unescape(c) for c in re.findall(r"<t[hd]>(.*?)</t[hd]>", row, flags=re.S)] for row in rows
+    ]
+
+
+def test_the_lessons_table_from_a_result_file_is_a_table(tmp_path):
+    from tests.report.pictures import EXTRA, ROWS, RULE, lesson_results
+
+    path = tmp_path / "lesson.json"
+    resultfile.write(lesson_results(), str(path))
+    loaded = resultfile.load(str(path))
+    for document in (html.document(loaded), notebook.comparison_html(loaded.comparisons[0])):
+        cells = _lesson_cells(document)
+        assert cells[0] == ["", "Threading", "Multiprocessing"]
+        assert cells[1:] == [[r.question, r.threads, r.processes] for r in ROWS + EXTRA]
+        assert RULE in unescape(document) and "| threads:" not in unescape(document)
+    # conlab show draws the same table, not notes joined by "|".
+    shown = run_cli(["show", str(path)], env={"COLUMNS": "120"})
+    assert shown.returncode == 0, shown.stderr
+    header = next(line for line in shown.stdout.splitlines() if "Threading" in line)
+    assert "Multiprocessing" in header
+    assert "| threads:" not in shown.stdout and "Runs truly parallel?" in shown.stdout
+    assert RULE in " ".join(shown.stdout.split())
+
+
+def test_every_comparison_opens_with_its_takeaway(results):
+    document = html.document(results)
+    takeaways = re.findall(r'</h3><p class="takeaway">(.*?)</p>', document, flags=re.S)
+    assert len(takeaways) == len(results.comparisons)
+    assert takeaways[0].startswith("Fastest: ")
+    assert '<p class="takeaway">' in notebook.comparison_html(results.comparisons[0])
+
+
+def test_efficiency_above_one_is_explained_where_it_appears(results):
+    from conlab.lab.sweep import Sweep
+
+    seed = results.comparisons[0]
+    pool = seed.run("thread-pool")
+    # The measured pool, as if one worker had beaten the sequential run by 11 %.
+    one = dataclasses.replace(
+        seed, runs=[seed.runs[0], dataclasses.replace(pool, workers=1, speedup=1.11)]
+    )
+    one.sweep = {"id": "s", "strategy": "thread-pool", "workers": 1, "tasks": 2}
+    fragment = html.sweep_fragment(Sweep("seed", "thread-pool", [one]), notebook=True)
+    note = re.search(r'<p class="note efficiency-over">(.*?)</p>', fragment, flags=re.S)
+    assert note and "111% at 1 worker" in note.group(1)
+    assert "not the same code path" in note.group(1)
+    plain = dataclasses.replace(
+        one, runs=[seed.runs[0], dataclasses.replace(pool, workers=1, speedup=0.9)]
+    )
+    assert "efficiency-over" not in html.sweep_fragment(Sweep("seed", "thread-pool", [plain]))

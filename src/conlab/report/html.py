@@ -21,6 +21,7 @@ from conlab.model import (
     Run,
 )
 from conlab.report import explain, svg, sweep_svg, words
+from conlab.report.takeaway import takeaway
 from conlab.report.terminal import output_run, strategy_label
 from conlab.report.timeline import span_s
 
@@ -41,7 +42,7 @@ CSS = """
 .conlab pre{background:#f6f6f6;padding:.5em;overflow-x:auto;white-space:pre-wrap;margin:.2em 0}
 .conlab details{margin:.2em 0}.conlab summary{cursor:pointer}
 .conlab svg{display:block;margin:.3em 0;max-width:100%;height:auto}
-.conlab h3{margin-bottom:.2em}.conlab .dim{color:#777}
+.conlab h3{margin-bottom:.2em}.conlab .takeaway{font-weight:bold;margin:.3em 0}.conlab .dim{color:#777}
 .conlab table.lesson th,.conlab table.lesson td{text-align:left;vertical-align:top}
 .conlab table.lesson caption{text-align:left;font-weight:bold;padding:.3em 0}
 .conlab table.lesson tbody th{width:28%}
@@ -206,6 +207,7 @@ def comparison_fragment(c: Comparison, notebook: bool = False, cores: int | None
     has_speedups = any(r.status == RUN_OK and r.speedup is not None for r in c.runs)
     body = [
         f"<h3>{escape(title)}</h3>",
+        f'<p class="takeaway">{escape(takeaway(c))}</p>',
         f'<p class="dim">{_plural(c.repeats, "timed repeat")} after '
         f"{_plural(c.warmup, 'warm-up')}; timelines show the median repeat.</p>",
         runs_table(c),
