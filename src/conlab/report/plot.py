@@ -94,7 +94,7 @@ def figure(results: Results) -> Any:
     # Constrained layout fits the labels inside a figure of exactly the size asked for.
     fig = Figure(figsize=(WIDTH_IN, sum(heights)), dpi=DPI, layout="constrained")
     rows_figs = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
-    bar_labels: list[tuple[Any, Any]] = []
+    bar_labels: list[tuple[Any, Any, float]] = []
     for sub, (what, item, _) in zip(rows_figs, rows, strict=False):
         left, right = sub.subplots(1, 2, width_ratios=[1, 1] if what == "sweep" else [1, 2.4])
         if what == "sweep":
@@ -132,7 +132,7 @@ def _speedups(c: Comparison, ax: Any) -> None:
     ax.tick_params(labelsize=8)
 
 
-def _timelines(c: Comparison, ax: Any) -> list[tuple[Any, Any]]:
+def _timelines(c: Comparison, ax: Any) -> list[tuple[Any, Any, float]]:
     """The timelines of every run; each task's name with its axes and end, to hide where it
     does not fit."""
     y, ticks, labels, named = 0, [], [], []
