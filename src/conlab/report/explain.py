@@ -56,6 +56,7 @@ def render_notes(console: Console, notes: list[str]) -> None:
     for note in rest:
         console.print(Text(f"  {note}", style="dim"))
     if rows:
+        console.print()
         console.print(rows_table(rows, []))
     if rule is not None:
         console.print(Text(RULE_NOTE, style="bold").append(rule))
