@@ -437,25 +437,21 @@ def _fill(entry: _Entry, workload: Workload, reference: _Reference, repeats: int
                     RUN_FAILED,
                     f"{which}: {why}" if len(entry.samples) > 1 else why,
                 )
-            # The timeline shows the median timed repeat when it failed too, so that its bars
-            # match the times in the table (a spawn's warm-up can take twice as long).
-            median = _median(timed)
-            if median is None or _invalid(median.execution, workload, reference, plain) is None:
-                median = sample
-            _keep_records(run, median.execution)
+            # The median timed repeat when it failed too: the bars match the table's times.
+            shown = _median(timed) or sample
+            ok = _invalid(shown.execution, workload, reference, plain) is None
+            _keep_records(run, (sample if ok else shown).execution)
             return
-    median = _median(timed)
-    if median is not None:
-        _keep_records(run, median.execution)
-    elif entry.samples:
-        _keep_records(run, entry.samples[-1].execution)
+    shown = _median(timed) or (entry.samples[-1] if entry.samples else None)
+    if shown is not None:
+        _keep_records(run, shown.execution)
 
 
 def _median(timed: list[_Sample]) -> _Sample | None:
-    """The timed repeat whose wall time is the median (the lower one of an even count)."""
-    if not timed:
-        return None
-    return sorted(timed, key=lambda s: s.execution.wall_ns)[(len(timed) - 1) // 2]
+    """The timed repeat of the median wall time (the lower of an even count), if any."""
+    return (
+        sorted(timed, key=lambda s: s.execution.wall_ns)[(len(timed) - 1) // 2] if timed else None
+    )
 
 
 def _keep_records(run: Run, execution: Execution) -> None:
