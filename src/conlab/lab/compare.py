@@ -442,9 +442,9 @@ def _fill(entry: _Entry, workload: Workload, reference: _Reference, repeats: int
             ok = _invalid(shown.execution, workload, reference, plain) is None
             _keep_records(run, (sample if ok else shown).execution)
             return
-    shown = _median(timed) or (entry.samples[-1] if entry.samples else None)
-    if shown is not None:
-        _keep_records(run, shown.execution)
+    last = _median(timed) or (entry.samples[-1] if entry.samples else None)
+    if last is not None:
+        _keep_records(run, last.execution)
 
 
 def _median(timed: list[_Sample]) -> _Sample | None:
