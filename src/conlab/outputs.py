@@ -47,6 +47,8 @@ def target(path: str) -> str:
         return os.path.abspath(path)
     except ValueError:  # a NUL byte
         raise UsageError(f"{path!r}: not a usable file name") from None
+    except OSError as exc:  # a directory on the way this user may not enter, a name too long
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     if stat.S_ISLNK(info.st_mode):
         if info.st_uid not in (os.geteuid(), 0):
             raise UsageError(

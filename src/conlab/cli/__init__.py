@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from conlab.cli import commands, measuring, signals
 from conlab.cli.arguments import one_line
 from conlab.cli.parser import build_parser
-from conlab.errors import ConlabError
+from conlab.errors import ConlabError, UsageError
 from conlab.measure import gil
 
 __all__ = ["EXIT_INTERRUPTED", "build_parser", "main"]
@@ -28,9 +28,18 @@ __all__ = ["EXIT_INTERRUPTED", "build_parser", "main"]
 EXIT_INTERRUPTED = 130
 
 
+def _see_help(exc: ConlabError, args: object) -> str:
+    """Where to look after a bad option value found once parsed, as argparse's own errors say."""
+    command = getattr(args, "command", None)
+    if not isinstance(exc, UsageError) or not command or str(exc).startswith("cannot write"):
+        return ""  # an output path this user cannot write: --help would not help
+    return f" (see 'conlab {command} --help')"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     gil.watch()  # before any workload is imported: which module turns the GIL back on
     parser = build_parser()
+    args = None
     try:
         with signals.ending_as_interrupt():
             args = parser.parse_args(argv)
@@ -39,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return measuring.run(args, under)
             return int(args.func(args))
     except ConlabError as exc:
-        sys.stderr.write(f"conlab: error: {one_line(str(exc))}\n")
+        sys.stderr.write(f"conlab: error: {one_line(str(exc))}{_see_help(exc, args)}\n")
         return exc.exit_code
     except KeyboardInterrupt as exc:
         # Ctrl-C, or SIGTERM / SIGHUP (signals.py): exit 130, 143 or 129.

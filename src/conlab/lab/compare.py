@@ -30,7 +30,7 @@ from conlab.errors import Interrupted, UsageError
 from conlab.lab import workers
 from conlab.lab.remeasure import Remeasure as Remeasure
 from conlab.lab.remeasure import check_remeasure, kept
-from conlab.lab.sandbox import run_strategy
+from conlab.lab.sandbox import check_room, run_strategy
 from conlab.measure import contention, gil, stats, workkind
 from conlab.measure.environment import usable_cpus
 from conlab.measure.tree import ProbeResult, TreeProbe, sampler_session
@@ -125,6 +125,7 @@ def _compare(
         strategies = [_reference_strategy(strategies), *strategies]
     entries = [_entry(workload, s) for s in strategies]
     active = [e for e in entries if e.run.status != RUN_UNAVAILABLE]
+    check_room([e.strategy for e in active], len(workload.tasks))
     rng = random.Random(seed)
     total, done = (warmup + repeats) * len(active), 0
     comparison = _summarise(workload, entries, repeats, warmup, title)

@@ -50,9 +50,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from conlab._process import execute as execute_module
-from conlab._process import lifeline
+from conlab._process import lifeline, limits
 from conlab._process.crashes import describe_exit, error_line, kill_all
 from conlab._process.crashsite import dying_thread
+from conlab._process.execute import unstarted
 from conlab._process.journal import (
     RAW_TAIL_BYTES,
     JournalReader,
@@ -64,8 +65,8 @@ from conlab._process.recovery import Died, Late, recover
 from conlab._process.wire import pack_lenient, unpack
 from conlab.errors import UsageError
 from conlab.measure import gil
-from conlab.model import Task, TaskRecord
-from conlab.strategies.base import Execution, Strategy
+from conlab.model import LOST, Task, TaskRecord
+from conlab.strategies.base import INTERPRETERS, PROCESSES, THREADS, Execution, Strategy
 
 POLL_S = 0.02
 READY_TIMEOUT_S = 60.0
@@ -103,10 +104,65 @@ def _is_conlab(fn: Any) -> bool:
 
 
 def run_strategy(strategy: Strategy, tasks: Sequence[Task]) -> Execution:
-    """Run the tasks under the strategy, in a sandbox when it needs one."""
-    if needs_sandbox(strategy, tasks):
-        return run_isolated(strategy, tasks)
-    return strategy.run(tasks)
+    """Run the tasks under the strategy, in a sandbox when it needs one.
+
+    A run whose processes or threads could not start (the user's process limit
+    reached meanwhile: check_room saw room before) is one whose tasks were not
+    run, saying why; the strategy has stopped what it had started.
+    """
+    t0 = time.perf_counter_ns()
+    try:
+        if needs_sandbox(strategy, tasks):
+            return run_isolated(strategy, tasks)
+        return strategy.run(tasks)
+    except (OSError, RuntimeError) as exc:
+        why = limits.cannot_start(exc)
+        if why is None:
+            raise
+    lost = [unstarted(task, i, LOST, f"not run: {why}") for i, task in enumerate(tasks)]
+    return Execution(lost, t0, time.perf_counter_ns())
+
+
+# What conlab itself starts beside a strategy's workers: the sampler (a process and a thread),
+# a process pool's manager and queue feeder threads, a sandbox and its lifeline, the progress
+# bar's thread. Short of these, a ProcessPoolExecutor whose feeder thread cannot start hangs.
+CONLAB_THREADS = 8
+
+
+def check_room(strategies: Sequence[Strategy], n_tasks: int) -> None:
+    """Refuse, before measuring, a strategy whose workers this user may not start (ulimit -u).
+
+    Each worker process counts twice (its main thread, and its lifeline's), each
+    thread once; what conlab's own process runs (a loop, an event loop) not at all,
+    but conlab keeps CONLAB_THREADS for itself.
+    """
+    left = limits.tasks_left()
+    if left is None:
+        return
+    left = max(0, left - CONLAB_THREADS)
+    for strategy in strategies:
+        per_worker = {PROCESSES: 2, THREADS: 1, INTERPRETERS: 1}.get(strategy.family, 0)
+        workers = min(strategy.workers_for(n_tasks), max(1, n_tasks))
+        if per_worker * workers <= left:
+            continue
+        most = left // per_worker
+        room = (
+            f"this user may start {left} more processes and threads "
+            f"(ulimit -u is {limits.nproc_limit()})"
+        )
+        if not strategy.pooled:
+            raise UsageError(
+                f"{strategy.name} starts one worker per task, {n_tasks} at once, but {room}: "
+                f"run fewer tasks, leave {strategy.name} out of --strategies, or raise the limit"
+            )
+        raise UsageError(
+            f"{_label(strategy)} would start {workers} workers, but {room}: ask for at most "
+            f"{most} ({strategy.name}:{max(1, most)}), or raise the limit"
+        )
+
+
+def _label(strategy: Strategy) -> str:
+    return f"{strategy.name}:{strategy.workers}" if strategy.workers else strategy.name
 
 
 def run_isolated(strategy: Strategy, tasks: Sequence[Task]) -> Execution:
