@@ -36,9 +36,10 @@ class Terminal:
 
     def __init__(self, where: Path) -> None:
         self.socket = where / "tmux.sock"
-        # Not the user's ~/.tmux.conf; history enough for a whole chatty run (--output all).
+        # Not the user's ~/.tmux.conf; history enough for a whole chatty run (--output all);
+        # the server stays up between sessions (a session started while it is exiting fails).
         self.config = where / "tmux.conf"
-        self.config.write_text("set -g history-limit 50000\n")
+        self.config.write_text("set -g history-limit 50000\nset -s exit-empty off\n")
 
     def tmux(self, *args: str) -> str:
         return subprocess.run(
