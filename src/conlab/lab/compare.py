@@ -27,7 +27,7 @@ from typing import Any
 
 from conlab._process import strays
 from conlab.errors import Interrupted, UsageError
-from conlab.lab import workers
+from conlab.lab import verify, workers
 from conlab.lab.remeasure import Remeasure as Remeasure
 from conlab.lab.remeasure import check_remeasure, kept
 from conlab.lab.sandbox import check_room, run_strategy
@@ -43,7 +43,6 @@ from conlab.model import (
     Contention,
     Run,
     Task,
-    TaskRecord,
     Workload,
 )
 from conlab.strategies import SequentialStrategy
@@ -372,26 +371,22 @@ def _notes(entries: list[_Entry]) -> list[str]:
     return list(dict.fromkeys(notes))
 
 
-@dataclass
-class _Reference:
-    records: list[TaskRecord] | None
-    why_missing: str | None = None
-
-
-def _reference(workload: Workload, entries: list[_Entry]) -> _Reference:
+def _reference(workload: Workload, entries: list[_Entry]) -> verify.Reference:
     """The sequential run's records, once one of them is itself correct."""
     for entry in entries:
         if isinstance(entry.strategy, SequentialStrategy):
             why: str | None = "the sequential run has not run yet"
             for sample in entry.samples:
-                why = _invalid(sample.execution, workload, _Reference(None), plain=False)
+                why = verify.invalid(
+                    sample.execution, workload, verify.Reference(None), plain=False
+                )
                 if why is None:
-                    return _Reference(sample.execution.records)
-            return _Reference(None, f"no reference: the sequential run failed ({why})")
-    return _Reference(None, "no reference: no sequential run")
+                    return verify.Reference(sample.execution.records)
+            return verify.Reference(None, f"no reference: the sequential run failed ({why})")
+    return verify.Reference(None, "no reference: no sequential run")
 
 
-def _fill(entry: _Entry, workload: Workload, reference: _Reference, repeats: int) -> None:
+def _fill(entry: _Entry, workload: Workload, reference: verify.Reference, repeats: int) -> None:
     run = entry.run
     plain = entry.strategy.plain
     timed, set_aside = kept(entry.samples, repeats)
@@ -424,7 +419,7 @@ def _fill(entry: _Entry, workload: Workload, reference: _Reference, repeats: int
     run.gil = gil.run_record(entry.gil_at_imports, [s.execution.gil for s in entry.samples])
     run.status, run.reason = RUN_OK, None
     for k, sample in enumerate(entry.samples):
-        why = _invalid(sample.execution, workload, reference, plain)
+        why = verify.invalid(sample.execution, workload, reference, plain)
         if why is not None:
             which = (
                 "warm-up"
@@ -440,7 +435,7 @@ def _fill(entry: _Entry, workload: Workload, reference: _Reference, repeats: int
                 )
             # The median timed repeat when it failed too: the bars match the table's times.
             shown = _median(timed) or sample
-            ok = _invalid(shown.execution, workload, reference, plain) is None
+            ok = verify.invalid(shown.execution, workload, reference, plain) is None
             _keep_records(run, (sample if ok else shown).execution)
             return
     last = _median(timed) or (entry.samples[-1] if entry.samples else None)
@@ -457,45 +452,3 @@ def _median(timed: list[_Sample]) -> _Sample | None:
 
 def _keep_records(run: Run, execution: Execution) -> None:
     run.records, run.t0_ns = execution.records, execution.t0_ns
-
-
-def _invalid(
-    execution: Execution, workload: Workload, reference: _Reference, plain: bool
-) -> str | None:
-    """Why this execution cannot be vouched for, or None when it can."""
-    records, n = execution.records, len(workload.tasks)
-    if len(records) != n or [r.index for r in records] != list(range(n)):
-        return f"the strategy returned {len(records)} records for {n} tasks"
-    failed = [r for r in records if not r.ok]
-    if failed:
-        first = failed[0]
-        return (
-            f"{len(failed)} of {n} tasks did not complete; "
-            f"{first.name!r} {first.status}: {first.error}"
-        )
-    if plain:
-        if reference.records is None:
-            return reference.why_missing
-        for rec, ref in zip(records, reference.records, strict=False):
-            if rec.output != ref.output:
-                return f"task {rec.name!r} printed other output than the sequential run"
-        return None
-    if workload.expected is not None:
-        for rec, want in zip(records, workload.expected, strict=False):
-            if not workload.check(rec.result, want):
-                return f"task {rec.name!r} returned {_short(rec.result)}, expected {_short(want)}"
-    if reference.records is not None:
-        for rec, ref in zip(records, reference.records, strict=False):
-            if not workload.check(rec.result, ref.result):
-                return (
-                    f"task {rec.name!r} returned {_short(rec.result)}, "
-                    f"the sequential run {_short(ref.result)}"
-                )
-    elif workload.expected is None:
-        return reference.why_missing
-    return None
-
-
-def _short(value: object, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
