@@ -94,3 +94,17 @@ def test_the_fit_leaves_out_workers_beyond_the_cores():
     # Without knowing the cores, the queueing beyond them reads as a larger serial fraction.
     blind = synthetic_sweep(cores=None).fit()
     assert blind is not None and blind.serial_fraction > 0.2
+
+
+def test_a_serial_fraction_that_cannot_be_told_from_zero_gives_no_ceiling():
+    # Waiting work scales with the workers: the fitted fraction is about 0, and 1/f (2625.9x
+    # in a seed sweep) is no figure.
+    reference = Run("sequential", 1, wall_s=[1.0, 1.0, 1.0])
+    comparisons = []
+    for n, wall in ((1, 1.0), (2, 0.5002), (4, 0.2503), (8, 0.1249)):
+        run = Run("thread-pool", n, wall_s=[wall, wall * 1.01, wall * 0.99], speedup=1 / wall)
+        sweep = {"id": "x", "strategy": "thread-pool", "workers": n, "tasks": 8}
+        comparisons.append(Comparison("sleep", "io", 8, runs=[reference, run], sweep=sweep))
+    sentence = fit_sentence(sweeps_in(comparisons, 8)[0])
+    assert "none in sight" in sentence and "×);" not in sentence.split("ceiling")[1], sentence
+    assert "ceiling with unlimited workers: 10.0×" in fit_sentence(synthetic_sweep(cores=2))

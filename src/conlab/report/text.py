@@ -66,7 +66,12 @@ def fit_sentence(sweep: Sweep, tasks: int | None = None) -> str:
     fit = sweep.fit(tasks)
     if fit is None:
         return "No Amdahl fit: it needs a valid point with more than one worker."
-    ceiling = "none" if fit.max_speedup is None else f"{fit.max_speedup:.1f}×"
+    if fit.max_speedup is None or fit.low <= 0:
+        # 1/f of a fraction that cannot be told from 0 is no figure (a seed sweep fitted
+        # f = 0.0004 and printed a ceiling of 2625.9x).
+        ceiling = "none in sight (the serial fraction's interval reaches 0)"
+    else:
+        ceiling = f"{fit.max_speedup:.1f}×"
     used = sweep.fitted_workers(tasks)
     every = [p.workers for p in sweep.points(tasks if tasks is not None else sweep.task_counts[-1])]
     over = (
