@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 
 PROCESSES, THREADS = "processes", "thread-pool"
 OBSERVE_S = 0.005  # a running first item is judged on this long a look
+# A look's baseline is taken once the item has run this long: before it, the worker is still
+# taking the chunk in, and 0.15 ms of that CPU in a 5 ms look made waiting items 3 % CPU, and
+# auto sized 30 threads where 200 items that only sleep wanted 200 (grown only as items ended).
+SETTLE_NS = 1_000_000
+CONFIRM_S = 0.001  # a look that found the items waiting is confirmed this soon
 LOOK_FIRST_S, LOOK_MAX_S = 0.0005, 0.02  # looks at the first items: often, then less
 ENOUGH_NS = 2_000_000  # finished work (wall time less run-queue time, summed) worth a choice
 RECHECK_S = 0.1  # after the first choice, the evidence is weighed again this often
@@ -87,6 +92,13 @@ def _schedstat_ns(pid: int) -> tuple[int, int] | None:
         return None
 
 
+def _load_model() -> None:
+    """The advice's model, which the first choice needs (tens of ms to import)."""
+    import conlab.advice.predict
+    import conlab.advice.profile
+    import conlab.advice.words  # noqa: F401
+
+
 class AutoBackend(Backend):
     """The process pool first, measured as it runs; then the pool the cost model predicts faster."""
 
@@ -120,6 +132,7 @@ class AutoBackend(Backend):
         self.looks = self.io_looks = 0
         self.threads_only = False  # the function cannot be sent to a process
         self.look_s = OBSERVE_S
+        self.model_loaded = False
         self.current: Backend
         try:
             self.current = ProcessBackend(fn, self.process_workers, start_method, timeout_s)
@@ -159,6 +172,12 @@ class AutoBackend(Backend):
     def submit(self, chunk: Chunk) -> None:
         if chunk.items is None and chunk.payload is not None and not self._is_processes():
             chunk.items = load_items(chunk.payload)[0]  # a retried chunk, now for threads
+        if chunk.payload is None and not self.fixed and isinstance(self.current, ProcessBackend):
+            try:
+                chunk.payload = self.current.pack_items(chunk.items)
+                chunk.items = None
+            except UsageError as exc:  # an item cannot go to another process: threads can
+                self._threads_for_good(str(exc))
         self.where[chunk.seq] = self.current
         self.inflight[self.current] += 1
         self.current.submit(chunk)
@@ -169,6 +188,11 @@ class AutoBackend(Backend):
 
     def wait(self, timeout_s: float | None = None) -> list[Done]:
         active = [b for b, n in self.inflight.items() if n > 0]
+        if self.choice is None and not self.model_loaded and self._all_started():
+            if self._is_processes():
+                self._look_at_running()  # the first look's baseline, before the import
+            _load_model()  # while the first items run, not after they end
+            self.model_loaded = True
         if len(active) == 1:
             step = timeout_s
             if self.choice is None and self._is_processes():
@@ -187,11 +211,29 @@ class AutoBackend(Backend):
         self._sync()
         return done
 
+    def _threads_for_good(self, why: str) -> None:
+        """What cannot be sent to a process runs on threads from now on (chunks already on
+        the processes finish there)."""
+        described = self._described()
+        self.threads_only = True
+        self.current = ThreadBackend(self.fn, min(self.max_threads, self.cores + 4))
+        self.inflight[self.current] = 0
+        self.evidence = _Evidence()
+        self.recheck_now = True
+        self._release_drained()
+        self._say(Choice(THREADS, self.current.workers, f"{described}: {why}"))
+
+    def _all_started(self) -> bool:
+        cur = self.current
+        return not isinstance(cur, ProcessBackend) or len(cur.workers) >= cur.n_workers
+
     def _next_look_s(self) -> float:
         """Look often until a first item runs on a ready worker, once more when it has run
         for OBSERVE_S, then less and less often (computing items are judged when they end)."""
         if not self.looked:
             return LOOK_FIRST_S
+        if self.io_looks == 1:
+            return CONFIRM_S  # a look said waiting: the next one confirms it (asleep again?)
         self.looks += 1
         if self.looks <= 2:
             return OBSERVE_S
@@ -259,6 +301,8 @@ class AutoBackend(Backend):
             stat = _schedstat_ns(pid)
             if stat is None:
                 return
+            if running_ns < SETTLE_NS:
+                continue  # the chunk's own start (unpickling, clocks) is not the item's work
             start_ns = now_ns - running_ns
             seen = self.looked.get(pid)
             if seen is None or abs(seen[0] - start_ns) > 1_000_000:  # a new chunk: look anew

@@ -10,6 +10,7 @@ hands each chunk to the strategy as one task.
 
 from __future__ import annotations
 
+import _thread
 import abc
 import queue
 import threading
@@ -156,28 +157,35 @@ class ThreadBackend(Backend):
         self.slots = 2 * workers
         self.inbox: queue.SimpleQueue[Chunk | None] = queue.SimpleQueue()
         self.outbox: queue.SimpleQueue[Done] = queue.SimpleQueue()
-        self.threads: list[threading.Thread] = []
+        self.started = 0  # pool threads started
+        self.alive = 0  # pool threads not yet gone
+        self.gone = threading.Condition()
 
-    def _run(self, chunk: Chunk) -> None:
+    def _run(self, chunk: Chunk, name: str) -> None:
         assert chunk.items is not None
         outcome = run_chunk(self.fn, chunk.items, self.queued)
-        self.outbox.put(Done(chunk, outcome, where=f"thread {threading.current_thread().name}"))
+        self.outbox.put(Done(chunk, outcome, where=f"thread {name}"))
 
-    def _loop(self) -> None:
-        while (chunk := self.inbox.get()) is not None:
-            self._run(chunk)
+    def _loop(self, name: str) -> None:
+        try:
+            while (chunk := self.inbox.get()) is not None:
+                self._run(chunk, name)
+        finally:
+            with self.gone:
+                self.alive -= 1
+                self.gone.notify_all()
 
     def submit(self, chunk: Chunk) -> None:
+        # _thread's threads: threading.Thread.start() waits for each new thread to run, a
+        # hand-off of the GIL per thread (200 threads among sleeping ones: 26 against 14 ms).
         if self.per_chunk:
-            thread = threading.Thread(target=self._run, args=(chunk,), daemon=True)
-            thread.start()
+            _thread.start_new_thread(self._run, (chunk, f"conlab-map-{chunk.seq}"))
             return
-        if len(self.threads) < self.workers:
-            thread = threading.Thread(
-                target=self._loop, name=f"conlab-map-{len(self.threads)}", daemon=True
-            )
-            thread.start()
-            self.threads.append(thread)
+        if self.started < self.workers:
+            with self.gone:
+                self.alive += 1
+            _thread.start_new_thread(self._loop, (f"conlab-map-{self.started}",))
+            self.started += 1
         self.inbox.put(chunk)
 
     def wait(self, timeout_s: float | None = None) -> list[Done]:
@@ -192,11 +200,14 @@ class ThreadBackend(Backend):
                 return done
 
     def retire(self) -> None:
-        for _ in self.threads:
+        for _ in range(self.started):
             self.inbox.put(None)
-        self.threads = []
+        self.started = 0
 
     def close(self, abort: bool) -> None:
+        """Tell the threads to go. Every result is out when this is called without abort: the
+        threads only have to end, which they do without the caller waiting for each (as
+        joining 200 threads one by one would); ``join`` waits for them."""
         # A thread running user code cannot be stopped: on abort, the threads finish their
         # current chunk in the background and find no more work.
         if abort:
@@ -205,11 +216,12 @@ class ThreadBackend(Backend):
                     self.inbox.get_nowait()
                 except queue.Empty:
                     break
-        for _ in self.threads:
-            self.inbox.put(None)
-        if not abort:
-            for thread in self.threads:
-                thread.join()
+        self.retire()
+
+    def join(self, timeout_s: float | None = None) -> bool:
+        """Wait until every pool thread has ended; whether they all did."""
+        with self.gone:
+            return self.gone.wait_for(lambda: self.alive == 0, timeout_s)
 
 
 class StrategyBackend(Backend):

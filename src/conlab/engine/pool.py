@@ -108,6 +108,14 @@ class ProcessBackend(Backend):
     def _pack_items(self, chunk: Chunk) -> bytes | None:
         items, chunk.items = chunk.items, None
         try:
+            return self.pack_items(items)
+        except UsageError as error:
+            self.ready.append(Done(chunk, status="error", error=error))
+            return None
+
+    def pack_items(self, items: Any) -> bytes:
+        """A chunk's items as the workers read them; UsageError when one cannot be pickled."""
+        try:
             return QUEUED + dumps_fast(items) if self.queued else dumps_fast(items)
         except Exception:
             pass
@@ -117,9 +125,7 @@ class ProcessBackend(Backend):
             return (QUEUED if self.queued else b"") + shipping.dumps(items)
         except Exception as exc:
             bad = next((x for x in items or () if not _picklable(x)), None)
-            error = UsageError(shipping.unpicklable_hint("an item", bad, exc))
-            self.ready.append(Done(chunk, status="error", error=error))
-            return None
+            raise UsageError(shipping.unpicklable_hint("an item", bad, exc)) from None
 
     def _add_worker(self) -> None:
         self.workers.append(self._start_worker())

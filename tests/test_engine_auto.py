@@ -1,0 +1,58 @@
+"""conlab.map's strategy "auto": what it does with items no process can receive, and its
+first items on the workers from the start."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+import conlab
+from conlab.measure.environment import usable_cpus
+
+
+def first_of(pair):
+    return pair[0] + 1
+
+
+def test_auto_runs_items_no_process_can_receive_on_threads():
+    lock = threading.Lock()
+    items = [(x, lock) for x in range(30)]
+    results = conlab.map(first_of, items)
+    assert list(results) == list(range(1, 31))
+    assert results.strategy == "thread-pool"
+    assert results.advice is not None and results.advice.strategy == "thread-pool"
+    assert "cannot be sent to another process" in results.advice.reason, results.advice
+
+
+def test_auto_moves_to_threads_when_a_later_item_cannot_be_sent():
+    lock = threading.Lock()
+    items = [(x, None) for x in range(200)] + [(x, lock) for x in range(200, 230)]
+    results = conlab.map(first_of, iter(items))
+    assert list(results) == list(range(1, 231))
+    assert results.choices[-1].strategy == "thread-pool", results.choices
+    assert "an item" in results.choices[-1].reason
+
+
+def busy_for(x):
+    """About 0.2 s of pure Python; when it started and ended, and where."""
+    t0 = time.perf_counter_ns()
+    total = 0
+    for i in range(4_000_000):
+        total += i % 7
+    return x, os.getpid(), t0, time.perf_counter_ns()
+
+
+@pytest.mark.skipif(usable_cpus() < 2, reason="needs 2 usable cores")
+def test_auto_keeps_both_workers_busy_from_the_start():
+    """Timeline of a CPU-bound run: the first two items start on two workers at once, well
+    before either ends (no probe runs an item alone first)."""
+    t0 = time.perf_counter_ns()
+    out = list(conlab.map(busy_for, range(4), workers=2))
+    (_, pid0, start0, end0), (_, pid1, start1, end1) = out[:2]
+    assert pid0 != pid1 and os.getpid() not in (pid0, pid1)
+    first_end = min(end0, end1)
+    # Both started in the first quarter of the first item's run.
+    assert max(start0, start1) - t0 < (first_end - t0) / 4, out[:2]
