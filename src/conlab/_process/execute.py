@@ -222,7 +222,11 @@ def execute_fields(
         _release(token, own, sink)
         raise
     end_ns = _perf_counter_ns()
-    cpu_ns = _cpu_ns(cpu0, end_ns - start_ns, state)
+    if cpu0 < 0 and end_ns - start_ns < TINY_NS:
+        state.skip -= 1  # _cpu_ns's commonest case, inline: a tiny task, CPU not read
+        cpu_ns = None
+    else:
+        cpu_ns = _cpu_ns(cpu0, end_ns - start_ns, state)
     if token is None and own is not None and own.sink is None:
         own.busy = False  # the common case: the thread's own sink, and the task printed nothing
         return (OK, start_ns, end_ns, cpu_ns, state.key, _NO_OUTPUT, 0, result, None, None)
