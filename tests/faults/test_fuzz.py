@@ -22,7 +22,12 @@ from conlab.cli import build_parser, main
 from conlab.model import Comparison, Results, Run, TaskRecord, Worker
 from tests.helpers import assert_one_line_error, run_cli
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# CONLAB_FUZZ_EXAMPLES=2000 for a longer hunt than the suite's own.
+FUZZ = settings(
+    max_examples=int(os.environ.get("CONLAB_FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def _main(argv: list[str]) -> tuple[int, str]:
