@@ -156,3 +156,15 @@ def test_failed_runs_are_named_with_what_a_plain_timer_said() -> None:
         " Failed, so not compared: processes/spawn, plain:2 (a plain timer said 0.138 s: "
         "the time its children took to fail)."
     )
+
+
+def test_work_that_runs_threads_of_its_own_is_not_sent_to_processes() -> None:
+    # A numpy product on multithreaded BLAS: the loop alone kept 1.86 cores busy and a process
+    # pool of two was slower (try-as-user's matrix); "processes or interpreters" was wrong.
+    c = _comparison(
+        _run("sequential", 1, 0.139, 0.259, ref_wall_s=0.139),
+        _run("process-pool", 2, 0.232, 0.455, ref_wall_s=0.139),
+    )
+    sentence = takeaway(c)
+    assert "computing work (CPU 186 % of wall)" in sentence, sentence
+    assert "threads of its own" in sentence and "processes or interpreters" not in sentence

@@ -45,6 +45,10 @@ def _threads_starved(c: Comparison) -> bool:
     return any(r.strategy in _THREADED and _valid(r) and r.speedup_contended for r in c.runs)
 
 
+# CPU/wall of the sequential run above which one task at a time used more than a core.
+OWN_THREADS_ABOVE = 1.2
+
+
 def measured_kind(c: Comparison) -> Kind:
     """The work's kind from the sequential run's CPU/wall and from how threads did."""
     ref = c.reference
@@ -63,6 +67,15 @@ def measured_kind(c: Comparison) -> Kind:
     if share <= COMPUTING_ABOVE:
         return Kind(
             "mixed", evidence, "it both waits and computes: compare threads and processes above"
+        )
+    if share >= OWN_THREADS_ABOVE:
+        # One task at a time kept more than a core busy: its code runs threads of its own
+        # (BLAS, numexpr, numba), so more workers share the same cores.
+        return Kind(
+            "computing",
+            evidence,
+            "it already runs threads of its own (BLAS and the like): more workers share the "
+            "same cores; a plain loop is hard to beat",
         )
     if threads is not None and (threads.speedup or 0.0) >= THREADS_PARALLEL:
         return Kind(
