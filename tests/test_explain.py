@@ -64,12 +64,6 @@ def _not_shown_or(cell: str, *right: str) -> bool:
     return cell.startswith("not shown: the machine gave ") or cell.startswith(right)
 
 
-# Known open defect of issue 16, kept visible rather than deleted: under a one-core spinner the
-# hashlib cell of part 4 is not always withheld (it read 'not parallel: 0.67x' in 3 of 5 runs on
-# 2026-12-04). Remove this mark when the hashing comparison's contention is judged right.
-@pytest.mark.xfail(
-    reason="issue 16: the hashlib cell is not yet withheld reliably under a spinner", strict=False
-)
 def test_a_busy_machine_never_inverts_the_lesson():
     from conlab.lesson import table
     from conlab.measure.environment import usable_cpus
@@ -86,7 +80,9 @@ def test_a_busy_machine_never_inverts_the_lesson():
     assert _not_shown_or(parallel.threads, "No"), parallel.threads
     assert _not_shown_or(cells["Best for"].processes, "both", "computing"), cells["Best for"]
     hashing = cells["C code that releases the GIL (hashlib)"]
+    # hashlib releases the GIL: in threads as in processes, the hashing runs in parallel.
     assert _not_shown_or(hashing.processes, "parallel"), hashing.processes
+    assert _not_shown_or(hashing.threads, "parallel"), hashing.threads
     # A cell withheld says what the machine gave, and the rule of thumb states nothing from it.
     if parallel.processes.startswith("not shown"):
         assert "other processes used" in parallel.processes

@@ -301,3 +301,20 @@ def test_a_waiting_run_on_a_saturated_machine_is_not_contended() -> None:
         measure=False,
     )
     assert busy.contended
+
+
+def test_a_short_run_counted_in_ticks_is_watched_until_the_spinner_shows() -> None:
+    """A 40 ms window counted in 10 ms ticks reads a spinner's core as anything from 0 to 1:
+    the judge watches the machine a moment longer, and sees the spinner."""
+    with spinner():
+        m = contention.judge(
+            wall_s=0.04,
+            own_cpu_s=0.04,
+            other_cpu_s=0.01,  # the spinner's 40 ms read as one tick
+            steal_s=0.0,
+            asked_cores=2,
+            cores=2,
+            resolution_s=0.01,
+        )
+    assert m.contended, m
+    assert m.other_cores is not None and m.other_cores > 0.5, m

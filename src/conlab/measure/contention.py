@@ -1,8 +1,12 @@
 """Whether a run could have had the cores its workers asked for: the rest of the machine during it.
 
 The probe (tree.py) counts what every other process of the machine used while
-the run was timed (``/proc/stat``'s busy time less conlab's own process tree)
-and the time the hypervisor stole. A run is *contended* when the rest of the
+the run was timed (the machine's busy time less conlab's own process tree) and
+the time the hypervisor stole. Where the machine's busy time is counted in
+clock ticks (``/proc/stat``: 10 ms per CPU), a short run's window cannot tell a
+core kept busy by others from an idle one (a 40 ms run on two CPUs reads
+others ±0.5 of a core), so the machine is watched a moment longer after it,
+conlab idle, until the window can. A run is *contended* when the rest of the
 machine took a share that left its workers fewer cores than they asked for,
 while the machine had no core to spare. When others were busy, the machine's
 parallel capacity (capacity.py) is measured right after the run, so that the
@@ -11,12 +15,12 @@ record says how many cores the run could really have had.
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from collections.abc import Sequence
 
 from conlab.measure.capacity import QUICK_ROUNDS, QUICK_SPIN_S, measure_capacity
+from conlab.measure.cpu import machine_cpu_resolution_s, machine_cpu_s, tree_cpu_s
 from conlab.model import Contention
 
 # Others using this many cores on average (or the hypervisor stealing them) make a run suspect.
@@ -28,7 +32,10 @@ SATURATED_MARGIN_CORES = 0.4
 # ...and the run took at least this share of the cores it was given: a run that used less (its
 # workers mostly waited: sleeps, sockets) was not held back by the cores it did not get.
 CPU_BOUND_SHARE = 0.5
-_TICK_S = 1 / (os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100)
+# A window is watched until its counts leave others uncertain by at most this many cores...
+RESOLVED_CORES = 0.15
+# ...but no longer than this.
+LONGEST_WINDOW_S = 0.5
 # A capacity measured this recently is next to the run still: the runs of one round share it
 # (starting the spinners costs 0.1-0.3 s on a busy machine, more than many runs take).
 CAPACITY_FRESH_S = 2.0
@@ -53,18 +60,29 @@ def judge(
     asked_cores: float,
     cores: int,
     measure: bool = True,
+    resolution_s: float | None = None,
 ) -> Contention:
     """The machine during one timed run of ``wall_s`` that used ``own_cpu_s`` of CPU itself.
 
     ``asked_cores`` is what its workers could use at once (1 for a loop, the workers up to the
-    cores for a pool). ``measure``: measure the capacity when others were busy.
+    cores for a pool). ``measure``: watch a window too short to tell a moment longer, and
+    measure the capacity when others were busy. ``resolution_s``: how finely the machine's busy
+    time was counted per CPU (machine_cpu_resolution_s when None).
     """
     if other_cpu_s is None or wall_s <= 0:
         return Contention(None, None, asked_cores, None)
-    # /proc/stat counts whole clock ticks per CPU: a tick per CPU either way is no evidence.
-    slack_s = cores * _TICK_S
-    other = max(0.0, other_cpu_s - slack_s) / wall_s
-    steal = max(0.0, (steal_s or 0.0) - slack_s) / wall_s
+    tick_s = machine_cpu_resolution_s() if resolution_s is None else resolution_s
+    # The machine's busy time is counted in whole ticks per CPU: a tick per CPU either way at
+    # each end of a window is no evidence.
+    slack_s, window_s, steal_s = cores * tick_s, wall_s, steal_s or 0.0
+    if measure and slack_s / wall_s > RESOLVED_CORES:
+        slack_s *= 2  # two windows, each counted in ticks
+        watched = watch_idle(min(slack_s / RESOLVED_CORES, LONGEST_WINDOW_S) - wall_s)
+        if watched is not None:
+            other_cpu_s, steal_s = other_cpu_s + watched[0], steal_s + watched[1]
+            window_s += watched[2]
+    other = max(0.0, other_cpu_s - slack_s) / window_s
+    steal = max(0.0, steal_s - slack_s) / window_s
     available = max(0.0, cores - other - steal)
     capacity = None
     if other + steal >= OTHERS_BUSY_CORES and measure:
@@ -81,6 +99,18 @@ def judge(
         and wanted_cores
     )
     return Contention(other, steal, asked_cores, available, contended, capacity)
+
+
+def watch_idle(seconds: float) -> tuple[float, float, float] | None:
+    """What the rest of the machine did while conlab waited ``seconds``: (its CPU seconds, the
+    seconds stolen, the seconds watched); None where the machine's CPU cannot be read."""
+    before, own0, t0 = machine_cpu_s(), tree_cpu_s(), time.perf_counter()
+    time.sleep(max(0.0, seconds))
+    after, own = machine_cpu_s(), tree_cpu_s() - own0
+    watched_s = time.perf_counter() - t0
+    if before is None or after is None:
+        return None
+    return max(0.0, after[0] - before[0] - own), max(0.0, after[1] - before[1]), watched_s
 
 
 def summary(machines: Sequence[Contention]) -> str:

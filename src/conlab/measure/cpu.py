@@ -1,9 +1,11 @@
 """CPU time as the lab reads it: this process, the children it reaped, a live process, and
-the whole machine (``/proc/stat``: every process's busy time, and the time a hypervisor stole).
+the whole machine (``/proc/stat``: every process's busy time, and the time a hypervisor stole;
+the root of a cgroup v1 cpuacct hierarchy to the nanosecond, where it counts the whole machine).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 
@@ -82,9 +84,11 @@ def _threads_run_s(pid: int) -> float:
     return total / 1e9
 
 
-def machine_cpu_s() -> tuple[float, float] | None:
-    """CPU seconds the machine's processes used since boot (all cores), and the seconds the
-    hypervisor stole from its virtual CPUs; None where the platform cannot tell."""
+# Every task's run time in nanoseconds, at the root of a cgroup v1 cpuacct hierarchy.
+_CPUACCT_USAGE = "/sys/fs/cgroup/cpuacct/cpuacct.usage"
+
+
+def _proc_stat_s() -> tuple[float, float] | None:
     try:
         with open("/proc/stat", "rb") as f:
             fields = f.readline().split()[1:]
@@ -93,7 +97,38 @@ def machine_cpu_s() -> tuple[float, float] | None:
         busy = sum(values) - values[3] - values[4] - values[7]
         return busy / _TICK, values[7] / _TICK
     except (OSError, ValueError, IndexError):
-        pass
+        return None
+
+
+def _cpuacct_s() -> float | None:
+    try:
+        with open(_CPUACCT_USAGE, "rb") as f:
+            return int(f.read()) / 1e9
+    except (OSError, ValueError):
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def _cpuacct_counts_the_machine() -> bool:
+    """Whether cpuacct's root counts every process of the machine: since boot, it agrees with
+    /proc/stat's busy time within 10 % (a container's own hierarchy counts far less)."""
+    both, precise = _proc_stat_s(), _cpuacct_s()
+    return both is not None and precise is not None and 0.9 <= precise / max(both[0], 1.0) <= 1.1
+
+
+def machine_cpu_resolution_s() -> float:
+    """How finely machine_cpu_s counts each CPU's busy time: a nanosecond from cpuacct, else a
+    clock tick (10 ms: a 40 ms run's other processes read ±0.5 of a core on two CPUs)."""
+    return 1e-9 if _cpuacct_counts_the_machine() else 1 / _TICK
+
+
+def machine_cpu_s() -> tuple[float, float] | None:
+    """CPU seconds the machine's processes used since boot (all cores), and the seconds the
+    hypervisor stole from its virtual CPUs; None where the platform cannot tell."""
+    both = _proc_stat_s()
+    if both is not None:
+        precise = _cpuacct_s() if _cpuacct_counts_the_machine() else None
+        return (both[0] if precise is None else precise), both[1]
     if psutil is not None:
         t = psutil.cpu_times()
         steal = float(getattr(t, "steal", 0.0))
