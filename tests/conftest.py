@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Iterator
 
@@ -12,6 +13,12 @@ import psutil
 import pytest
 
 START_METHODS = multiprocessing.get_all_start_methods()
+
+# A shell starts a background job (`make test &`, a CI step's `cmd &`) with SIGINT ignored, and
+# every child inherits that through exec: the Ctrl-C tests' conlab would never see their SIGINT
+# (14 of them failed so). A handler, unlike SIG_IGN, is reset to the default in a child.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Ray reads this when it is imported, and importorskip("ray") imports it while the tests are
 # collected: without it, a Ray driver in this process under `uv run` (make test) would have
