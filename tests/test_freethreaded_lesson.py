@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conlab.lesson import freethreaded
-from tests.helpers import needs_two_free_cores, run_cli
+from tests.helpers import on_two_free_cores, run_cli
 from tests.test_find_pythons import need_cache
 
 
@@ -16,9 +16,20 @@ def test_the_pair_is_the_free_threaded_build_and_its_gil_peer():
     assert peer is not None and (peer.name, peer.free_threaded) == ("3.13.5", False)
 
 
+def _ahead(ft) -> bool:
+    """The free-threaded build's two threads clearly ahead of the GIL build's (or no figures)."""
+    if ft is None or ft.free.speedup is None or ft.peer is None or ft.peer.speedup is None:
+        return True
+    return ft.free.speedup >= ft.peer.speedup + 0.3
+
+
 def test_the_row_is_measured_under_both_builds():
     need_cache()
-    ft = freethreaded.measure(cpu_size=0.15, repeats=1, warmup=1)
+    # The second core comes and goes on this VM within seconds (CI read 1.28x against 1.01x
+    # once): measured again, up to three times, and judged only when two cores are there.
+    ft = on_two_free_cores(
+        lambda: freethreaded.measure(cpu_size=0.15, repeats=1, warmup=1), _ahead
+    )
     assert ft is not None and ft.peer is not None
     assert (ft.free.name, ft.peer.name) == ("3.13.5t", "3.13.5")
     for build in (ft.free, ft.peer):
@@ -31,10 +42,7 @@ def test_the_row_is_measured_under_both_builds():
     cell = freethreaded.cell(ft)
     assert cell.startswith("2 threads: 3.13.5t ") and ", 3.13.5 (GIL) " in cell
     assert "per thread" in cell
-    if ft.free.speedup is not None and ft.peer.speedup is not None:
-        if ft.free.speedup < ft.peer.speedup + 0.3:
-            needs_two_free_cores()
-        assert ft.free.speedup >= ft.peer.speedup + 0.3, cell
+    assert _ahead(ft), cell
 
 
 def test_explain_has_no_cell_left_unmeasured():

@@ -119,3 +119,24 @@ def test_the_runs_reason_names_the_culprit_alone(tmp_path):
         assert "1 of 4 tasks did not complete; 'work[2]' crashed" in run["reason"], run
         statuses = [t["status"] for t in run["tasks"]]
         assert statuses == ["ok", "ok", "crashed", "ok"], (run["strategy"], statuses)
+
+
+def _quiet_child():
+    pass
+
+
+def test_a_process_the_user_forks_after_a_run_ends_without_blame(capfd):
+    # conlab's run in this process hooks os._exit (to name a task that calls it); a process the
+    # user's own code forks afterwards ends by os._exit too, under the user's frames, and is no
+    # crash: CI printed "conlab: os._exit(0) called from helpers.py:84 in two_core_capacity".
+    import multiprocessing
+
+    import conlab
+
+    conlab.compare(_innocent, [1, 2], strategies=["thread-pool:2"], repeats=1, warmup=0, isolate=False)
+    capfd.readouterr()
+    child = multiprocessing.get_context("fork").Process(target=_quiet_child)
+    child.start()
+    child.join()
+    assert child.exitcode == 0
+    assert "os._exit" not in capfd.readouterr().err

@@ -85,14 +85,25 @@ def user_frame(frames: list[Frame]) -> Frame | None:
     """The deepest of ``frames`` (most recent first) in the user's code.
 
     Only above conlab's own frames: below them is what started the worker (a
-    forked child's stack holds its parent's), not what the task called.
+    forked child's stack holds its parent's), not what the task called. For the
+    same reason, only above multiprocessing's fork: a process the user's own code
+    forks after conlab ran in its process ends by ``os._exit`` under the frames of
+    whatever called ``Process.start``, and that is no crash of the user's.
     """
     libraries = _library_dirs()
     for frame in frames:
         whose = _whose(frame.path, libraries)
+        if whose == _LIBRARY and _is_fork_boundary(frame):
+            return None
         if whose != _LIBRARY:
             return frame if whose == _USERS else None
     return None
+
+
+def _is_fork_boundary(frame: Frame) -> bool:
+    return frame.function == "_launch" and frame.path.endswith(
+        os.path.join("multiprocessing", "popen_fork.py")
+    )
 
 
 def exit_site(raw: str) -> str | None:
