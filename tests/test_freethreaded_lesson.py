@@ -27,9 +27,7 @@ def test_the_row_is_measured_under_both_builds():
     need_cache()
     # The second core comes and goes on this VM within seconds (CI read 1.28x against 1.01x
     # once): measured again, up to three times, and judged only when two cores are there.
-    ft = on_two_free_cores(
-        lambda: freethreaded.measure(cpu_size=0.15, repeats=1, warmup=1), _ahead
-    )
+    ft = on_two_free_cores(lambda: freethreaded.measure(cpu_size=0.15, repeats=1, warmup=1), _ahead)
     assert ft is not None and ft.peer is not None
     assert (ft.free.name, ft.peer.name) == ("3.13.5t", "3.13.5")
     for build in (ft.free, ft.peer):

@@ -133,7 +133,9 @@ def test_a_process_the_user_forks_after_a_run_ends_without_blame(capfd):
 
     import conlab
 
-    conlab.compare(_innocent, [1, 2], strategies=["thread-pool:2"], repeats=1, warmup=0, isolate=False)
+    conlab.compare(
+        _innocent, [1, 2], strategies=["thread-pool:2"], repeats=1, warmup=0, isolate=False
+    )
     capfd.readouterr()
     child = multiprocessing.get_context("fork").Process(target=_quiet_child)
     child.start()

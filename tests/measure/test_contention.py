@@ -3,6 +3,8 @@ contended when its workers could not have had their cores, and measured again wi
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from conlab.lab.compare import Remeasure, compare
@@ -83,6 +85,41 @@ def _cpu_comparison(remeasure: Remeasure):
         seed=1,
         remeasure=remeasure,
     )
+
+
+def _others_now(window_s: float = 0.5) -> float | None:
+    """Cores the rest of the machine kept busy over a moment of this process sleeping."""
+    import time
+
+    from conlab.measure.cpu import machine_busy_cpu_s
+
+    before = machine_busy_cpu_s()
+    time.sleep(window_s)
+    after = machine_busy_cpu_s()
+    return None if before is None or after is None else (after - before) / window_s
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs /proc: Linux")
+def test_a_forkserver_pools_workers_are_its_own_not_other_processes() -> None:
+    # Forkserver workers are the forkserver's children: their CPU time reaches this process's
+    # figures only when the forkserver is reaped. They were counted as other processes (1.7 of
+    # 2 cores on a quiet machine), so every forkserver run was contended.
+    busy = _others_now()
+    if busy is None or busy > 0.3:
+        pytest.skip(f"the machine is busy: other processes used {busy} cores before the run")
+    c = compare(
+        build("cpu", tasks=4, size=0.15),
+        [ProcessPoolStrategy(2, start_method="forkserver")],
+        repeats=3,
+        warmup=1,
+        seed=1,
+        remeasure=Remeasure(max_rounds=0),
+    )
+    others = sorted(m.other_cores for m in c.run(ProcessPoolStrategy.name).machine)
+    busy = _others_now()
+    if busy is None or busy > 0.3:
+        pytest.skip(f"the machine is busy: other processes used {busy} cores after the run")
+    assert others[len(others) // 2] < 0.5, others
 
 
 def test_a_run_next_to_a_spinner_is_contended_with_its_cpu_in_the_record() -> None:
@@ -318,3 +355,13 @@ def test_a_short_run_counted_in_ticks_is_watched_until_the_spinner_shows() -> No
         )
     assert m.contended, m
     assert m.other_cores is not None and m.other_cores > 0.5, m
+
+
+def test_a_process_there_before_the_run_is_not_the_runs() -> None:
+    from conlab.measure.tree import descendants_used_s
+
+    before = {10: (5.0, 1.0), 11: (0.2, 0.0)}
+    # 10 (a user's process, say) ran 3 s more and reaped 0.5 s of children; 11 (a forkserver)
+    # reaped 1.5 s of workers; 12 (a worker started in the run) used 0.7 s, and 13 0.1 s.
+    after = {10: (8.0, 1.5), 11: (0.25, 1.5), 12: (0.7, 0.0), 13: (0.1, 0.0)}
+    assert descendants_used_s(before, after) == pytest.approx(0.5 + 1.5 + 0.7 + 0.1)

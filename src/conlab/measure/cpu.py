@@ -72,6 +72,25 @@ def pid_cpu_s(pid: int) -> float:
     return 0.0
 
 
+def pid_tree_cpu_s(pid: int) -> tuple[float, float] | None:
+    """CPU seconds of a live process: its own (user + system) and those of the children it
+    has waited for; None when it is gone or without /proc.
+
+    A process pool's workers under forkserver are the forkserver's children, not this
+    process's: what they used is in no figure of this process until the forkserver is reaped.
+    """
+    if not _HAS_PROC:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        ticks = (int(fields[11]) + int(fields[12])) / _TICK
+        reaped = (int(fields[13]) + int(fields[14])) / _TICK
+    except (OSError, IndexError, ValueError):
+        return None
+    return max(ticks, _threads_run_s(pid)), reaped
+
+
 def _threads_run_s(pid: int) -> float:
     """Seconds the live threads of ``pid`` have run on a CPU (0 where schedstat is missing)."""
     total = 0

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from conlab.measure import sampler
 from conlab.measure.cpu import children_cpu_s as children_cpu_s
-from conlab.measure.cpu import load_average, machine_cpu_s, tree_cpu_s
+from conlab.measure.cpu import load_average, machine_cpu_s, pid_tree_cpu_s, tree_cpu_s
 from conlab.measure.cpu import machine_busy_cpu_s as machine_busy_cpu_s
 from conlab.measure.cpu import pid_cpu_s as pid_cpu_s
 from conlab.measure.cpu import self_cpu_s as self_cpu_s
@@ -70,6 +70,46 @@ def tree_uss_bytes(pids: list[int]) -> int | None:
                 return None
         return total
     return None
+
+
+Descendants = dict[int, tuple[float, float]]
+
+
+def descendants_cpu_s() -> Descendants | None:
+    """Every live descendant of this process (samplers left out) with its CPU seconds: its
+    own, and its reaped children's (pid_tree_cpu_s); None without /proc."""
+    if not _HAS_PROC:
+        return None
+    found: Descendants = {}
+    frontier = [os.getpid()]
+    while frontier:
+        children = []
+        for parent in frontier:
+            for pid in sampler.children(parent):
+                if not sampler.is_sampler(pid) and (cpu := pid_tree_cpu_s(pid)) is not None:
+                    found[pid] = cpu
+                    children.append(pid)
+        frontier = children
+    return found
+
+
+def descendants_used_s(before: Descendants, after: Descendants) -> float:
+    """CPU seconds the descendants used between two listings, beyond this process's own figures.
+
+    A process started in between counts whole (with what it reaped): a forkserver's workers
+    (the forkserver's children, so in no figure of this process until it is reaped), a pool's.
+    One that was there before counts only the children it reaped in between: it may be anything
+    of the user's (a test's spinner, a notebook's server), not the run's work. With
+    tree_cpu_s, which takes a child this process reaps whole, the run's processes are counted
+    once wherever they end.
+    """
+    used = 0.0
+    for pid, (own, reaped) in after.items():
+        if pid in before:
+            used += max(0.0, reaped - before[pid][1])
+        else:
+            used += own + reaped
+    return used
 
 
 def tree_rss_bytes(root: int, pids: list[int] | None = None) -> tuple[int, list[int]]:
@@ -246,6 +286,7 @@ class TreeProbe:
         self._samples = 0
         self._cpu0 = 0.0
         self._busy0: tuple[float, float] | None = None
+        self._live0: Descendants | None = None
         self._t0 = 0.0
         self._load: float | None = None
         self._sampler_cpu_s = 0.0
@@ -268,6 +309,7 @@ class TreeProbe:
             self._thread.start()
         self._load = load_average()
         self._busy0 = machine_cpu_s()
+        self._live0 = descendants_cpu_s()
         self._t0 = time.perf_counter()
         self._cpu0 = tree_cpu_s()
         return self
@@ -395,12 +437,18 @@ class TreeProbe:
         wall = time.perf_counter() - self._t0
         # The sampler's own CPU time is the probe's cost, not the work's.
         cpu = max(0.0, tree_cpu_s() - self._cpu0 - in_tree)
+        live1 = descendants_cpu_s()
         busy1 = machine_cpu_s()
         other = steal = None
         if self._busy0 is not None and busy1 is not None:
             sampler_s = self._sampler_machine_s
             sampler_s = self._sampler_cpu_s if sampler_s is None else sampler_s
-            other = max(0.0, busy1[0] - self._busy0[0] - cpu - sampler_s)
+            # What the run's live processes used (a forkserver's workers) is this tree's too,
+            # though not yet in tree_cpu_s.
+            live = 0.0
+            if live1 is not None and self._live0 is not None:
+                live = descendants_used_s(self._live0, live1)
+            other = max(0.0, busy1[0] - self._busy0[0] - cpu - live - sampler_s)
             steal = max(0.0, busy1[1] - self._busy0[1])
         return ProbeResult(
             cpu_s=cpu,
