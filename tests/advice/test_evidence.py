@@ -106,3 +106,30 @@ def test_a_script_without_a_main_guard_runs_its_top_level_once(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert count.read_text().splitlines() == ["ran"], proc.stdout
+
+
+EXPLAIN_SCRIPT = """
+from conlab.api import explain
+with open({count!r}, "a") as f:
+    f.write("ran\\n")
+lesson = explain(quick=True)
+print(len(lesson.rows))
+"""
+
+
+def test_a_script_without_a_main_guard_explains_once(tmp_path):
+    # The lesson prices a process pool under every start method and starts processes of its
+    # own: under spawn and forkserver each would import the script, which explains anew.
+    count = tmp_path / "count.txt"
+    script = tmp_path / "unguarded.py"
+    script.write_text(EXPLAIN_SCRIPT.format(count=str(count)))
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": SRC},
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert count.read_text().splitlines() == ["ran"], proc.stdout

@@ -13,12 +13,11 @@ the prediction was wrong, and by how much.
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from conlab._process.mainguard import main_not_imported_again
 from conlab.advice import words
 from conlab.advice.calibrate import LOOP
 from conlab.advice.predict import (
@@ -232,7 +231,7 @@ def _advice(
 ) -> Advice:
     """Every prediction from the probe, and the recommendation."""
     module = getattr(workload.tasks[0].fn, "__module__", None)
-    with _main_not_imported_again():
+    with main_not_imported_again():
         predictions = predict_all(
             measured, names, workers, start_method, module, workload.async_tasks is not None
         )
@@ -249,29 +248,6 @@ def _advice(
             "more workers share the same cores."
         )
     return Advice(workload, measured, predictions, chosen, other, why)
-
-
-@contextlib.contextmanager
-def _main_not_imported_again() -> Iterator[None]:
-    """Price the strategies without their spawn and forkserver children importing the user's
-    script: one without an ``if __name__ == "__main__"`` guard would run again in each.
-
-    multiprocessing imports ``__main__`` in a child from its ``__spec__`` or ``__file__``;
-    the no-op tasks that price a strategy are conlab's own and need neither.
-    """
-    main = sys.modules.get("__main__")
-    saved: dict[str, Any] = {
-        k: main.__dict__[k] for k in ("__file__", "__spec__") if main and k in main.__dict__
-    }
-    if main is None or not saved:
-        yield
-        return
-    main.__dict__.pop("__file__", None)
-    main.__dict__["__spec__"] = None
-    try:
-        yield
-    finally:
-        main.__dict__.update(saved)
 
 
 def _verify(advice: Advice, repeats: int, warmup: int, progress: Progress | None) -> None:

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from conlab._process.mainguard import main_not_imported_again
 from conlab.errors import format_error
 from conlab.measure.capacity import parallel_capacity
 from conlab.measure.environment import usable_cpus
@@ -128,7 +129,8 @@ def costs(name: str, start_method: str | None) -> Costs:
         if reason:
             return Costs(name, start_method, 1, 0.0, 0.0, unavailable=reason)
         fn = anoop if fam == EVENT_LOOP else noop
-        execution = strategy.run([Task(fn, name="noop") for _ in range(n)])
+        with main_not_imported_again():
+            execution = strategy.run([Task(fn, name="noop") for _ in range(n)])
         if not strategy.uses_processes:
             # Milliseconds each: timed again, the fastest kept (a busy machine only slows it).
             for _ in range(REPEATS_IN_PROCESS - 1):

@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Any
 
+from conlab._process.mainguard import main_not_imported_again
 from conlab.model import Task, Workload
 
 try:
@@ -95,8 +96,9 @@ def shared_list(workers: int, start_method: str) -> tuple[int, int]:
     ctx: Any = multiprocessing.get_context(start_method)
     procs = [ctx.Process(target=append_to, args=(seen_processes, k)) for k in range(workers)]
     try:
-        for p in procs:
-            p.start()
+        with main_not_imported_again():
+            for p in procs:
+                p.start()
     finally:
         for p in procs:
             p.join(timeout=60)
@@ -134,7 +136,8 @@ def process_memory(workers: int, start_method: str) -> tuple[int, int | None]:
         for _ in range(workers):
             parent, child = ctx.Pipe(duplex=False)
             proc = ctx.Process(target=report_memory, args=(child,))
-            proc.start()
+            with main_not_imported_again():
+                proc.start()
             child.close()
             procs.append((proc, parent))
         for _, parent in procs:
