@@ -365,3 +365,32 @@ def test_a_process_there_before_the_run_is_not_the_runs() -> None:
     # reaped 1.5 s of workers; 12 (a worker started in the run) used 0.7 s, and 13 0.1 s.
     after = {10: (8.0, 1.5), 11: (0.25, 1.5), 12: (0.7, 0.0), 13: (0.1, 0.0)}
     assert descendants_used_s(before, after) == pytest.approx(0.5 + 1.5 + 0.7 + 0.1)
+
+
+def test_a_run_is_judged_on_its_own_cores_over_its_timed_work() -> None:
+    # Hashing in two threads beside a spinner (issue 16's flaky lesson cell): 29.6 ms of CPU in
+    # 27.8 ms of timed work, inside a 41.8 ms probe window with the pool's start and stop. Over
+    # the window the run read 0.71 cores and the machine looked not fully busy: "not parallel".
+    figures = dict(wall_s=0.0418, own_cpu_s=0.0296, other_cpu_s=0.0288, steal_s=0.0)
+    common = dict(asked_cores=2, cores=2, measure=False, resolution_s=1e-9)
+    assert contention.judge(**figures, work_s=0.0278, **common).contended
+    assert not contention.judge(**figures, **common).contended
+
+
+def test_a_run_that_used_all_the_capacity_measured_beside_it_is_contended(monkeypatch) -> None:
+    # A hypervisor that runs fewer virtual CPUs than it shows, and reports no steal: the run
+    # (0.95 cores) and the others (0.55) leave half a core apparently idle, but the capacity
+    # measured beside the run was 1.0.
+    import time
+
+    monkeypatch.setattr(contention, "_last_capacity", (time.monotonic(), 1.0))
+    m = contention.judge(
+        wall_s=0.1,
+        own_cpu_s=0.095,
+        other_cpu_s=0.055,
+        steal_s=0.0,
+        asked_cores=2,
+        cores=2,
+        resolution_s=1e-9,
+    )
+    assert m.contended and m.capacity_cores == 1.0 and m.available_cores == 1.0

@@ -303,9 +303,15 @@ def _measure(entry: _Entry, warmup: bool) -> _Sample:
         strays.stop_new(before)
         result = probe.stop()
     cores = usable_cpus()
+    # The run's own CPU over its timed work when the strategy measured it there (its figure of
+    # CPU/wall), else the probe's over the probe's window.
+    own_s, work_s = result.cpu_s, None
+    if execution.cpu_s is not None and execution.wall_ns > 0:
+        own_s, work_s = execution.cpu_s, execution.wall_ns / 1e9
     machine = contention.judge(
         wall_s=result.wall_s,
-        own_cpu_s=result.cpu_s,
+        own_cpu_s=own_s,
+        work_s=work_s,
         other_cpu_s=result.other_cpu_s,
         steal_s=result.steal_s,
         asked_cores=_asked_cores(entry, cores),
