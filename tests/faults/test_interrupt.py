@@ -23,7 +23,8 @@ def _interrupt(
     """Start the command, Ctrl-C it after ``after_s`` (then once ``until()`` holds, if given):
     its exit code, stderr, time to end, mark."""
     mark = uuid.uuid4().hex
-    env = {**os.environ, "PYTHONPATH": SRC, "CONLAB_TEST_MARK": mark}
+    # faulthandler: a command still running 5 s after Ctrl-C is sent SIGABRT, and says where.
+    env = {**os.environ, "PYTHONPATH": SRC, "CONLAB_TEST_MARK": mark, "PYTHONFAULTHANDLER": "1"}
     proc = subprocess.Popen(
         argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -38,9 +39,13 @@ def _interrupt(
     try:
         _, err = proc.communicate(timeout=5)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        pytest.fail("the command did not end within 5 s of Ctrl-C")
+        proc.send_signal(signal.SIGABRT)
+        try:
+            _, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        pytest.fail(f"the command did not end within 5 s of Ctrl-C; where it was:\n{err[-8000:]}")
     return proc.returncode, err, time.monotonic() - t, mark
 
 

@@ -95,3 +95,24 @@ def test_computing_work_parallelism_process_pool_vs_thread_pool() -> None:
     pool, threads = on_two_free_cores(measure, lambda r: (r[0].parallelism or 0) > 1.6)
     assert threads.parallelism is not None and threads.parallelism < 1.2
     assert pool.parallelism is not None and pool.parallelism > 1.6
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="the sampler process needs /proc")
+@pytest.mark.parametrize("in_session", [False, True], ids=["own sampler", "comparison's"])
+def test_an_abandoned_probe_waits_on_no_sampler(in_session: bool) -> None:
+    # Ctrl-C while a run is measured: the repeat is not kept, and nothing waits for the
+    # sampler to answer or to quit (the Ctrl-C tests allow 5 s from the signal to the exit).
+    import contextlib
+
+    from conlab.measure import sampler
+
+    session = probe.sampler_session() if in_session else contextlib.nullcontext()
+    t0 = time.monotonic()
+    with session:
+        p = probe.TreeProbe().start()
+        samplers = [pid for pid in sampler.children(os.getpid()) if sampler.is_sampler(pid)]
+        assert samplers, "no sampler process was started"
+        p.abandon()
+        p.abandon()  # a second time changes nothing
+    assert time.monotonic() - t0 < 1.0
+    assert not [pid for pid in samplers if pid in sampler.children(os.getpid())]

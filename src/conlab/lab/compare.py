@@ -299,9 +299,14 @@ def _measure(entry: _Entry, warmup: bool) -> _Sample:
     try:
         execution = run_strategy(entry.strategy, entry.tasks)
         execution.gil = execution.gil or gil.now()  # a sandbox says its own
-    finally:
+    except BaseException:
+        # Ctrl-C (or a failure of conlab's): the repeat is not kept, so nothing waits on the
+        # sampler for figures no one will read.
         strays.stop_new(before)
-        result = probe.stop()
+        probe.abandon()
+        raise
+    strays.stop_new(before)
+    result = probe.stop()
     cores = usable_cpus()
     # The run's own CPU over its timed work when the strategy measured it there (its figure of
     # CPU/wall), else the probe's over the probe's window.

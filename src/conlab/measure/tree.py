@@ -196,9 +196,15 @@ class _SamplerProcess:
         return line.split()
 
     def close(self) -> float:
-        """End the sampler and reap it; the CPU seconds it used in all (0 when unknown)."""
+        """End the sampler and reap it; the CPU seconds it used in all (0 when unknown).
+
+        One marked broken (it stopped answering, or its probe was abandoned) is killed at once.
+        """
         proc = self.proc
         assert proc.stdin is not None and proc.stdout is not None
+        if self.broken:
+            with contextlib.suppress(OSError):
+                proc.kill()
         with contextlib.suppress(OSError):
             os.write(proc.stdin.fileno(), b"quit\n")
         with contextlib.suppress(OSError):
@@ -418,6 +424,27 @@ class TreeProbe:
         self._peak = max(self._peak, tree.peak)
         if tree.peak_uss is not None:
             self._peak_uss = max(self._peak_uss or 0, tree.peak_uss)
+
+    def abandon(self) -> None:
+        """Stop at once, without a result (Ctrl-C while measuring): nothing waits on the sampler.
+
+        A sampler of its own is killed; the comparison's is given back marked broken, so that
+        sampler_session kills it too rather than waiting for it to quit.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
+        process = self._process
+        if process is not None:
+            process.broken = True
+            if self._own_process:
+                process.close()
+            else:
+                process.busy.release()
+        elif self._thread is not None and not self._stopping:
+            self._stopping = True  # a daemon thread: it ends at its next sample
+            if self._tree is not None:
+                os.write(self._wake_w, b"x")
 
     def stop(self) -> ProbeResult:
         in_tree = 0.0  # the sampler's CPU seconds counted in tree_cpu_s
