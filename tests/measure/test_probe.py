@@ -116,3 +116,12 @@ def test_an_abandoned_probe_waits_on_no_sampler(in_session: bool) -> None:
         p.abandon()  # a second time changes nothing
     assert time.monotonic() - t0 < 1.0
     assert not [pid for pid in samplers if pid in sampler.children(os.getpid())]
+
+
+def test_an_abandoned_probe_sampling_in_a_thread_ends_the_thread() -> None:
+    # Where no sampler process can be started, a thread samples: abandoned, it ends at once.
+    p = probe.TreeProbe(process=False).start()
+    assert p._thread is not None
+    t0 = time.monotonic()
+    p.abandon()
+    assert time.monotonic() - t0 < 1.0 and not p._thread.is_alive()

@@ -442,9 +442,13 @@ class TreeProbe:
             else:
                 process.busy.release()
         elif self._thread is not None and not self._stopping:
-            self._stopping = True  # a daemon thread: it ends at its next sample
+            self._stopping = True  # a daemon thread: woken by the pipe, or at its next sample
             if self._tree is not None:
                 os.write(self._wake_w, b"x")
+            self._thread.join(timeout=2 * self.interval_s)
+            if self._tree is not None and not self._thread.is_alive():
+                os.close(self._wake_r)
+                os.close(self._wake_w)
 
     def stop(self) -> ProbeResult:
         in_tree = 0.0  # the sampler's CPU seconds counted in tree_cpu_s
