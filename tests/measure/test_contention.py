@@ -358,7 +358,7 @@ def test_a_short_run_counted_in_ticks_is_watched_until_the_spinner_shows() -> No
 
 
 def test_a_process_there_before_the_run_is_not_the_runs() -> None:
-    from conlab.measure.tree import descendants_used_s
+    from conlab.measure.descendants import descendants_used_s
 
     before = {10: (5.0, 1.0), 11: (0.2, 0.0)}
     # 10 (a user's process, say) ran 3 s more and reaped 0.5 s of children; 11 (a forkserver)

@@ -29,10 +29,11 @@ from dataclasses import dataclass
 
 from conlab.measure import sampler
 from conlab.measure.cpu import children_cpu_s as children_cpu_s
-from conlab.measure.cpu import load_average, machine_cpu_s, pid_tree_cpu_s, tree_cpu_s
+from conlab.measure.cpu import load_average, machine_cpu_s, tree_cpu_s
 from conlab.measure.cpu import machine_busy_cpu_s as machine_busy_cpu_s
 from conlab.measure.cpu import pid_cpu_s as pid_cpu_s
 from conlab.measure.cpu import self_cpu_s as self_cpu_s
+from conlab.measure.descendants import Descendants, descendants_cpu_s, descendants_used_s
 from conlab.measure.sampler import SAMPLE_INTERVAL_S
 
 try:
@@ -70,46 +71,6 @@ def tree_uss_bytes(pids: list[int]) -> int | None:
                 return None
         return total
     return None
-
-
-Descendants = dict[int, tuple[float, float]]
-
-
-def descendants_cpu_s() -> Descendants | None:
-    """Every live descendant of this process (samplers left out) with its CPU seconds: its
-    own, and its reaped children's (pid_tree_cpu_s); None without /proc."""
-    if not _HAS_PROC:
-        return None
-    found: Descendants = {}
-    frontier = [os.getpid()]
-    while frontier:
-        children = []
-        for parent in frontier:
-            for pid in sampler.children(parent):
-                if not sampler.is_sampler(pid) and (cpu := pid_tree_cpu_s(pid)) is not None:
-                    found[pid] = cpu
-                    children.append(pid)
-        frontier = children
-    return found
-
-
-def descendants_used_s(before: Descendants, after: Descendants) -> float:
-    """CPU seconds the descendants used between two listings, beyond this process's own figures.
-
-    A process started in between counts whole (with what it reaped): a forkserver's workers
-    (the forkserver's children, so in no figure of this process until it is reaped), a pool's.
-    One that was there before counts only the children it reaped in between: it may be anything
-    of the user's (a test's spinner, a notebook's server), not the run's work. With
-    tree_cpu_s, which takes a child this process reaps whole, the run's processes are counted
-    once wherever they end.
-    """
-    used = 0.0
-    for pid, (own, reaped) in after.items():
-        if pid in before:
-            used += max(0.0, reaped - before[pid][1])
-        else:
-            used += own + reaped
-    return used
 
 
 def tree_rss_bytes(root: int, pids: list[int] | None = None) -> tuple[int, list[int]]:
