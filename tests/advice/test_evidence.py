@@ -93,19 +93,7 @@ print(advice.chosen.strategy)
 
 
 def test_a_script_without_a_main_guard_runs_its_top_level_once(tmp_path):
-    count = tmp_path / "count.txt"
-    script = tmp_path / "unguarded.py"
-    script.write_text(SCRIPT.format(count=str(count)))
-    proc = subprocess.run(
-        [sys.executable, str(script)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": SRC},
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert count.read_text().splitlines() == ["ran"], proc.stdout
+    _runs_its_top_level_once(tmp_path, SCRIPT)
 
 
 EXPLAIN_SCRIPT = """
@@ -120,9 +108,14 @@ print(len(lesson.rows))
 def test_a_script_without_a_main_guard_explains_once(tmp_path):
     # The lesson prices a process pool under every start method and starts processes of its
     # own: under spawn and forkserver each would import the script, which explains anew.
+    _runs_its_top_level_once(tmp_path, EXPLAIN_SCRIPT)
+
+
+def _runs_its_top_level_once(tmp_path, template: str) -> None:
+    """Run the script ``template`` (which appends "ran" to ``{count}``) as a user would."""
     count = tmp_path / "count.txt"
     script = tmp_path / "unguarded.py"
-    script.write_text(EXPLAIN_SCRIPT.format(count=str(count)))
+    script.write_text(template.format(count=str(count)))
     proc = subprocess.run(
         [sys.executable, str(script)],
         capture_output=True,

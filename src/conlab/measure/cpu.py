@@ -56,13 +56,8 @@ def pid_cpu_s(pid: int) -> float:
     threads that ended. The larger of the two is the better figure.
     """
     if _HAS_PROC:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-            ticks = (int(fields[11]) + int(fields[12])) / _TICK
-        except (OSError, IndexError, ValueError):
-            return 0.0
-        return max(ticks, _threads_run_s(pid))
+        both = pid_tree_cpu_s(pid)
+        return 0.0 if both is None else both[0]
     if psutil is not None:
         try:
             t = psutil.Process(pid).cpu_times()

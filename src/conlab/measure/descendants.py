@@ -10,16 +10,12 @@ import os
 from conlab.measure import sampler
 from conlab.measure.cpu import pid_tree_cpu_s
 
-_HAS_PROC = os.path.exists(f"/proc/{os.getpid()}/stat")
-
 Descendants = dict[int, tuple[float, float]]
 
 
-def descendants_cpu_s() -> Descendants | None:
+def descendants_cpu_s() -> Descendants:
     """Every live descendant of this process (samplers left out) with its CPU seconds: its
-    own, and its reaped children's (pid_tree_cpu_s); None without /proc."""
-    if not _HAS_PROC:
-        return None
+    own, and its reaped children's (pid_tree_cpu_s); none without /proc."""
     found: Descendants = {}
     frontier = [os.getpid()]
     while frontier:

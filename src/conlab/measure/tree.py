@@ -253,7 +253,7 @@ class TreeProbe:
         self._samples = 0
         self._cpu0 = 0.0
         self._busy0: tuple[float, float] | None = None
-        self._live0: Descendants | None = None
+        self._live0: Descendants = {}
         self._t0 = 0.0
         self._load: float | None = None
         self._sampler_cpu_s = 0.0
@@ -437,9 +437,7 @@ class TreeProbe:
             sampler_s = self._sampler_cpu_s if sampler_s is None else sampler_s
             # What the run's live processes used (a forkserver's workers) is this tree's too,
             # though not yet in tree_cpu_s.
-            live = 0.0
-            if live1 is not None and self._live0 is not None:
-                live = descendants_used_s(self._live0, live1)
+            live = descendants_used_s(self._live0, live1)
             other = max(0.0, busy1[0] - self._busy0[0] - cpu - live - sampler_s)
             steal = max(0.0, busy1[1] - self._busy0[1])
         return ProbeResult(
