@@ -150,3 +150,30 @@ def test_the_runner_up_runs_tasks_at_once_when_any_strategy_can():
     chosen = recommend(predictions)
     other = runner_up(predictions, chosen)
     assert other is not None and other.workers >= 2, other
+
+
+def test_more_workers_take_a_larger_share_of_a_machine_others_keep_busy():
+    # Beside one other spinner on 2 cores, Linux gives 2 runnable workers 2/3 of the machine
+    # and 8 of them 8/9: the probe read 4/3 cores with 2 spinners and 16/9 with 8.
+    probe = made_probe(tasks=16)
+    probe.capacity, probe.crowded_capacity = 4 / 3, 16 / 9
+    assert probe.parallel_cores_for(2) == pytest.approx(4 / 3)
+    assert probe.parallel_cores_for(8) == pytest.approx(16 / 9)
+    assert run_s(probe, "process-pool", 2) == pytest.approx(1.6 / (4 / 3), rel=0.05)
+    assert run_s(probe, "process-pool", 8) == pytest.approx(1.6 / (16 / 9), rel=0.05)
+    # Without the crowded figure (a quiet machine, or one not measured), every count gets 4/3.
+    probe.crowded_capacity = None
+    assert probe.parallel_cores_for(8) == pytest.approx(4 / 3)
+
+
+def test_a_machine_short_of_cores_that_more_spinners_do_not_fill_is_flat():
+    # A hypervisor that runs one of two vCPUs: 8 spinners get what 2 got.
+    from conlab.measure.share import Capacity
+
+    steal = Capacity(2, 1.1, 1.1)
+    assert steal.others == 0.0
+    assert [steal.for_runnable(n) for n in (1, 2, 8)] == [1.1, 1.1, 1.1]
+    fair = Capacity(2, 4 / 3, 16 / 9)
+    assert fair.others == pytest.approx(1.0)
+    assert fair.for_runnable(1) == pytest.approx(1.0)
+    assert fair.for_runnable(32) == pytest.approx(2 * 32 / 33)

@@ -131,6 +131,7 @@ class Advice:
                 "overlap": pr.overlap,
                 "cores": pr.cores,
                 "parallel_capacity": pr.capacity,
+                "crowded_capacity": pr.crowded_capacity,
                 "own_cores": pr.own_cores,
                 "gil_enabled": pr.gil_enabled,
                 "args_bytes": pr.shipping.args_bytes,
@@ -210,14 +211,14 @@ def advise(
         measured = probe(workload)
     advice = _advice(workload, measured, names, workers, start_method)
     if verify:
-        from conlab.measure.capacity import measure_capacity
+        from conlab.measure.share import measure_share
 
         # The prediction the verification checks uses the machine's capacity as it is now.
-        fresh = measure_capacity()
+        fresh = measure_share()
         if fresh is not None:
-            measured.capacity = fresh
+            measured.set_capacity(fresh)
             advice = _advice(workload, measured, names, workers, start_method)
-            advice.capacity_at_verification = fresh
+            advice.capacity_at_verification = fresh.at_cores
         _verify(advice, repeats, warmup, progress)
     return advice
 

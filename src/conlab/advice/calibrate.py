@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from conlab._process.mainguard import main_not_imported_again
 from conlab.errors import format_error
-from conlab.measure.capacity import parallel_capacity
 from conlab.measure.environment import usable_cpus
+from conlab.measure.share import machine_share
 from conlab.model import Task
 
 if TYPE_CHECKING:
@@ -211,7 +211,7 @@ def import_s(module: str | None) -> float:
 
 def clear() -> None:
     """Forget what was measured (for tests that change the machine's shape)."""
-    parallel_capacity.cache_clear()
+    machine_share.cache_clear()
     costs.cache_clear()
     pipe_bytes_per_s.cache_clear()
     import_s.cache_clear()

@@ -31,22 +31,22 @@ from conlab.model import schedule_floor_s
 
 MODEL = (
     "Each sampled task is timed alone: it lasts d seconds, of which c are CPU demand (its CPU "
-    "time, plus any time it waited for a free CPU) and the rest waiting. Two batches of tasks "
+    "time plus time spent waiting for a free CPU), the rest waiting. Two batches of tasks "
     "are then run in two threads at once: the fraction p of a task's time that overlapped is "
     "the part that does not hold the GIL (waiting, C code releasing it, or all of it on a "
-    "free-threaded build); when the two threads' CPU time shows they never computed at the "
-    "same moment, p is at most the waiting share. The machine's capacity k is measured too: one "
-    "process per usable core spins at once, and k is how many cores' worth of work they got "
-    "through (fewer on a busy or virtual machine). A strategy with n workers is then predicted "
-    "to take the longest of three bounds: the tasks dealt to n workers, each to the first free "
-    "one (about N*d/n); the CPU work shared by min(n*u, k) cores (N*c*u/min(n*u, k); u: the "
-    "cores one task keeps busy, above 1 with threads of its own, as BLAS); and, for "
-    "threads, the GIL-held part of every task run one at a time (N*(1-p)*d, or more if two threads were slower than a loop). To that it adds "
-    "the strategy's costs here, measured on no-op tasks: its start-up (pools start "
-    "their workers in waves of k), a per-task dispatch cost (divided by the chunk size where "
-    "tasks are sent in chunks), and for processes the time to pickle each task's arguments "
-    "and result, piping and unpickling them. "
-    "The recommendation is the fastest prediction of start-up plus run; within 3 % of it, the "
+    "free-threaded build); if their CPU time never overlapped, p is at most the waiting "
+    "share. The machine's capacity k is measured too: one "
+    "process per usable core spins, and k is how many cores' worth of work they got through "
+    "(fewer on a busy or virtual machine); if short, four per core spin too: n workers get k(n), the share Linux gives n threads beside others' R: A*n/(n+R). A strategy "
+    "with n workers is then predicted to take the longest of three bounds: the tasks dealt to "
+    "n workers, each to the first free one (about N*d/n); the CPU work shared by "
+    "min(n*u, k(n*u)) cores (u: cores one task keeps busy, above 1 with threads of its own, as "
+    "BLAS); and, for threads, the GIL-held part of every task run one at a time (N*(1-p)*d, or "
+    "more if two threads were slower than a loop). To that it adds the strategy's costs here, "
+    "measured on no-op tasks: its start-up (pools start workers in waves of k), a "
+    "per-task dispatch cost (divided by the chunk size where tasks go in chunks), and for "
+    "processes pickling, piping and unpickling each task's arguments and result. The "
+    "recommendation is the fastest prediction of start-up plus run; within 3 % of it, the "
     "simpler strategy and the fewer workers win (asyncio first for async code); a verification "
     "that measures otherwise overrides it."
 )
@@ -137,13 +137,13 @@ def chunksize_for(probe: TaskProbe, per_task_s: float, workers: int) -> int:
 def _threads_per_item_s(probe: TaskProbe, n: int) -> float:
     """_threads' three bounds for one item of an endless stream (no start-up, no dispatch)."""
     gil_s = (1 - probe.overlap) * probe.duration_s
-    return max(probe.duration_s / n, probe.cpu_s / min(n, probe.parallel_cores), gil_s)
+    return max(probe.duration_s / n, probe.cpu_s / min(n, probe.parallel_cores_for(n)), gil_s)
 
 
 def _processes_per_item_s(probe: TaskProbe, n: int) -> float:
     """_processes' bounds for one item of a stream sent in chunks (shipping left out: it is
     a fraction of a microsecond per item in conlab.map's own pool)."""
-    return max(probe.duration_s / n, probe.cpu_s / min(n, probe.parallel_cores))
+    return max(probe.duration_s / n, probe.cpu_s / min(n, probe.parallel_cores_for(n)))
 
 
 def threads_for(probe: TaskProbe, bound: int) -> int:
@@ -186,7 +186,8 @@ def _chunked(durations: Sequence[float], chunk: int) -> list[float]:
 
 
 def _threads(probe: TaskProbe, n: int, cost: Costs, startup_s: float) -> Prediction:
-    k, tasks, u = probe.parallel_cores, probe.tasks, probe.cores_per_task
+    tasks, u = probe.tasks, probe.cores_per_task
+    k = probe.parallel_cores_for(n * u)
     gil_s = tasks * (1 - probe.overlap) * probe.duration_s
     if n >= 2 and probe.thread_speedup is not None and probe.thread_speedup < 1:
         gil_s /= probe.thread_speedup  # threads fighting over the GIL were slower than a loop
@@ -200,8 +201,9 @@ def _threads(probe: TaskProbe, n: int, cost: Costs, startup_s: float) -> Predict
 
 
 def _processes(probe: TaskProbe, n: int, cost: Costs, chunk: int, module: str | None) -> Prediction:
-    k, tasks, ship = probe.parallel_cores, probe.tasks, probe.shipping
+    tasks, ship = probe.tasks, probe.shipping
     u = probe.cores_per_task
+    k = probe.parallel_cores_for(n * u)
     bw = pipe_bytes_per_s()
     child_s = ship.loads_args_s + ship.dumps_result_s
     send_s = ship.dumps_args_s + ship.args_bytes / bw

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 from conlab._process import capture, shipping
 from conlab._process.execute import execute
-from conlab.advice.calibrate import parallel_capacity
 from conlab.errors import UserCodeError, format_error
 from conlab.measure.environment import gil_enabled, usable_cpus
+from conlab.measure.share import Capacity, machine_share
 from conlab.model import Task, TaskRecord, Workload
 
 BATCH_S = 0.05
@@ -72,8 +72,10 @@ class TaskProbe:
     shipping: Shipping = field(default_factory=Shipping)
     durations_s: list[float] = field(default_factory=list)  # each task's estimated duration
     probe_s: float = 0.0
-    # Cores' worth of pure Python the machine ran at once when probed (at most ``cores``).
+    # Cores' worth of pure Python the machine ran at once when probed (at most ``cores``), with
+    # one spinner per core, and with CROWD per core where that fell short (a busy machine).
     capacity: float | None = None
+    crowded_capacity: float | None = None
     # Cores one task keeps busy in one thread: above 1 when it runs threads of its own (BLAS).
     own_cores: float = 1.0
 
@@ -89,6 +91,18 @@ class TaskProbe:
         # A task whose own threads (BLAS) kept u cores busy showed u cores computing at once.
         seen = max(self.pair_cpu_concurrency or 0.0, self.cores_per_task)
         return min(float(self.cores), max(self.capacity, seen))
+
+    def parallel_cores_for(self, runnable: float) -> float:
+        """The cores ``runnable`` threads of ours computing at once are given: on a machine
+        others keep busy, Linux shares each CPU between runnable threads, so more workers
+        take a larger share (8 beside one spinner get 8/9 of 2 cores, 2 get 2/3)."""
+        if self.capacity is None or self.crowded_capacity is None:
+            return self.parallel_cores
+        share = Capacity(self.cores, self.capacity, self.crowded_capacity)
+        return max(self.parallel_cores, share.for_runnable(runnable))
+
+    def set_capacity(self, share: Capacity) -> None:
+        self.capacity, self.crowded_capacity = share.at_cores, share.crowded
 
     @property
     def cores_per_task(self) -> float:
@@ -363,7 +377,7 @@ def probe(workload: Workload) -> TaskProbe:
     )
     sample = [t for _, t in tasks[:sampled]]
     result.shipping = probe_shipping(sample, [r.result for r in records])
-    result.capacity = parallel_capacity()
+    result.set_capacity(machine_share())
     result.probe_s = time.perf_counter() - started
     return result
 

@@ -13,6 +13,7 @@ from conlab.advice.calibrate import (
 )
 from conlab.advice.predict import Prediction
 from conlab.advice.profile import TaskProbe
+from conlab.measure.share import CROWD
 from conlab.measure.units import duration, size
 
 
@@ -162,6 +163,13 @@ def cores_sentence(probe: TaskProbe) -> str:
                 else ")"
             )
         )
+        if probe.crowded_capacity is not None:
+            crowd = CROWD * probe.cores
+            text += f"; {crowd} processes ran {probe.crowded_capacity:.2f}x" + (
+                ": more workers get a larger share of a CPU others keep busy"
+                if probe.crowded_capacity > probe.capacity + 0.1
+                else ": more workers get no more"
+            )
     return text + "."
 
 

@@ -13,7 +13,6 @@ multiprocessing children, which would import the user's ``__main__`` again.
 from __future__ import annotations
 
 import contextlib
-import functools
 import select
 import statistics
 import subprocess
@@ -63,15 +62,15 @@ _SPINNER = (
 )
 
 
-def _spinners(k: int, loops: int) -> list[subprocess.Popen[str]]:
-    """``k`` spinner processes: plain interpreters, which import nothing of the user's
-    (a spawned multiprocessing child would run an unguarded ``__main__`` again)."""
+def _spinners(k: int, loops: int, code: str = _SPINNER) -> list[subprocess.Popen[str]]:
+    """``k`` spinner processes running ``code``: plain interpreters, which import nothing of the
+    user's (a spawned multiprocessing child would run an unguarded ``__main__`` again)."""
     procs: list[subprocess.Popen[str]] = []
     try:
         for _ in range(k):
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-S", "-E", "-c", _SPINNER, str(loops)],
+                    [sys.executable, "-S", "-E", "-c", code, str(loops)],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL,
@@ -146,14 +145,8 @@ def _round(procs: list[subprocess.Popen[str]]) -> list[float]:
 
 
 def _answer(proc: subprocess.Popen[str]) -> str:
+    """One line from ``proc``, or OSError when none comes within ANSWER_TIMEOUT_S."""
     assert proc.stdout is not None
     if not select.select([proc.stdout], [], [], ANSWER_TIMEOUT_S)[0]:
         raise OSError("a capacity spinner did not answer")
     return proc.stdout.readline()
-
-
-@functools.lru_cache(maxsize=1)
-def parallel_capacity() -> float:
-    """The capacity measured once for this process (measure_capacity for a fresh figure)."""
-    capacity = measure_capacity()
-    return float(usable_cpus()) if capacity is None else capacity
