@@ -23,15 +23,14 @@ whose "quiet" condition is not quiet, the figures say so.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import bench_advice
 import contention_tasks
+from _noise import CONDITIONS, condition
 
 from conlab.advice import advise, calibrate
 from conlab.lab.compare import compare
@@ -43,23 +42,7 @@ from conlab.strategies import ProcessPoolStrategy, ThreadPoolStrategy
 from conlab.workloads import build
 from conlab.workloads.user import function_workload
 
-CONDITIONS = ("quiet", "spinner")
 A_A_SHARE, ADVICE_SHARE, ADVISE_S = 1 / 20, 4 / 5, 5.0
-
-
-@contextlib.contextmanager
-def condition(name: str) -> Iterator[None]:
-    """Nothing for the quiet machine; a one-core pure-Python spinner process for the other."""
-    if name == "quiet":
-        yield
-        return
-    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL)
-    try:
-        time.sleep(0.3)
-        yield
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def a_a(count: int) -> list[str]:
