@@ -30,19 +30,20 @@ from conlab.advice.profile import TaskProbe
 from conlab.model import schedule_floor_s
 
 MODEL = (
-    "Each sampled task is timed alone: it lasts d seconds, of which c are CPU demand (its CPU "
-    "time plus time spent waiting for a free CPU), the rest waiting. Two batches of tasks "
+    "Each sampled task is timed alone: d seconds, c of them CPU demand (CPU time plus waiting "
+    "for a free CPU). Two batches of tasks "
     "are then run in two threads at once: the fraction p of a task's time that overlapped is "
     "the part that does not hold the GIL (waiting, C code releasing it, or all of it on a "
     "free-threaded build); if their CPU time never overlapped, p is at most the waiting "
     "share. The machine's capacity k is measured too: one "
     "process per usable core spins, and k is how many cores' worth of work they got through "
     "(fewer on a busy or virtual machine); if short, four per core spin too: n workers get k(n), the share Linux gives n threads beside others' R: A*n/(n+R). A strategy "
-    "with n workers is then predicted to take the longest of three bounds: the tasks dealt to "
+    "with n workers is then predicted to take the longest of three bounds: tasks dealt to "
     "n workers, each to the first free one (about N*d/n); the CPU work shared by "
     "min(n*u, k(n*u)) cores (u: cores one task keeps busy, above 1 with threads of its own, as "
-    "BLAS); and, for threads, the GIL-held part of every task run one at a time (N*(1-p)*d, or "
-    "more if two threads were slower than a loop). To that it adds the strategy's costs here, "
+    "BLAS); and, for threads, the GIL-held part 1-p one at a time, and beside it, as the pair "
+    "showed, computing that releases the GIL spread over the cores (N*d*(1-p+r/k); more if two "
+    "threads lost to a loop). To that it adds the strategy's costs here, "
     "measured on no-op tasks: its start-up (pools start workers in waves of k), a "
     "per-task dispatch cost (divided by the chunk size where tasks go in chunks), and for "
     "processes pickling, piping and unpickling each task's arguments and result. The "
@@ -134,10 +135,28 @@ def chunksize_for(probe: TaskProbe, per_task_s: float, workers: int) -> int:
 # (it is latency, which more threads overlap, not work), where a workload's sample counts it.
 
 
+def _in_threads_s(probe: TaskProbe, n: int) -> float:
+    """The GIL's bound on one task's share of the wall time in ``n`` threads.
+
+    Two threads took (2 - p) batches' time: the GIL-held part 1 - p ran one at a time, and
+    computing that releases the GIL ran beside it, not within it (Amdahl's law at n = 2).
+    With n threads that computing spreads over at most the cores (at least 2: the pair
+    measured 2 on the machine as it was); waiting overlaps the held parts of other threads,
+    which the bound of tasks dealt to n threads counts.
+    """
+    p = probe.overlap
+    released = p - min(p, probe.wait_fraction)
+    cores = min(n, max(2.0, probe.parallel_cores_for(n)))
+    return probe.duration_s * ((1 - p) + released / cores)
+
+
 def _threads_per_item_s(probe: TaskProbe, n: int) -> float:
-    """_threads' three bounds for one item of an endless stream (no start-up, no dispatch)."""
-    gil_s = (1 - probe.overlap) * probe.duration_s
-    return max(probe.duration_s / n, probe.cpu_s / min(n, probe.parallel_cores_for(n)), gil_s)
+    """_threads' bounds for one item of an endless stream (no start-up, no dispatch)."""
+    return max(
+        probe.duration_s / n,
+        probe.cpu_s / min(n, probe.parallel_cores_for(n)),
+        _in_threads_s(probe, n),
+    )
 
 
 def _processes_per_item_s(probe: TaskProbe, n: int) -> float:
@@ -188,7 +207,7 @@ def _chunked(durations: Sequence[float], chunk: int) -> list[float]:
 def _threads(probe: TaskProbe, n: int, cost: Costs, startup_s: float) -> Prediction:
     tasks, u = probe.tasks, probe.cores_per_task
     k = probe.parallel_cores_for(n * u)
-    gil_s = tasks * (1 - probe.overlap) * probe.duration_s
+    gil_s = tasks * _in_threads_s(probe, n)
     if n >= 2 and probe.thread_speedup is not None and probe.thread_speedup < 1:
         gil_s /= probe.thread_speedup  # threads fighting over the GIL were slower than a loop
     wall = max(
