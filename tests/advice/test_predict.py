@@ -195,3 +195,24 @@ def test_threads_that_release_the_gil_are_predicted_as_fast_as_their_pair_ran():
     # Code that releases the GIL throughout keeps threads at the cores.
     free = made_probe(pair_s=0.1, concurrency=2.0)
     assert run_s(free, "thread-pool", 2) == pytest.approx(0.4, rel=0.05)
+
+
+def test_tasks_that_wait_then_compute_are_predicted_in_step():
+    # The mixed workload: each task sleeps 0.1 s, then computes 0.075 s. In two threads the
+    # pair slept together and computed one after the other (1 + 0.43 batches' time), so
+    # tasks started together in a pool do the same: process-pool:4 runs two rounds of a
+    # 0.1 s wait and 4 x 0.075 s of computing on 2 cores (0.5 s, measured 0.515 s), not the
+    # 0.35 s of its computing spread over the cores; processes:8 one round (0.4 s, measured
+    # 0.454 s): eight workers are recommended.
+    d, c = 0.175, 0.075
+    probe = made_probe(duration_s=d, cpu_s=c, alone_s=2 * d, pair_s=0.1 + 2 * c)
+    assert probe.kind == "mixed"
+    assert probe.alignment == pytest.approx(1.0)
+    assert run_s(probe, "process-pool", 4) == pytest.approx(2 * (0.1 + 4 * c / 2), rel=0.05)
+    assert run_s(probe, "processes", 8) == pytest.approx(0.1 + 8 * c / 2, rel=0.05)
+    best = recommend(predict_all(probe, ["sequential", "thread-pool", "process-pool", "processes"]))
+    assert best.strategy in ("process-pool", "processes") and best.workers == 8, best
+    # Finely mixed (a pair that filled its waits, max(1, 2f) batches): the bounds as they were.
+    fine = made_probe(duration_s=d, cpu_s=c, alone_s=2 * d, pair_s=d)
+    assert fine.alignment == 0.0
+    assert run_s(fine, "process-pool", 4) == pytest.approx(max(2 * d, 8 * c / 2), rel=0.05)

@@ -31,25 +31,24 @@ from conlab.model import schedule_floor_s
 
 MODEL = (
     "Each sampled task is timed alone: d seconds, c of them CPU demand (CPU time plus waiting "
-    "for a free CPU). Two batches of tasks "
-    "are then run in two threads at once: the fraction p of a task's time that overlapped is "
-    "the part that does not hold the GIL (waiting, C code releasing it, or all of it on a "
-    "free-threaded build); if their CPU time never overlapped, p is at most the waiting "
-    "share. The machine's capacity k is measured too: one "
-    "process per usable core spins, and k is how many cores' worth of work they got through "
-    "(fewer on a busy or virtual machine); if short, four per core spin too: n workers get k(n), the share Linux gives n threads beside others' R: A*n/(n+R). A strategy "
-    "with n workers is then predicted to take the longest of three bounds: tasks dealt to "
-    "n workers, each to the first free one (about N*d/n); the CPU work shared by "
+    "for a free CPU). Two batches then run in two threads at once: the fraction p of a task's "
+    "time that overlapped does not hold the GIL (waiting, C code releasing it, all of it on a "
+    "free-threaded build); if their CPU time never overlapped, p is at most the waiting share. "
+    "The capacity k: one process per usable core spins, and k is how many cores' worth of work "
+    "they got through (fewer on a busy or virtual machine); if short, "
+    "four per core spin too: n workers get k(n), the share Linux gives n threads beside others' "
+    "R: A*n/(n+R). A strategy with n workers is predicted to take the longest of three bounds: "
+    "tasks dealt to n workers, each to the first free one (about N*d/n); the CPU work shared by "
     "min(n*u, k(n*u)) cores (u: cores one task keeps busy, above 1 with threads of its own, as "
-    "BLAS); and, for threads, the GIL-held part 1-p one at a time, and beside it, as the pair "
-    "showed, computing that releases the GIL spread over the cores (N*d*(1-p+r/k); more if two "
-    "threads lost to a loop). To that it adds the strategy's costs here, "
-    "measured on no-op tasks: its start-up (pools start workers in waves of k), a "
-    "per-task dispatch cost (divided by the chunk size where tasks go in chunks), and for "
-    "processes pickling, piping and unpickling each task's arguments and result. The "
-    "recommendation is the fastest prediction of start-up plus run; within 3 % of it, the "
-    "simpler strategy and the fewer workers win (asyncio first for async code); a verification "
-    "that measures otherwise overrides it."
+    "BLAS); and, for threads, the GIL-held part 1-p one at a time, with computing that releases "
+    "the GIL spread over the cores (N*d*(1-p+r/k); more if two threads lost to a loop). Where "
+    "the pair's waits and computing lined up rather than interleaved, rounds of n tasks are "
+    "priced in step: their waits together, then their computing. Added: the strategy's costs, "
+    "measured here on no-op tasks: its start-up (pools start workers in waves of k), a per-task "
+    "dispatch cost (divided by the chunk size where tasks go in chunks), and for processes "
+    "pickling, piping and unpickling each task's arguments and result. The recommendation is "
+    "the fastest prediction of start-up plus run; within 3 % of it, the simpler strategy and "
+    "the fewer workers win (asyncio first for async code); the verification overrides it."
 )
 
 # The most threads a thread pool is predicted with, and conlab.map's auto bound by default.
@@ -204,6 +203,19 @@ def _chunked(durations: Sequence[float], chunk: int) -> list[float]:
     return [sum(durations[i : i + chunk]) for i in range(0, len(durations), chunk)]
 
 
+def _in_step_s(probe: TaskProbe, n: int, computing_s: float) -> float:
+    """Tasks started together, n at a time, each waiting and then computing: the waits of a
+    round overlap, its computing takes ``computing_s``; the rounds follow each other."""
+    rounds = math.ceil(probe.tasks / max(1, min(n, probe.tasks)))
+    return rounds * (probe.duration_s - probe.cpu_demand_s + computing_s)
+
+
+def _aligned(probe: TaskProbe, wall_s: float, in_step_s: float) -> float:
+    """The bounds' wall time, moved towards the in-step one as far as the pair ran in step."""
+    a = probe.alignment
+    return wall_s if a == 0.0 else a * max(wall_s, in_step_s) + (1 - a) * wall_s
+
+
 def _threads(probe: TaskProbe, n: int, cost: Costs, startup_s: float) -> Prediction:
     tasks, u = probe.tasks, probe.cores_per_task
     k = probe.parallel_cores_for(n * u)
@@ -216,6 +228,9 @@ def _threads(probe: TaskProbe, n: int, cost: Costs, startup_s: float) -> Predict
         tasks * probe.cpu_demand_s * u / min(n * u, k),
         gil_s,
     )
+    # In step, one thread computes at a time (alignment is only read where the GIL held them).
+    m = min(n, tasks)
+    wall = _aligned(probe, wall, _in_step_s(probe, n, m * probe.cpu_demand_s))
     return Prediction(cost.strategy, n, {}, None, startup_s, wall + tasks * cost.per_task_s)
 
 
@@ -233,6 +248,8 @@ def _processes(probe: TaskProbe, n: int, cost: Costs, chunk: int, module: str | 
     if method in ("spawn", "forkserver"):
         startup += import_s(module) * -(-n // k)
     durations = [d + child_s for d in probe.durations_s]
+    m = min(n, tasks)
+    in_step = _in_step_s(probe, n, m * probe.cpu_demand_s * u / min(m * u, k))
     if pooled:
         parent_s = send_s + back_s + cost.per_task_s / chunk
         wall = max(
@@ -240,17 +257,16 @@ def _processes(probe: TaskProbe, n: int, cost: Costs, chunk: int, module: str | 
             tasks * (probe.cpu_demand_s * u + child_s) / min(n * u, k),
             tasks * parent_s + max(durations),
         )
+        wall = _aligned(probe, wall, in_step)
     else:
         # Each child gets its task before the clock starts; only results come back during the run.
         startup += tasks * send_s + ship.loads_args_s
-        wall = (
-            max(
-                max(durations),
-                tasks * (probe.cpu_demand_s * u + ship.dumps_result_s) / min(n * u, k),
-                tasks * back_s,
-            )
-            + cost.per_task_s
+        wall = max(
+            max(durations),
+            tasks * (probe.cpu_demand_s * u + ship.dumps_result_s) / min(n * u, k),
+            tasks * back_s,
         )
+        wall = _aligned(probe, wall, in_step) + cost.per_task_s
     options = {"start_method": method} if method else {}
     return Prediction(cost.strategy, n, options, chunk if pooled else None, startup, wall)
 

@@ -28,6 +28,9 @@ LONG_BATCH_S = 0.3
 # Two threads whose CPU time adds up to less than this much of the wall time did not compute at
 # the same moment (the GIL is a hard bound: their CPU time cannot exceed the wall time).
 CONCURRENT_CPU = 1.15
+# Below this difference between a pair in step and a finely mixed one, the pair cannot tell them
+# apart (a task almost all waiting or all computing).
+MIN_ALIGNMENT_SPAN = 0.1
 # Below this, the sample is timed twice.
 SHORT_BATCH_S = 0.15
 # A task that computed this share of its time (run-queue time left out) computed all of it.
@@ -151,6 +154,27 @@ class TaskProbe:
             # The two threads never computed at the same moment: only their waiting overlapped.
             p = min(p, self.wait_fraction)
         return p
+
+    @property
+    def alignment(self) -> float:
+        """How far the pair's waiting and computing lined up rather than filled each other's gaps
+        (0 to 1), where the GIL let one thread compute at a time.
+
+        A task that waits, then computes (a fraction f of it), run in two threads in step:
+        both wait at once, then compute one after the other, 1 + f batches' time. Finely
+        mixed, one's computing fills the other's waits: max(1, 2f). The pair's time between
+        the two says which; waiting then computing is how tasks started together in a pool
+        run too, round after round.
+        """
+        s, f = self.thread_speedup, self.cpu_fraction
+        if s is None or not self.gil_enabled or self.pair_cpu_concurrency is None:
+            return 0.0
+        if self.pair_cpu_concurrency >= CONCURRENT_CPU:
+            return 0.0
+        in_step, mixed = 1.0 + f, max(1.0, 2.0 * f)
+        if in_step - mixed < MIN_ALIGNMENT_SPAN:
+            return 0.0
+        return min(1.0, max(0.0, (2.0 / s - mixed) / (in_step - mixed)))
 
     @property
     def kind(self) -> str:
