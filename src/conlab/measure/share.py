@@ -32,10 +32,12 @@ from conlab.measure.environment import usable_cpus
 WINDOW_S = 0.06
 ROUNDS = 3
 # Where one spinner per core got less than this share of the cores, CROWD per core spin too
-# (the most process-pool workers the advice predicts), for a longer window: each gets less.
+# (the most process-pool workers the advice predicts), for longer windows: each gets less.
 SHORT = 0.85
 CROWD = 4
-CROWD_WINDOW_S = 0.1
+# Five rounds, not three: beside one spinner, 20 crowd readings of three rounds went from 1.40 to
+# 1.95 cores (8/9 of 2 is 1.78), and a low one gave eight workers little more than two get.
+CROWD_WINDOW_S, CROWD_ROUNDS = 0.08, 5
 # A measurement's first window starts this long after its lines are written: every spinner has
 # them and spins, and the scheduler has spread the spinners over the CPUs.
 LEAD_S = 0.03
@@ -123,7 +125,7 @@ def measure_share() -> Capacity | None:
         alone = max(alone, *(r for each in few for r in each))
         if _capacity(few, alone, k) < SHORT * k:
             procs += _started(CROWD * k - k)
-            many = _windows(procs, CROWD_WINDOW_S, ROUNDS)
+            many = _windows(procs, CROWD_WINDOW_S, CROWD_ROUNDS)
             alone = max(alone, *(r for each in many for r in each))
     except (OSError, ValueError):
         return None
