@@ -47,7 +47,7 @@ def _time_spin(loops: int) -> float:
 # The spin is _spin's code, in a function as there: a loop at the top level of ``-c`` works on
 # globals, 2.4x slower than the same loop on locals, and a capacity that compares the one with
 # the other read 1.0 on two free cores.
-_SPINNER = (
+SPIN_SOURCE = (
     "import sys, time\n"
     "def spin(loops):\n"
     "    total = 0\n"
@@ -55,6 +55,8 @@ _SPINNER = (
     "        total += i & 7\n"
     "    return total\n"
     "loops = int(sys.argv[1])\n"
+)
+_SPINNER = SPIN_SOURCE + (
     "for _ in sys.stdin:\n"
     "    t0 = time.perf_counter()\n"
     "    spin(loops)\n"

@@ -26,7 +26,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from conlab.measure.capacity import _answer, _spinners, _stop
+from conlab.measure.capacity import SPIN_SOURCE, _answer, _spinners, _stop
 from conlab.measure.environment import usable_cpus
 
 WINDOW_S = 0.06
@@ -51,14 +51,7 @@ CHUNK_LOOPS = 1000
 # for each window lands on whichever CPU is idle at that moment, two of them on the same one
 # beside a busy other, and the scheduler takes longer than a window to part them (one spinner
 # per core read 1.0 core beside one other program, not its 1.33).
-_WINDOW_SPINNER = (
-    "import sys, time\n"
-    "def spin(loops):\n"
-    "    total = 0\n"
-    "    for i in range(loops):\n"
-    "        total += i & 7\n"
-    "    return total\n"
-    "loops = int(sys.argv[1])\n"
+_WINDOW_SPINNER = SPIN_SOURCE + (
     "mono = time.monotonic\n"
     "print('ready', flush=True)\n"
     "for line in sys.stdin:\n"
