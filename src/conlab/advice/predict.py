@@ -203,11 +203,13 @@ def _chunked(durations: Sequence[float], chunk: int) -> list[float]:
     return [sum(durations[i : i + chunk]) for i in range(0, len(durations), chunk)]
 
 
-def _in_step_s(probe: TaskProbe, n: int, computing_s: float) -> float:
+def _in_step_s(probe: TaskProbe, n: int, cores: float, u: float = 1.0) -> float:
     """Tasks started together, n at a time, each waiting and then computing: the waits of a
-    round overlap, its computing takes ``computing_s``; the rounds follow each other."""
-    rounds = math.ceil(probe.tasks / max(1, min(n, probe.tasks)))
-    return rounds * (probe.duration_s - probe.cpu_demand_s + computing_s)
+    round overlap, its m tasks' computing (u cores each) shares ``cores``; the rounds follow
+    each other."""
+    m = max(1, min(n, probe.tasks))
+    computing_s = m * probe.cpu_demand_s * u / min(m * u, cores)
+    return math.ceil(probe.tasks / m) * (probe.duration_s - probe.cpu_demand_s + computing_s)
 
 
 def _aligned(probe: TaskProbe, wall_s: float, in_step_s: float) -> float:
@@ -229,8 +231,7 @@ def _threads(probe: TaskProbe, n: int, cost: Costs, startup_s: float) -> Predict
         gil_s,
     )
     # In step, one thread computes at a time (alignment is only read where the GIL held them).
-    m = min(n, tasks)
-    wall = _aligned(probe, wall, _in_step_s(probe, n, m * probe.cpu_demand_s))
+    wall = _aligned(probe, wall, _in_step_s(probe, n, cores=1.0))
     return Prediction(cost.strategy, n, {}, None, startup_s, wall + tasks * cost.per_task_s)
 
 
@@ -248,8 +249,7 @@ def _processes(probe: TaskProbe, n: int, cost: Costs, chunk: int, module: str | 
     if method in ("spawn", "forkserver"):
         startup += import_s(module) * -(-n // k)
     durations = [d + child_s for d in probe.durations_s]
-    m = min(n, tasks)
-    in_step = _in_step_s(probe, n, m * probe.cpu_demand_s * u / min(m * u, k))
+    in_step = _in_step_s(probe, n, k, u)
     if pooled:
         parent_s = send_s + back_s + cost.per_task_s / chunk
         wall = max(
