@@ -489,6 +489,25 @@ def test_the_engine_pool_imports_no_registry_no_advice_no_asyncio():
     assert heavy_in(out.split()) == []
 
 
+def test_auto_loads_its_model_without_what_advise_runs():
+    """auto imports the advice's model while its first items run on CPUs they keep busy: the
+    model comes without the lab, the registry, the probe's runner or the data model."""
+    code = (
+        "import sys, conlab.engine.auto; before = set(sys.modules); "
+        "conlab.engine.auto._load_model(); print(' '.join(sorted(set(sys.modules) - before)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": SRC},
+    ).stdout.split()
+    assert {"conlab.advice.predict", "conlab.advice.profile", "conlab.advice.words"} <= set(out)
+    heavy = ("conlab.model", "conlab.lab", "conlab.strategies", "conlab._process.execute")
+    assert [m for m in out if m.startswith(heavy) or m == "conlab.advice.advising"] == []
+
+
 @pytest.mark.skipif("spawn" not in START_METHODS, reason="needs the spawn start method")
 def test_a_spawned_worker_loads_about_what_a_process_pool_worker_loads(tmp_path):
     script = tmp_path / "count_modules.py"

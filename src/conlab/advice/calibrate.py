@@ -25,7 +25,6 @@ from conlab._process.mainguard import main_not_imported_again
 from conlab.errors import format_error
 from conlab.measure.environment import usable_cpus
 from conlab.measure.share import machine_share
-from conlab.model import Task
 
 if TYPE_CHECKING:
     from conlab.strategies import Strategy
@@ -121,6 +120,7 @@ def costs(name: str, start_method: str | None) -> Costs:
     workers = _workers_for(fam, cores)
     options: dict[str, Any] = {"start_method": start_method} if start_method else {}
     n = NOOP_TASKS.get(fam, 8)
+    from conlab.model import Task
     from conlab.strategies import make
 
     try:

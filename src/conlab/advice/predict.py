@@ -27,7 +27,6 @@ from conlab.advice.calibrate import (
     start_methods,
 )
 from conlab.advice.profile import TaskProbe
-from conlab.model import schedule_floor_s
 
 MODEL = (
     "Each sampled task is timed alone: d seconds, c of them CPU demand (CPU time plus waiting "
@@ -219,6 +218,8 @@ def _aligned(probe: TaskProbe, wall_s: float, in_step_s: float) -> float:
 
 
 def _threads(probe: TaskProbe, n: int, cost: Costs, startup_s: float) -> Prediction:
+    from conlab.model import schedule_floor_s  # here: conlab.map's auto choice needs no model
+
     tasks, u = probe.tasks, probe.cores_per_task
     k = probe.parallel_cores_for(n * u)
     gil_s = tasks * _in_threads_s(probe, n)
@@ -236,6 +237,8 @@ def _threads(probe: TaskProbe, n: int, cost: Costs, startup_s: float) -> Predict
 
 
 def _processes(probe: TaskProbe, n: int, cost: Costs, chunk: int, module: str | None) -> Prediction:
+    from conlab.model import schedule_floor_s
+
     tasks, ship = probe.tasks, probe.shipping
     u = probe.cores_per_task
     k = probe.parallel_cores_for(n * u)

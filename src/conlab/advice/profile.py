@@ -14,13 +14,17 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from conlab._process import capture, shipping
-from conlab._process.execute import execute
 from conlab.errors import UserCodeError, format_error
 from conlab.measure.environment import gil_enabled, usable_cpus
 from conlab.measure.share import Capacity, machine_share
-from conlab.model import Task, TaskRecord, Workload
+
+if TYPE_CHECKING:
+    from conlab.model import Task, TaskRecord, Workload
+
+# What runs the sample (conlab._process, conlab.model) is imported by the functions that run
+# it: conlab.map's auto choice needs only TaskProbe, on CPUs its first items keep busy.
 
 BATCH_S = 0.05
 # Beyond this, batch B is not timed alone: it is taken to last as long as batch A.
@@ -249,6 +253,8 @@ class _Batch:
 
 
 def _run_batch(tasks: Sequence[tuple[int, Task]]) -> _Batch:
+    from conlab._process.execute import execute
+
     q0, c0, t0 = _runqueue_ns(), time.process_time(), time.perf_counter()
     records = [execute(task, i, always_cpu=True) for i, task in tasks]
     wall = time.perf_counter() - t0
@@ -311,6 +317,8 @@ def _timed(fn: object, *args: object) -> tuple[object, float]:
 
 def probe_shipping(tasks: Sequence[Task], results: Sequence[object]) -> Shipping:
     """Pickle each sampled task and result as the process strategies do, and time it."""
+    from conlab._process import shipping
+
     ship = Shipping()
     n = len(tasks)
     try:
@@ -345,6 +353,8 @@ def _batch_size(first_s: float, n_tasks: int) -> int:
 
 def probe(workload: Workload) -> TaskProbe:
     """Run a small sample of ``workload`` and say what its tasks are like."""
+    from conlab._process import capture
+
     started = time.perf_counter()
     tasks = list(enumerate(workload.tasks))
     if not tasks:
