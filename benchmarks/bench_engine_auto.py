@@ -1,7 +1,7 @@
 """conlab.map's default (strategy="auto") against the best explicit choice and the peers (issue 17).
 
 Paired rounds: each round runs every case once, each in a fresh interpreter,
-in an order that rotates from round to round, and each ratio is taken within
+in a new order each round (seeded by the round), and each ratio is taken within
 the round (auto's time over processes' time in the same round, ...). A round
 counts only if the machine gave at least MIN_CAPACITY cores' worth of pure
 Python, measured just before and just after it (two forked spinners, each
@@ -28,6 +28,7 @@ import gc
 import json
 import multiprocessing
 import os
+import random
 import resource
 import statistics
 import subprocess
@@ -307,8 +308,9 @@ def calibrate_loops() -> int:
 
 def one_round(k: int, env: dict[str, str], groups: list[str]) -> dict[str, dict[str, float]]:
     cases = [(g, n) for g in groups for n in GROUPS[g][1]]
-    shift = k % len(cases)
-    order = cases[shift:] + cases[:shift]
+    # A new order each round, not a rotation: a rotation keeps each case's neighbour, and a
+    # case that leaves the machine busy (children exiting, caches) would always slow the same one.
+    order = random.Random(k).sample(cases, len(cases))
     return {f"{g} {n}": run_case(g, n, env) for g, n in order}
 
 

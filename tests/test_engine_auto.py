@@ -56,3 +56,23 @@ def test_auto_keeps_both_workers_busy_from_the_start():
     first_end = min(end0, end1)
     # Both started in the first quarter of the first item's run.
     assert max(start0, start1) - t0 < (first_end - t0) / 4, out[:2]
+
+
+def nap_where(seconds):
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_items_the_process_pool_had_not_started_run_on_the_threads_auto_chose():
+    """Waiting items: when auto moves to threads, the items still queued for the process pool go
+    to the threads too. None waits an item's time for a worker, holding back every result after
+    it: only the items already running there (one per worker) ran in another process."""
+    t0 = time.perf_counter()
+    results = conlab.map(nap_where, [0.3] * 40)
+    pids = list(results)
+    took = time.perf_counter() - t0
+    assert results.choices[0].strategy == "thread-pool", results.choices
+    in_children = [p for p in pids if p != os.getpid()]
+    assert len(in_children) <= 2, (len(in_children), took)
+    # Two rounds of 0.3 s would be an item held back behind the first ones.
+    assert took < 0.55, took

@@ -220,6 +220,7 @@ class AutoBackend(Backend):
         self.inflight[self.current] = 0
         self.evidence = _Evidence()
         self.recheck_now = True
+        self._take_back()
         self._release_drained()
         self._say(Choice(THREADS, self.current.workers, f"{described}: {why}"))
 
@@ -371,7 +372,19 @@ class AutoBackend(Backend):
         self.inflight[self.current] = 0
         self.evidence = _Evidence()
         self.recheck_now = True  # the new pool's first finished chunks are weighed at once
+        self._take_back()
         self._release_drained()
+
+    def _take_back(self) -> None:
+        """Chunks a process pool left behind has not started yet go to the new pool: one
+        item that waits an item's time for a worker holds back every result after it."""
+        for backend in list(self.inflight):
+            if backend is self.current or not isinstance(backend, ProcessBackend):
+                continue
+            for chunk in backend.take_back():
+                self.inflight[backend] -= 1
+                del self.where[chunk.seq]
+                self.submit(chunk)
 
     def _say(self, choice: Choice) -> None:
         self.choice = choice

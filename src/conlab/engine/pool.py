@@ -105,6 +105,12 @@ class ProcessBackend(Backend):
             with contextlib.suppress(OSError):  # a dead worker: its sentinel tells wait()
                 w.conn.send_bytes(chunk.payload or b"")
 
+    def take_back(self) -> list[Chunk]:
+        """The chunks submitted but not yet sent to a worker, taken back to run elsewhere."""
+        chunks = list(self.pending)
+        self.pending.clear()
+        return chunks
+
     def _pack_items(self, chunk: Chunk) -> bytes | None:
         items, chunk.items = chunk.items, None
         try:
