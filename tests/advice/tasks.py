@@ -100,3 +100,23 @@ async def fetch(x: int) -> int:
     """Code written async: it waits in the event loop."""
     await asyncio.sleep(0.02)
     return x
+
+
+def wait_then_spin(seconds: float) -> float:
+    """Waiting, then computing as long, in one block each: tasks started together run in step."""
+    time.sleep(seconds)
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+    return seconds
+
+
+def finely_mixed(seconds: float) -> float:
+    """Waiting and computing in turns of 0.2 ms: one task's computing fills another's waits."""
+    end = time.perf_counter() + 2 * seconds
+    while time.perf_counter() < end:
+        time.sleep(0.0002)
+        spin_end = time.thread_time() + 0.0002
+        while time.thread_time() < spin_end:
+            pass
+    return seconds

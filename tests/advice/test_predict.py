@@ -218,3 +218,26 @@ def test_tasks_that_wait_then_compute_are_predicted_in_step():
     fine = made_probe(duration_s=d, cpu_s=c, alone_s=2 * d, pair_s=d)
     assert fine.alignment == 0.0
     assert run_s(fine, "process-pool", 4) == pytest.approx(max(2 * d, 8 * c / 2), rel=0.05)
+
+
+def test_without_a_gil_tasks_in_step_are_read_from_their_cpu_timeline():
+    # The mixed workload under 3.13t: the pair waited together and computed together on two
+    # cores (1.94x), their CPU time only 2f = 0.86x the wall time: the CPU time cannot say
+    # they computed at once, the speed-up can (one at a time, in step, gives 2 / 1.43 = 1.4x).
+    d, c = 0.175, 0.075
+    probe = made_probe(duration_s=d, cpu_s=c, alone_s=2 * d, pair_s=d * 1.03, concurrency=0.86)
+    probe.gil_enabled, probe.bursts = False, 0.98
+    assert probe.computed_at_once is True
+    assert probe.overlap > 0.9 and probe.alignment == pytest.approx(0.98)
+    # Eight threads: one round, a 0.1 s wait and 8 x 0.075 s of computing on 2 cores (0.4 s,
+    # measured 0.56 s under 3.13t); process-pool:4 two rounds (measured 0.65 s).
+    assert run_s(probe, "thread-pool", 8) == pytest.approx(0.1 + 8 * c / 2, rel=0.05)
+    assert run_s(probe, "thread-pool", 8) < run_s(probe, "process-pool", 4)
+    # The same pair under the GIL cannot have computed at once; nor without a timeline.
+    probe.gil_enabled = True
+    assert probe.computed_at_once is False
+    probe.gil_enabled, probe.bursts = False, None
+    assert probe.computed_at_once is False
+    # Computing finely mixed with waiting: one at a time could give 2x too, nothing is said.
+    probe.bursts = 0.05
+    assert probe.computed_at_once is False

@@ -231,8 +231,9 @@ def _threads(probe: TaskProbe, n: int, cost: Costs, startup_s: float) -> Predict
         tasks * probe.cpu_demand_s * u / min(n * u, k),
         gil_s,
     )
-    # In step, one thread computes at a time (alignment is only read where the GIL held them).
-    wall = _aligned(probe, wall, _in_step_s(probe, n, cores=1.0))
+    # In step, a round's threads compute one at a time under the GIL, at once on k cores without.
+    in_step = _in_step_s(probe, n, 1.0) if probe.gil_enabled else _in_step_s(probe, n, k, u)
+    wall = _aligned(probe, wall, in_step)
     return Prediction(cost.strategy, n, {}, None, startup_s, wall + tasks * cost.per_task_s)
 
 

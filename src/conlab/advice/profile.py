@@ -9,6 +9,7 @@ after the other in this thread, then A and B at once in two threads.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from conlab.errors import UserCodeError, format_error
+from conlab.measure.bursts import CpuTimeline
 from conlab.measure.environment import gil_enabled, usable_cpus
 from conlab.measure.share import Capacity, machine_share
 
@@ -32,6 +34,8 @@ LONG_BATCH_S = 0.3
 # Two threads whose CPU time adds up to less than this much of the wall time did not compute at
 # the same moment (the GIL is a hard bound: their CPU time cannot exceed the wall time).
 CONCURRENT_CPU = 1.15
+# A pair this much faster than two threads computing one at a time could be computed at once.
+FASTER_THAN_ONE_AT_A_TIME = 1.15
 # Below this difference between a pair in step and a finely mixed one, the pair cannot tell them
 # apart (a task almost all waiting or all computing).
 MIN_ALIGNMENT_SPAN = 0.1
@@ -85,6 +89,9 @@ class TaskProbe:
     crowded_capacity: float | None = None
     # Cores one task keeps busy in one thread: above 1 when it runs threads of its own (BLAS).
     own_cores: float = 1.0
+    # How far the sample's computing came in blocks (1) rather than spread evenly (0), from the
+    # probing thread's CPU clock; read where no GIL lets the pair tell (measure.bursts).
+    bursts: float | None = None
 
     @property
     def parallel_cores(self) -> float:
@@ -154,15 +161,38 @@ class TaskProbe:
         if s is None:
             return self.wait_fraction
         p = min(1.0, max(0.0, 2.0 - 2.0 / s))
-        if self.pair_cpu_concurrency is not None and self.pair_cpu_concurrency < CONCURRENT_CPU:
+        if self.computed_at_once is False:
             # The two threads never computed at the same moment: only their waiting overlapped.
             p = min(p, self.wait_fraction)
         return p
 
     @property
+    def computed_at_once(self) -> bool | None:
+        """Whether the pair's two threads computed at the same moment (None: no pair).
+
+        Their CPU time above the wall time says so, with room for noise (CONCURRENT_CPU).
+        Tasks that wait for part of their time cannot show it that way: two threads
+        computing at once in step, a fraction f of their time, show 2f. Without a GIL,
+        where the sample's CPU timeline says how far the computing came in blocks, the
+        pair's speed-up says it instead: computing one at a time, two threads in step
+        take 1 + f batches' time, finely mixed max(1, 2f), and no faster.
+        """
+        c, s, b = self.pair_cpu_concurrency, self.thread_speedup, self.bursts
+        if c is None:
+            return None
+        if c >= CONCURRENT_CPU:
+            return True
+        if self.gil_enabled or s is None or b is None:
+            return False
+        f = self.cpu_fraction
+        one_at_a_time = 2.0 / (b * (1.0 + f) + (1.0 - b) * max(1.0, 2.0 * f))
+        return s >= one_at_a_time * FASTER_THAN_ONE_AT_A_TIME
+
+    @property
     def alignment(self) -> float:
         """How far the pair's waiting and computing lined up rather than filled each other's gaps
-        (0 to 1), where the GIL let one thread compute at a time.
+        (0 to 1), where the GIL let one thread compute at a time; without a GIL, how far the
+        sample's computing came in blocks (``bursts``).
 
         A task that waits, then computes (a fraction f of it), run in two threads in step:
         both wait at once, then compute one after the other, 1 + f batches' time. Finely
@@ -171,12 +201,16 @@ class TaskProbe:
         run too, round after round.
         """
         s, f = self.thread_speedup, self.cpu_fraction
-        if s is None or not self.gil_enabled or self.pair_cpu_concurrency is None:
-            return 0.0
-        if self.pair_cpu_concurrency >= CONCURRENT_CPU:
-            return 0.0
         in_step, mixed = 1.0 + f, max(1.0, 2.0 * f)
         if in_step - mixed < MIN_ALIGNMENT_SPAN:
+            return 0.0
+        if not self.gil_enabled:
+            # Without a GIL both threads compute at once either way: the task's own CPU
+            # timeline says whether its computing comes in one block.
+            return self.bursts or 0.0
+        if s is None or self.pair_cpu_concurrency is None:
+            return 0.0
+        if self.pair_cpu_concurrency >= CONCURRENT_CPU:
             return 0.0
         return min(1.0, max(0.0, (2.0 / s - mixed) / (in_step - mixed)))
 
@@ -250,16 +284,24 @@ class _Batch:
     wall_s: float
     runqueue_s: float
     process_cpu_s: float = 0.0  # every thread of this process: a task's own threads too
+    bursts: float | None = None
 
 
-def _run_batch(tasks: Sequence[tuple[int, Task]]) -> _Batch:
+def _run_batch(tasks: Sequence[tuple[int, Task]], timeline_s: float | None = None) -> _Batch:
+    """Run the tasks here, one after the other; with ``timeline_s`` (the time they are expected
+    to take), read this thread's CPU clock beside them (see measure.bursts)."""
     from conlab._process.execute import execute
 
-    q0, c0, t0 = _runqueue_ns(), time.process_time(), time.perf_counter()
-    records = [execute(task, i, always_cpu=True) for i, task in tasks]
-    wall = time.perf_counter() - t0
-    cpu = time.process_time() - c0
-    return _Batch(records, wall, (_runqueue_ns() - q0) / 1e9, cpu)
+    timeline = CpuTimeline(timeline_s) if timeline_s is not None else contextlib.nullcontext()
+    with timeline:
+        q0, c0, t0 = _runqueue_ns(), time.process_time(), time.perf_counter()
+        records = [execute(task, i, always_cpu=True) for i, task in tasks]
+        wall = time.perf_counter() - t0
+        cpu = time.process_time() - c0
+    batch = _Batch(records, wall, (_runqueue_ns() - q0) / 1e9, cpu)
+    if isinstance(timeline, CpuTimeline):
+        batch.bursts = timeline.burstiness()
+    return batch
 
 
 def _own_cores(batch: _Batch) -> float:
@@ -361,12 +403,16 @@ def probe(workload: Workload) -> TaskProbe:
         raise UserCodeError(f"workload {workload.name!r} has no tasks to probe")
     with capture.routed():
         # Warm-up, untimed: the first call pays for imports, caches and thread pools (BLAS).
-        _check(_run_batch(tasks[:1]).records)
-        first = _run_batch(tasks[:1])
+        warm = _run_batch(tasks[:1])
+        _check(warm.records)
+        # Without a GIL, the pair cannot tell computing in blocks from computing spread out:
+        # batch A's CPU timeline is read instead (with a GIL, reading it would take the GIL).
+        timeline = not gil_enabled()
+        first = _run_batch(tasks[:1], warm.wall_s if timeline else None)
         _check(first.records)
         k = _batch_size(first.wall_s, len(tasks))
         a, b = tasks[:k], tasks[k : 2 * k]
-        batch_a = first if k == 1 else _run_batch(a)
+        batch_a = first if k == 1 else _run_batch(a, k * first.wall_s if timeline else None)
         _check(batch_a.records)
         records, runqueue, spent = list(batch_a.records), batch_a.runqueue_s, batch_a.wall_s
         pair_s = alone_s = None
@@ -408,6 +454,7 @@ def probe(workload: Workload) -> TaskProbe:
         gil_enabled=gil_enabled(),
         durations_s=_all_durations(workload, mean_s, sampled),
         own_cores=_own_cores(batch_a),
+        bursts=batch_a.bursts,
     )
     sample = [t for _, t in tasks[:sampled]]
     result.shipping = probe_shipping(sample, [r.result for r in records])
