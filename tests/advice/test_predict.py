@@ -14,6 +14,7 @@ from conlab.advice.predict import (
     runner_up,
 )
 from conlab.advice.profile import Shipping, TaskProbe
+from conlab.advice.words import threads_sentence
 
 
 def made_probe(
@@ -228,6 +229,7 @@ def test_without_a_gil_tasks_in_step_are_read_from_their_cpu_timeline():
     probe = made_probe(duration_s=d, cpu_s=c, alone_s=2 * d, pair_s=d * 1.03, concurrency=0.86)
     probe.gil_enabled, probe.bursts = False, 0.98
     assert probe.computed_at_once is True
+    assert "could not pass 1.41x" in threads_sentence(probe)  # 2 / (0.98 x 1.43 + 0.02 x 1)
     assert probe.overlap > 0.9 and probe.alignment == pytest.approx(0.98)
     # Eight threads: one round, a 0.1 s wait and 8 x 0.075 s of computing on 2 cores (0.4 s,
     # measured 0.56 s under 3.13t); process-pool:4 two rounds (measured 0.65 s).

@@ -177,16 +177,23 @@ class TaskProbe:
         pair's speed-up says it instead: computing one at a time, two threads in step
         take 1 + f batches' time, finely mixed max(1, 2f), and no faster.
         """
-        c, s, b = self.pair_cpu_concurrency, self.thread_speedup, self.bursts
+        c, s, bound = self.pair_cpu_concurrency, self.thread_speedup, self.one_at_a_time
         if c is None:
             return None
         if c >= CONCURRENT_CPU:
             return True
-        if self.gil_enabled or s is None or b is None:
+        if self.gil_enabled or s is None or bound is None:
             return False
-        f = self.cpu_fraction
-        one_at_a_time = 2.0 / (b * (1.0 + f) + (1.0 - b) * max(1.0, 2.0 * f))
-        return s >= one_at_a_time * FASTER_THAN_ONE_AT_A_TIME
+        return s >= bound * FASTER_THAN_ONE_AT_A_TIME
+
+    @property
+    def one_at_a_time(self) -> float | None:
+        """The most two threads computing one at a time could run faster than one, from how far
+        the sample's computing came in blocks (None where that was not read)."""
+        b, f = self.bursts, self.cpu_fraction
+        if b is None:
+            return None
+        return 2.0 / (b * (1.0 + f) + (1.0 - b) * max(1.0, 2.0 * f))
 
     @property
     def alignment(self) -> float:

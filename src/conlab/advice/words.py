@@ -65,6 +65,11 @@ def threads_sentence(probe: TaskProbe) -> str:
                 if not probe.gil_enabled
                 else ", so the code releases the GIL"
             )
+        elif probe.one_at_a_time is not None and probe.computed_at_once:
+            why += (
+                " and computed at once (no GIL in this interpreter): taking turns to compute, "
+                f"two threads of this task could not pass {probe.one_at_a_time:.2f}x"
+            )
     elif probe.cores_per_task > 1.0:
         # A task that already keeps the cores busy with threads of its own (BLAS) leaves
         # nothing for a second one to overlap with: that says nothing about the GIL.
