@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import socket
@@ -271,6 +272,21 @@ def record(task: Task, index: int, fields: Fields) -> TaskRecord:
         index, task.name, status, start_ns, end_ns, cpu_ns, worker, list(chunks), dropped, result,
         error, tb,
     )  # fmt: skip
+
+
+def records(tasks: Sequence[Task], fields: Sequence[Fields]) -> list[TaskRecord]:
+    """The TaskRecords of ``tasks`` from what execute_fields returned for each.
+
+    The collector is paused meanwhile: records hold no cycles, and 100,000 of them built
+    among the run's live objects set off full collections (0.1 of the 0.15 s they took).
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return [record(t, i, f) for i, (t, f) in enumerate(zip(tasks, fields, strict=True))]
+    finally:
+        if paused:
+            gc.enable()
 
 
 def execute(

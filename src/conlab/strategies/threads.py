@@ -15,7 +15,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from conlab._process import capture
 from conlab._process import execute as _execute
-from conlab._process.execute import execute, execute_fields, record, timed_out, unstarted
+from conlab._process.execute import execute, execute_fields, timed_out, unstarted
+from conlab._process.execute import records as execute_records
 from conlab.measure.tree import self_cpu_s
 from conlab.model import LOST, Task, TaskRecord
 from conlab.strategies.base import THREADS, Execution, Strategy, pool_size
@@ -107,9 +108,7 @@ class ThreadPoolStrategy(Strategy):
                 pool.shutdown(wait=self.timeout_s is None, cancel_futures=True)
         if fast:
             # Built after the timed part, outside the contention of the pool's threads.
-            records = [
-                record(task, i, f) for i, (task, f) in enumerate(zip(tasks, fields, strict=True))
-            ]
+            records = execute_records(tasks, fields)
         return Execution(records, t0, t1, startup_ns=t0 - s0, cpu_s=cpu, notes=notes)
 
     def _collect(
