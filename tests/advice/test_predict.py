@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from conlab.advice.calibrate import costs
@@ -243,3 +245,15 @@ def test_without_a_gil_tasks_in_step_are_read_from_their_cpu_timeline():
     # Computing finely mixed with waiting: one at a time could give 2x too, nothing is said.
     probe.bursts = 0.05
     assert probe.computed_at_once is False
+
+
+def test_a_runner_up_predicted_faster_is_said_to_be_within_the_tie():
+    from conlab.advice.words import why
+
+    probe = made_probe()
+    seq = predict_one(probe, "sequential", None, 1)
+    slower = predict_one(probe, "process-pool", "fork", 2)
+    faster = dataclasses.replace(slower, strategy="processes", wall_s=slower.wall_s * 0.98)
+    said = why(probe, slower, seq, faster)
+    assert "within 3%: the simpler one is recommended" in said, said
+    assert "the simpler one" not in why(probe, faster, seq, slower)

@@ -11,7 +11,7 @@ from conlab.advice.calibrate import (
     THREAD_POOL,
     costs,
 )
-from conlab.advice.predict import Prediction
+from conlab.advice.predict import TIE, Prediction
 from conlab.advice.profile import TaskProbe
 from conlab.measure.share import CROWD
 from conlab.measure.units import duration, size
@@ -149,6 +149,8 @@ def why(
     )
     if other is not None:
         verdict += f"; the best other strategy, {describe(other)}: {duration(other.total_s)}"
+        if other.total_s < chosen.total_s:
+            verdict += f", within {TIE:.0%}: the simpler one is recommended"
     parts.append(verdict + ".")
     if chosen.family == LOOP:
         parts.append("No strategy is predicted to beat a plain loop for this work on this machine.")
