@@ -44,6 +44,8 @@ def test_threads_are_predicted_like_processes_on_the_free_threaded_build(tmp_pat
     seq = _predicted_s(advice, "sequential", 1)
     threads = _predicted_s(advice, "thread-pool", 2)
     assert probe["overlap"] >= 0.5 and "free-threaded" in probe["label"], probe
+    # All computing: the CPU timeline was read (no GIL) but has no blocks to tell apart.
+    assert probe["bursts"] is None and probe["alignment"] == 0.0, probe
     assert threads < 0.7 * seq, (threads, seq)
     assert advice["strategy"] != "sequential", advice["why"]
 
@@ -53,5 +55,6 @@ def test_the_gil_build_of_the_same_source_does_not_predict_threads(tmp_path):
     advice = _advise(tmp_path, "3.13")
     probe = advice["probe"]
     assert probe["gil_enabled"] is True and probe["overlap"] < 0.5, probe
+    assert probe["bursts"] is None, probe  # read only where the GIL is off
     seq = _predicted_s(advice, "sequential", 1)
     assert _predicted_s(advice, "thread-pool", 2) > 0.9 * seq

@@ -121,6 +121,8 @@ class Advice:
                 "parallel_capacity": pr.capacity,
                 "crowded_capacity": pr.crowded_capacity,
                 "own_cores": pr.own_cores,
+                "alignment": pr.alignment,
+                "bursts": pr.bursts,
                 "gil_enabled": pr.gil_enabled,
                 "args_bytes": pr.shipping.args_bytes,
                 "result_bytes": pr.shipping.result_bytes,
