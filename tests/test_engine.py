@@ -20,7 +20,7 @@ from conlab.engine import ItemFailure, ItemTimeoutError, RemoteTraceback, Worker
 from conlab.errors import ConlabError, UnknownNameError, UsageError
 from conlab.measure.environment import usable_cpus
 from tests.conftest import START_METHODS
-from tests.helpers import SRC, assert_one_line_error, run_cli
+from tests.helpers import SRC, assert_one_line_error, run_cli, run_python
 
 STRATEGIES = ["sequential", "threads", "thread-pool", "processes", "process-pool"]
 
@@ -478,14 +478,7 @@ def heavy_in(modules):
 
 
 def test_the_engine_pool_imports_no_registry_no_advice_no_asyncio():
-    code = "import sys, conlab.engine.pool; print(' '.join(sys.modules))"
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": SRC},
-    ).stdout
+    out = run_python("import sys, conlab.engine.pool; print(' '.join(sys.modules))")
     assert heavy_in(out.split()) == []
 
 
@@ -496,13 +489,7 @@ def test_auto_loads_its_model_without_what_advise_runs():
         "import sys, conlab.engine.auto; before = set(sys.modules); "
         "conlab.engine.auto._load_model(); print(' '.join(sorted(set(sys.modules) - before)))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": SRC},
-    ).stdout.split()
+    out = run_python(code).split()
     assert {"conlab.advice.predict", "conlab.advice.profile", "conlab.advice.words"} <= set(out)
     heavy = ("conlab.model", "conlab.lab", "conlab.strategies", "conlab._process.execute")
     assert [m for m in out if m.startswith(heavy) or m == "conlab.advice.advising"] == []
