@@ -126,3 +126,42 @@ def test_ctrl_c_during_compare(tmp_path, isolate):
     results = resultfile.load(str(path))
     assert results.complete is False and results.comparisons
     _assert_nothing_left(mark)
+
+
+SWALLOWED = """
+import os, signal
+from conlab.cli import signals
+
+def lands_in_the_hook():
+    os.kill(os.getpid(), signal.SIGTERM)
+    for _ in range(100_000):  # the handler runs here, in an at-fork hook: Python ignores it
+        pass
+
+os.register_at_fork(after_in_parent=lands_in_the_hook)
+try:
+    with signals.ending_as_interrupt():
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        for _ in range(10_000_000):
+            pass
+    print("not stopped")
+except KeyboardInterrupt as exc:
+    print("stopped by", exc, signals.exit_code())
+"""
+
+
+def test_a_termination_that_lands_where_python_ignores_exceptions_still_stops_the_command():
+    """SIGTERM during a fork ran conlab's handler inside logging's at-fork hook, where Python
+    prints the KeyboardInterrupt and goes on: `compare` then ran all its repeats. It is
+    delivered again, and nothing is printed for it."""
+    proc = subprocess.run(
+        [sys.executable, "-c", SWALLOWED],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": SRC},
+    )
+    assert proc.stdout.strip() == "stopped by SIGTERM 143", (proc.stdout, proc.stderr)
+    assert "Exception ignored" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

@@ -5,7 +5,9 @@ or SIGHUP, not SIGINT. While a command runs, either raises KeyboardInterrupt in
 the main thread, so that it takes the path Ctrl-C takes (every strategy stops
 its children, the result file is written marked incomplete); the command then
 exits with 128 + the signal's number, as a shell reports it: 130 for SIGINT,
-143 for SIGTERM, 129 for SIGHUP. A second such signal ends conlab at once.
+143 for SIGTERM, 129 for SIGHUP. A second such signal ends conlab at once. Where the
+KeyboardInterrupt lands in code whose exceptions Python ignores (an at-fork hook runs
+around every fork), it is delivered again rather than lost.
 
 A forked child (a sandbox, a pool's worker) gets the default handlers back, so
 that ``Process.terminate()`` still ends it rather than raise inside a task.
@@ -16,7 +18,9 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from types import FrameType
 
@@ -39,7 +43,38 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
+def _swallowed(unraisable: sys.UnraisableHookArgs) -> None:
+    """Our KeyboardInterrupt raised where Python ignores exceptions (an at-fork hook, such as
+    logging's lock release around a fork, or a finalizer) is delivered again, until it lands
+    where the command can stop; anything else goes to the hook that was there before.
+    """
+    global received
+    exc, signum = unraisable.exc_value, received
+    if (
+        isinstance(exc, KeyboardInterrupt)
+        and signum is not None
+        and exc.args == (signal.Signals(signum).name,)
+    ):
+        received = None  # the same signal again, taken as the first: the path Ctrl-C takes
+        # From another thread, a moment later: sent from here, it would run the handler at
+        # once, in this hook, where its exception is ignored too.
+        threading.Thread(target=_redeliver, args=(signum,), daemon=True).start()
+        return
+    _previous_hook(unraisable)
+
+
+def _redeliver(signum: int) -> None:
+    time.sleep(REDELIVER_S)
+    os.kill(os.getpid(), signum)
+
+
+REDELIVER_S = 0.01
+_previous_hook = sys.unraisablehook
+
+
 def _defaults() -> None:
+    if sys.unraisablehook is _swallowed:
+        sys.unraisablehook = _previous_hook
     for signum in ENDING:
         if signal.getsignal(signum) is _on_signal:
             signal.signal(signum, signal.SIG_DFL)
@@ -52,13 +87,16 @@ def ending_as_interrupt() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set handlers; a caller there owns the signals
         return
+    global _previous_hook
     received = None
     saved = {signum: signal.getsignal(signum) for signum in ENDING}
     for signum in ENDING:
         signal.signal(signum, _on_signal)
+    _previous_hook, sys.unraisablehook = sys.unraisablehook, _swallowed
     try:
         yield
     finally:
+        sys.unraisablehook = _previous_hook
         for signum, handler in saved.items():
             signal.signal(signum, handler)
 
