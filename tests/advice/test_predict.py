@@ -257,3 +257,7 @@ def test_a_runner_up_predicted_faster_is_said_to_be_within_the_tie():
     said = why(probe, slower, seq, faster)
     assert "within 3%: the simpler one is recommended" in said, said
     assert "the simpler one" not in why(probe, faster, seq, slower)
+    # asyncio for code not written async is kept out of the choice, not out of the runner-up:
+    # one predicted well ahead is no tie.
+    far = dataclasses.replace(slower, strategy="asyncio", wall_s=slower.wall_s * 0.8)
+    assert "the simpler one" not in why(probe, slower, seq, far)

@@ -149,7 +149,7 @@ def why(
     )
     if other is not None:
         verdict += f"; the best other strategy, {describe(other)}: {duration(other.total_s)}"
-        if other.total_s < chosen.total_s:
+        if other.total_s < chosen.total_s <= other.total_s * (1 + TIE):
             verdict += f", within {TIE:.0%}: the simpler one is recommended"
     parts.append(verdict + ".")
     if chosen.family == LOOP:

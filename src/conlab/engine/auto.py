@@ -212,17 +212,13 @@ class AutoBackend(Backend):
         return done
 
     def _threads_for_good(self, why: str) -> None:
-        """What cannot be sent to a process runs on threads from now on (chunks already on
-        the processes finish there)."""
+        """What cannot be sent to a process runs on threads from now on (chunks a process
+        already runs finish there)."""
         described = self._described()
         self.threads_only = True
-        self.current = ThreadBackend(self.fn, min(self.max_threads, self.cores + 4))
-        self.inflight[self.current] = 0
-        self.evidence = _Evidence()
-        self.recheck_now = True
-        self._take_back()
-        self._release_drained()
-        self._say(Choice(THREADS, self.current.workers, f"{described}: {why}"))
+        threads = ThreadBackend(self.fn, min(self.max_threads, self.cores + 4))
+        self._move_to(threads)
+        self._say(Choice(THREADS, threads.workers, f"{described}: {why}"))
 
     def _all_started(self) -> bool:
         cur = self.current
@@ -365,11 +361,16 @@ class AutoBackend(Backend):
     def _switch(self, chosen: Prediction) -> None:
         if chosen.strategy == THREADS:
             # Threads are judged by their CPU time against the GIL, not by run-queue time.
-            self.current = ThreadBackend(self.fn, chosen.workers)
+            self._move_to(ThreadBackend(self.fn, chosen.workers))
         else:
-            self.current = ProcessBackend(self.fn, self.process_workers, self.start_method)
-            self.current.queued = True
-        self.inflight[self.current] = 0
+            backend = ProcessBackend(self.fn, self.process_workers, self.start_method)
+            backend.queued = True
+            self._move_to(backend)
+
+    def _move_to(self, backend: Backend) -> None:
+        """New chunks go to ``backend``; the pool left behind finishes what it runs."""
+        self.current = backend
+        self.inflight[backend] = 0
         self.evidence = _Evidence()
         self.recheck_now = True  # the new pool's first finished chunks are weighed at once
         self._take_back()
