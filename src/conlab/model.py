@@ -148,7 +148,7 @@ class Worker:
         return f"pid {self.pid} / thread {self.thread}"
 
 
-@dataclass
+@dataclass(slots=True)
 class TaskRecord:
     """What happened to one task in one run.
 

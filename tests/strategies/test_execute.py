@@ -212,3 +212,41 @@ def test_an_exception_as_one_line_is_its_type_and_the_first_line_of_its_message(
 
 def _raises_two_lines():
     raise ValueError("first\nsecond")
+
+
+def interrupts_itself():
+    print("before the interrupt")
+    raise KeyboardInterrupt("the task's own")
+
+
+def test_the_thread_pools_own_path_records_as_execute_does():
+    """execute_pooled, the thread-pool strategy's shorter path: the same records as execute's,
+    the CPU read rule included; a KeyboardInterrupt in a pool thread is the task's (a signal
+    raises in the main thread only), recorded as its error, and the pool runs on."""
+    from conlab.strategies import make
+
+    mixed = [
+        Task(says, ("first",)),
+        Task(tiny, (1,)),
+        Task(nests, ("inner",)),
+        Task(fails),
+        Task(interrupts_itself),
+        Task(tiny, (5,)),
+    ]
+    records = make("thread-pool", 1).run(mixed).records
+    first, quiet, outer, failed, interrupted, after = records[:6]
+    assert first.output == "first\n" and first.output_chunks[0][0] >= first.start_ns
+    assert quiet.output == "" and quiet.output_chunks == []
+    assert outer.result == "inner\n"
+    assert outer.output == "outer before\nouter after\n"
+    assert (failed.status, failed.output) == (ERROR, "about to fail\n")
+    assert "ValueError: on purpose" in failed.error and "fails" in failed.traceback
+    assert (interrupted.status, interrupted.output) == (ERROR, "before the interrupt\n")
+    assert "KeyboardInterrupt: the task's own" in interrupted.error
+    assert (after.status, after.result, after.output) == (OK, 6, "")
+    assert records[0].worker.thread != threading.get_native_id()
+    tinies = make("thread-pool", 1).run([Task(tiny, (i,)) for i in range(3 * CPU_EVERY)]).records
+    assert [r.result for r in tinies] == [i + 1 for i in range(3 * CPU_EVERY)]
+    assert len({r.worker for r in tinies}) == 1
+    read = [r.cpu_ns is not None for r in tinies]
+    assert read == expected_reads([r.duration_ns for r in tinies]) and not all(read)

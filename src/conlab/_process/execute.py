@@ -235,6 +235,51 @@ def execute_fields(
     return (OK, start_ns, end_ns, cpu_ns, state.key, chunks, dropped, result, None, None)
 
 
+def enter_pool_thread() -> None:
+    """Make this thread one of a pool's, which runs only execute_pooled's tasks (the initializer
+    of the thread-pool strategy's ThreadPoolExecutor): its own sink is busy for good, so that
+    its tasks need not set and clear the flag, and a task that runs a task finds it busy."""
+    _this_thread().sink.busy = True
+
+
+def execute_pooled(task: Task) -> Fields:
+    """execute_fields, for a thread that entered a pool (enter_pool_thread) and nothing else.
+
+    A hundred nanoseconds less per task, where each is paid several times over: the least
+    record's tasks (two clock reads) took 1.5 s at 100,000 tasks on two threads, the same with
+    0.85 us more per task 2.1 s. What it leaves out is what such a thread cannot meet: a sink
+    to set or find (the thread's own is always routed to), and a Ctrl-C (signals raise in the
+    main thread only, so a KeyboardInterrupt here is the task's own: recorded as its error).
+    """
+    state = _local.state
+    cpu0 = -1 if state.skip else _thread_time_ns()
+    start_ns = _perf_counter_ns()
+    try:
+        kwargs = task.kwargs
+        result = task.fn(*task.args, **kwargs) if kwargs else task.fn(*task.args)
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        end_ns = _perf_counter_ns()
+        cpu_ns = _cpu_ns(cpu0, end_ns - start_ns, state)
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        chunks, dropped = state.sink.take()
+        error = task_error(exc)
+        return (ERROR, start_ns, end_ns, cpu_ns, state.key, chunks, dropped, None, error, tb)
+    except BaseException:
+        state.sink.take()
+        raise
+    end_ns = _perf_counter_ns()
+    if cpu0 < 0 and end_ns - start_ns < TINY_NS:
+        state.skip -= 1
+        cpu_ns = None
+    else:
+        cpu_ns = _cpu_ns(cpu0, end_ns - start_ns, state)
+    own = state.sink
+    if own.sink is None:
+        return (OK, start_ns, end_ns, cpu_ns, state.key, _NO_OUTPUT, 0, result, None, None)
+    chunks, dropped = own.take()
+    return (OK, start_ns, end_ns, cpu_ns, state.key, chunks, dropped, result, None, None)
+
+
 def _release(
     token: Any, own: capture.LazySink | None, sink: capture.BoundedSink | None
 ) -> tuple[list[tuple[int, str]], int]:
@@ -282,8 +327,15 @@ def records(tasks: Sequence[Task], fields: Sequence[Fields]) -> list[TaskRecord]
     """
     paused = gc.isenabled()
     gc.disable()
+    workers = _WORKERS
     try:
-        return [record(t, i, f) for i, (t, f) in enumerate(zip(tasks, fields, strict=True))]
+        # record()'s body, inline: a call per record is a tenth of the time at 100,000.
+        return [
+            TaskRecord(i, t.name, s, t0, t1, cpu, workers[key], list(out), dropped, r, e, tb)
+            for i, (t, (s, t0, t1, cpu, key, out, dropped, r, e, tb)) in enumerate(
+                zip(tasks, fields, strict=True)
+            )
+        ]
     finally:
         if paused:
             gc.enable()
