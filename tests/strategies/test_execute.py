@@ -247,6 +247,12 @@ def test_the_thread_pools_own_path_records_as_execute_does():
     assert records[0].worker.thread != threading.get_native_id()
     tinies = make("thread-pool", 1).run([Task(tiny, (i,)) for i in range(3 * CPU_EVERY)]).records
     assert [r.result for r in tinies] == [i + 1 for i in range(3 * CPU_EVERY)]
-    assert len({r.worker for r in tinies}) == 1
+    assert len({r.worker for r in tinies}) == 1 and isinstance(tinies[0].worker, Worker)
+    # Their fields were the five of a quiet task: the records are whole all the same.
+    assert all(
+        (r.status, r.output_chunks, r.output_dropped_chars, r.error, r.traceback, r.attempts)
+        == (OK, [], 0, None, None, 1)
+        for r in tinies
+    )
     read = [r.cpu_ns is not None for r in tinies]
     assert read == expected_reads([r.duration_ns for r in tinies]) and not all(read)
