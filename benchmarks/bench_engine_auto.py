@@ -309,8 +309,10 @@ def calibrate_loops() -> int:
 
 # Runs of each case in a round, where one run is too noisy to pair: 100,000 tasks handed
 # between three threads through the GIL took 1.5 to 2.7 s run after run, for the least record
-# as for conlab, with nothing else on the machine. The round's figure is each case's median.
-REPEATS = {"record": 3}
+# as for conlab, with nothing else on the machine (a third of it in the collector, whose
+# full collections came 8 or 9 times a run, 50-70 ms each, as the threads interleaved).
+# The round's figure is each case's median.
+REPEATS = {"record": 5}
 
 
 def one_round(k: int, env: dict[str, str], groups: list[str]) -> dict[str, dict[str, float]]:

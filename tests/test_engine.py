@@ -303,6 +303,11 @@ def test_auto_runs_waiting_work_on_more_threads_than_cores_up_to_the_bound():
     bounded = conlab.map(thread_of, range(60), max_threads=3)
     assert len(set(bounded)) <= 3 + usable_cpus()  # the first items ran on the processes
     assert bounded.advice is not None and bounded.advice.workers <= 3
+    # workers given and max_threads not: the number of workers is the bound (a limit the user
+    # set, such as requests at once to a server), as documented.
+    limited = conlab.map(thread_of, range(60), workers=3)
+    assert len(set(limited)) <= 3 + 3
+    assert limited.advice is not None and limited.advice.workers <= 3, limited.advice
     with pytest.raises(UsageError, match="max_threads must be"):
         conlab.map(inc, [1], max_threads=0)
 

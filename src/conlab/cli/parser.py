@@ -320,7 +320,7 @@ def _add_map(sub: argparse._SubParsersAction[Parser]) -> None:
         "--max-threads",
         type=count(1),
         metavar="N",
-        help="auto: at most N threads for waiting work",
+        help="auto: at most N threads for waiting work (default: --workers if given, else 256)",
     )
     p.add_argument("--quiet", action="store_true", help="do not say what auto chose and why")
     p.set_defaults(func=map_lines)

@@ -98,7 +98,8 @@ def map(
     stopped). ``retries``: times the items of a crashed worker run again.
     ``errors="collect"``: an ItemFailure in place of a failed item's result,
     instead of raising the item's exception (with its index in a note).
-    ``max_threads``: auto's bound on threads for waiting work (default 256).
+    ``max_threads``: auto's bound on threads for waiting work (default: ``workers`` when given,
+    so that a number of workers set as a limit, on requests to a server say, holds; else 256).
     """
     fixed = _check(fn, workers, chunksize, timeout, retries, errors, strategy)
     bound = _check_max_threads(max_threads)
