@@ -123,8 +123,12 @@ def test_output_belongs_to_its_task_nested_tasks_included():
                 execute(Task(tiny, (4,)), 4),
             ]
         )
-    first, quiet, outer, failed, after = records
-    assert first.output == "first\n"
+    assert_each_kept_its_own(*records)
+
+
+def assert_each_kept_its_own(first, quiet, outer, failed, after):
+    """The records of says("first"), tiny, nests("inner"), fails and tiny, run in that order."""
+    assert first.output == "first\n" and first.output_chunks[0][0] >= first.start_ns
     assert quiet.output == "" and quiet.output_chunks == []
     assert outer.result == "inner\n"
     assert outer.output == "outer before\nouter after\n"
@@ -230,20 +234,16 @@ def test_the_thread_pools_own_path_records_as_execute_does():
         Task(tiny, (1,)),
         Task(nests, ("inner",)),
         Task(fails),
+        Task(tiny, (4,)),
         Task(interrupts_itself),
-        Task(tiny, (5,)),
+        Task(tiny, (6,)),
     ]
     records = make("thread-pool", 1).run(mixed).records
-    first, quiet, outer, failed, interrupted, after = records[:6]
-    assert first.output == "first\n" and first.output_chunks[0][0] >= first.start_ns
-    assert quiet.output == "" and quiet.output_chunks == []
-    assert outer.result == "inner\n"
-    assert outer.output == "outer before\nouter after\n"
-    assert (failed.status, failed.output) == (ERROR, "about to fail\n")
-    assert "ValueError: on purpose" in failed.error and "fails" in failed.traceback
+    assert_each_kept_its_own(*records[:5])
+    interrupted, after = records[5:]
     assert (interrupted.status, interrupted.output) == (ERROR, "before the interrupt\n")
     assert "KeyboardInterrupt: the task's own" in interrupted.error
-    assert (after.status, after.result, after.output) == (OK, 6, "")
+    assert (after.status, after.result, after.output) == (OK, 7, "")
     assert records[0].worker.thread != threading.get_native_id()
     tinies = make("thread-pool", 1).run([Task(tiny, (i,)) for i in range(3 * CPU_EVERY)]).records
     assert [r.result for r in tinies] == [i + 1 for i in range(3 * CPU_EVERY)]
