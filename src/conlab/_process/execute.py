@@ -245,9 +245,9 @@ def enter_pool_thread() -> None:
 def execute_pooled(task: Task) -> Fields | Quiet:
     """execute_fields, for a thread that entered a pool (enter_pool_thread) and nothing else.
 
-    A hundred nanoseconds less per task, where each is paid several times over: the least
-    record's tasks (two clock reads) took 1.5 s at 100,000 tasks on two threads, the same with
-    0.85 us more per task 2.1 s. What it leaves out is what such a thread cannot meet: a sink
+    About 90 ns less per trivial task (370-390 against 455-480 here), where each is paid several
+    times over: the least record's tasks (two clock reads), 100,000 on two threads, took 1.4-1.8
+    s, and 1.9-2.4 s with 0.85 us more per task. What it leaves out is what such a thread cannot meet: a sink
     to set or find (the thread's own is always routed to), and a Ctrl-C (signals raise in the
     main thread only, so a KeyboardInterrupt here is the task's own: recorded as its error).
     A task that ended well and printed nothing, the commonest, returns only five fields (Quiet):
