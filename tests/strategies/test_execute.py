@@ -223,10 +223,11 @@ def interrupts_itself():
     raise KeyboardInterrupt("the task's own")
 
 
-def test_the_thread_pools_own_path_records_as_execute_does():
-    """execute_pooled, the thread-pool strategy's shorter path: the same records as execute's,
-    the CPU read rule included; a KeyboardInterrupt in a pool thread is the task's (a signal
-    raises in the main thread only), recorded as its error, and the pool runs on."""
+def test_the_thread_pools_records_are_executes_built_after_the_run():
+    """The thread-pool strategy keeps each task's fields and builds its records after the run:
+    the same records as execute's, the CPU read rule included; a KeyboardInterrupt in a pool
+    thread is the task's (a signal raises in the main thread only), recorded as its error, and
+    the pool runs on."""
     from conlab.strategies import make
 
     mixed = [
@@ -248,7 +249,7 @@ def test_the_thread_pools_own_path_records_as_execute_does():
     tinies = make("thread-pool", 1).run([Task(tiny, (i,)) for i in range(3 * CPU_EVERY)]).records
     assert [r.result for r in tinies] == [i + 1 for i in range(3 * CPU_EVERY)]
     assert len({r.worker for r in tinies}) == 1 and isinstance(tinies[0].worker, Worker)
-    # Their fields were the five of a quiet task: the records are whole all the same.
+    # Built from fields after the run, the records are whole.
     assert all(
         (r.status, r.output_chunks, r.output_dropped_chars, r.error, r.traceback, r.attempts)
         == (OK, [], 0, None, None, 1)

@@ -235,53 +235,6 @@ def execute_fields(
     return (OK, start_ns, end_ns, cpu_ns, state.key, chunks, dropped, result, None, None)
 
 
-def enter_pool_thread() -> None:
-    """Make this thread one of a pool's, which runs only execute_pooled's tasks (the initializer
-    of the thread-pool strategy's ThreadPoolExecutor): its own sink is busy for good, so that
-    its tasks need not set and clear the flag, and a task that runs a task finds it busy."""
-    _this_thread().sink.busy = True
-
-
-def execute_pooled(task: Task) -> Fields | Quiet:
-    """execute_fields, for a thread that entered a pool (enter_pool_thread) and nothing else.
-
-    About 90 ns less per trivial task (370-390 against 455-480 here), where each is paid several
-    times over: the least record's tasks (two clock reads), 100,000 on two threads, took 1.4-1.8
-    s, and 1.9-2.4 s with 0.85 us more per task. What it leaves out is what such a thread cannot meet: a sink
-    to set or find (the thread's own is always routed to), and a Ctrl-C (signals raise in the
-    main thread only, so a KeyboardInterrupt here is the task's own: recorded as its error).
-    A task that ended well and printed nothing, the commonest, returns only five fields (Quiet):
-    the collector walks each task's fields while the pool runs, the ten of a full one among them.
-    """
-    state = _local.state
-    cpu0 = -1 if state.skip else _thread_time_ns()
-    start_ns = _perf_counter_ns()
-    try:
-        kwargs = task.kwargs
-        result = task.fn(*task.args, **kwargs) if kwargs else task.fn(*task.args)
-    except (Exception, SystemExit, KeyboardInterrupt) as exc:
-        end_ns = _perf_counter_ns()
-        cpu_ns = _cpu_ns(cpu0, end_ns - start_ns, state)
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        chunks, dropped = state.sink.take()
-        error = task_error(exc)
-        return (ERROR, start_ns, end_ns, cpu_ns, state.key, chunks, dropped, None, error, tb)
-    except BaseException:
-        state.sink.take()
-        raise
-    end_ns = _perf_counter_ns()
-    if cpu0 < 0 and end_ns - start_ns < TINY_NS:
-        state.skip -= 1
-        cpu_ns = None
-    else:
-        cpu_ns = _cpu_ns(cpu0, end_ns - start_ns, state)
-    own = state.sink
-    if own.sink is None:
-        return (start_ns, end_ns, cpu_ns, state.key, result)  # Quiet: half the size to collect
-    chunks, dropped = own.take()
-    return (OK, start_ns, end_ns, cpu_ns, state.key, chunks, dropped, result, None, None)
-
-
 def _release(
     token: Any, own: capture.LazySink | None, sink: capture.BoundedSink | None
 ) -> tuple[list[tuple[int, str]], int]:
@@ -311,11 +264,6 @@ def _cpu_ns(cpu0: int, wall_ns: int, state: _Thread) -> int | None:
     return cpu_ns
 
 
-# What execute_pooled returns for a task that ended well and printed nothing: start_ns, end_ns,
-# cpu_ns, the worker's key and the result.
-Quiet = tuple[int, int, "int | None", WorkerKey, Any]
-
-
 def record(task: Task, index: int, fields: Fields) -> TaskRecord:
     """The TaskRecord of ``task`` from what execute_fields returned."""
     status, start_ns, end_ns, cpu_ns, key, chunks, dropped, result, error, tb = fields
@@ -326,8 +274,8 @@ def record(task: Task, index: int, fields: Fields) -> TaskRecord:
     )  # fmt: skip
 
 
-def records(tasks: Sequence[Task], fields: Sequence[Fields | Quiet]) -> list[TaskRecord]:
-    """The TaskRecords of ``tasks`` from what execute_fields or execute_pooled returned for each.
+def records(tasks: Sequence[Task], fields: Sequence[Fields]) -> list[TaskRecord]:
+    """The TaskRecords of ``tasks`` from what execute_fields returned for each.
 
     The collector is paused meanwhile: records hold no cycles, and 100,000 of them built
     among the run's live objects set off full collections (0.1 of the 0.15 s they took).
@@ -336,12 +284,12 @@ def records(tasks: Sequence[Task], fields: Sequence[Fields | Quiet]) -> list[Tas
     gc.disable()
     workers = _WORKERS
     try:
-        # record()'s body, inline for the quiet ones: a call per record is a tenth of the time.
+        # record()'s body, inline: a call per record is a tenth of the time at 100,000.
         return [
-            TaskRecord(i, t.name, OK, f[0], f[1], f[2], workers[f[3]], [], 0, f[4])
-            if len(f) == 5
-            else record(t, i, f)
-            for i, (t, f) in enumerate(zip(tasks, fields, strict=True))
+            TaskRecord(i, t.name, s, t0, t1, cpu, workers[key], list(out), dropped, r, e, tb)
+            for i, (t, (s, t0, t1, cpu, key, out, dropped, r, e, tb)) in enumerate(
+                zip(tasks, fields, strict=True)
+            )
         ]
     finally:
         if paused:

@@ -15,7 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from conlab._process import capture
 from conlab._process import execute as _execute
-from conlab._process.execute import enter_pool_thread, execute, execute_pooled, timed_out, unstarted
+from conlab._process.execute import execute, execute_fields, timed_out, unstarted
 from conlab._process.execute import records as execute_records
 from conlab.measure.tree import self_cpu_s
 from conlab.model import LOST, Task, TaskRecord
@@ -85,21 +85,16 @@ class ThreadPoolStrategy(Strategy):
             started[i] = time.perf_counter_ns()
             return execute(task, i)
 
-        # Outside a sandbox and without a timeout, the pool's threads run only their tasks.
-        fast = self.timeout_s is None and _execute.journal is None
         with capture.routed():
             s0 = time.perf_counter_ns()
-            pool = ThreadPoolExecutor(
-                max_workers=workers,
-                thread_name_prefix="conlab",
-                initializer=enter_pool_thread if fast else None,
-            )
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="conlab")
             try:
                 _start_all_threads(pool, workers)
                 cpu0 = self_cpu_s()
                 t0 = time.perf_counter_ns()
+                fast = self.timeout_s is None and _execute.journal is None
                 if fast:
-                    fields = [f.result() for f in [pool.submit(execute_pooled, t) for t in tasks]]
+                    fields = [f.result() for f in [pool.submit(execute_fields, t) for t in tasks]]
                 elif self.timeout_s is None:  # in a sandbox: each record journaled as it ends
                     futures = [pool.submit(execute, task, i) for i, task in enumerate(tasks)]
                     records = [f.result() for f in futures]
