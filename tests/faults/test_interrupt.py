@@ -165,3 +165,29 @@ def test_a_termination_that_lands_where_python_ignores_exceptions_still_stops_th
     )
     assert proc.stdout.strip() == "stopped by SIGTERM 143", (proc.stdout, proc.stderr)
     assert "Exception ignored" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_a_command_inside_a_command_leaves_the_hooks_as_they_were():
+    """``ending_as_interrupt`` inside itself (conlab's main called from a command): an error
+    Python ignores still reaches the hook from before both, once, and both exits restore it."""
+    from conlab.cli import signals
+
+    seen = []
+    before, hook = sys.unraisablehook, seen.append
+    sys.unraisablehook = hook
+    try:
+        with signals.ending_as_interrupt():
+            with signals.ending_as_interrupt():
+                signals._swallowed(_unraisable(ValueError("not ours")))
+            assert sys.unraisablehook is signals._swallowed
+        assert sys.unraisablehook is hook
+    finally:
+        sys.unraisablehook = before
+    assert [str(u.exc_value) for u in seen] == ["not ours"]
+
+
+def _unraisable(exc: BaseException):
+    class Args:
+        exc_type, exc_value, exc_traceback, err_msg, object = type(exc), exc, None, None, None
+
+    return Args()

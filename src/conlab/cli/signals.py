@@ -92,11 +92,14 @@ def ending_as_interrupt() -> Iterator[None]:
     saved = {signum: signal.getsignal(signum) for signum in ENDING}
     for signum in ENDING:
         signal.signal(signum, _on_signal)
-    _previous_hook, sys.unraisablehook = sys.unraisablehook, _swallowed
+    hook = sys.unraisablehook
+    if hook is not _swallowed:  # a command run by a command: the hook before both stays last
+        _previous_hook = hook
+    sys.unraisablehook = _swallowed
     try:
         yield
     finally:
-        sys.unraisablehook = _previous_hook
+        sys.unraisablehook = hook
         for signum, handler in saved.items():
             signal.signal(signum, handler)
 
