@@ -7,6 +7,7 @@ import gc
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -267,11 +268,14 @@ def _cpu_ns(cpu0: int, wall_ns: int, state: _Thread) -> int | None:
 def record(task: Task, index: int, fields: Fields) -> TaskRecord:
     """The TaskRecord of ``task`` from what execute_fields returned."""
     status, start_ns, end_ns, cpu_ns, key, chunks, dropped, result, error, tb = fields
-    worker = _WORKERS[key]
     return TaskRecord(
-        index, task.name, status, start_ns, end_ns, cpu_ns, worker, list(chunks), dropped, result,
-        error, tb,
+        index, task.name, status, start_ns, end_ns, cpu_ns, _WORKERS[key], [*chunks], dropped,
+        result, error, tb,
     )  # fmt: skip
+
+
+# From this many records up, records() moves them to the collector's oldest generation.
+PROMOTE_AT = 10_000
 
 
 def records(tasks: Sequence[Task], fields: Sequence[Fields]) -> list[TaskRecord]:
@@ -279,14 +283,40 @@ def records(tasks: Sequence[Task], fields: Sequence[Fields]) -> list[TaskRecord]
 
     The collector is paused meanwhile: records hold no cycles, and 100,000 of them built
     among the run's live objects set off full collections (0.1 of the 0.15 s they took).
+    Many records then go straight to the oldest generation (see _promote_young).
     """
+    if len(tasks) != len(fields):
+        raise ValueError(f"{len(tasks)} tasks but {len(fields)} results")
     paused = gc.isenabled()
     gc.disable()
     try:
-        return [record(t, i, f) for i, (t, f) in enumerate(zip(tasks, fields, strict=True))]
+        built = list(map(record, tasks, range(len(tasks)), fields))
+        if len(built) >= PROMOTE_AT:
+            _promote_young()
+        return built
     finally:
         if paused:
             gc.enable()
+
+
+def _promote_young() -> None:
+    """Move every object of the young generations to the oldest, without walking them.
+
+    Records live as long as the run's results. Left young, 100,000 of them (and their
+    output lists) are walked by the next young collection, 16 ms, and by the middle
+    generation's after it, before they reach the oldest anyway. ``gc.freeze`` then
+    ``gc.unfreeze`` splices the generations' lists onto the oldest's: 8 µs, on 3.10 to
+    3.13. Not where the process has frozen objects of its own (unfreeze would thaw them),
+    nor on a free-threaded build, whose freeze visits the whole heap, nor from 3.14, whose
+    incremental collector's freeze walks the old generation's lists (not measured here).
+    """
+    import sysconfig  # here: a worker that imports this module never needs it
+
+    if sys.version_info >= (3, 14) or sysconfig.get_config_var("Py_GIL_DISABLED"):
+        return
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
 
 
 def execute(
