@@ -91,3 +91,16 @@ def test_a_file_written_before_the_measured_kind_is_headed_with_it_from_its_runs
     assert from_runs.startswith("sleep (waiting: CPU "), from_runs
     c.measured_kind = kept
     assert words.heading(c) == from_runs
+
+
+def crashes(x):
+    raise SystemExit(3)
+
+
+def test_a_comparison_whose_sequential_run_failed_says_its_kind_was_not_measured():
+    # Every run of a user's function crashed: its heading said "(mixed, 2 tasks)", the
+    # placeholder kind of a function that declares none, read as if the lab had found it.
+    from conlab.workloads.user import function_workload
+
+    c = compare(function_workload(crashes, range(2)), [make("sequential")], repeats=1, warmup=0)
+    assert words.heading(c).endswith("(kind not measured, 2 tasks)"), words.heading(c)

@@ -58,10 +58,12 @@ def measured_kind(kind: MeasuredKind) -> str:
 
 def kind_label(c: Comparison) -> str:
     """The work's kind as a heading shows it: as the lab measured it, with the figures, when
-    it did (from its runs, for a file written before it kept it); else the kind the workload
-    declares (a user's function declares none: mixed)."""
+    it did (from its runs, for a file written before it kept it). When no run measured it
+    (the sequential run failed), it says so: the kind a workload declares is a guess, and a
+    user's function declares none (its "mixed" is a placeholder), so a heading that showed it
+    would read as a finding."""
     kind = c.measured_kind or workkind.measured_kind(c.reference, c.runs)
-    return c.kind if kind is None else measured_kind(kind)
+    return "kind not measured" if kind is None else measured_kind(kind)
 
 
 def heading(c: Comparison) -> str:
