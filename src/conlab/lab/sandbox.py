@@ -194,13 +194,14 @@ def _supervise(strategy: Strategy, tasks: list[Task], log_dir: str) -> Execution
     records: list[TaskRecord | None] = [None] * len(tasks)
     batches = [list(range(len(tasks)))]  # the tasks of each sandbox still to run
     notes: list[str] = []
+    reruns: dict[str, list[int]] = {}  # how a sandbox died: the tasks run again, each time
     outcomes: list[_Outcome] = []
     while batches:
         pending = batches.pop(0)
         out = _one(strategy, [tasks[i] for i in pending], log_dir)
         outcomes.append(out)
         if out.execution is None:
-            again, suspects = _account(strategy, tasks, pending, records, out, notes)
+            again, suspects = _account(strategy, tasks, pending, records, out, notes, reruns)
             # Each suspect alone first: the one that kills its sandbox again is the culprit.
             batches[:0] = [[i] for i in suspects] + ([again] if again else [])
             continue
@@ -209,6 +210,7 @@ def _supervise(strategy: Strategy, tasks: list[Task], log_dir: str) -> Execution
         for k, record in enumerate(out.execution.records):
             record.index = pending[k]
             records[pending[k]] = record
+    notes.extend(_ran_again(how_ended, counts) for how_ended, counts in reruns.items())
     first, last = outcomes[0], outcomes[-1]
     t0 = first.execution.t0_ns if first.execution is not None else first.go_ns
     t1 = last.execution.t1_ns if last.execution is not None else last.end_ns
@@ -228,6 +230,7 @@ def _account(
     records: list[TaskRecord | None],
     out: _Outcome,
     notes: list[str],
+    reruns: dict[str, list[int]],
 ) -> tuple[list[int], list[int]]:
     """Records for what the dead sandbox finished or was running; the tasks to run again
     together, and the suspects to run again one at a time (see recovery.py)."""
@@ -273,6 +276,8 @@ def _account(
         suspects=suspects,
     )
     notes.extend(_what_ran_again(tasks, pending, out, how_ended, again, suspects))
+    if again and out.timed_out is None:
+        reruns.setdefault(how_ended, []).append(len(again))
     return again, suspects
 
 
@@ -295,7 +300,9 @@ def _what_ran_again(
     again: list[int],
     suspects: list[int],
 ) -> list[str]:
-    """The notes that say which tasks ran again after the sandbox died or was stopped."""
+    """The notes that say which tasks ran again after the sandbox was stopped, or died with
+    several tasks running (a death with one, or none, running is counted in _supervise's
+    reruns and said once for all the deaths alike: see _ran_again)."""
     notes = []
     if suspects:
         names = ", ".join(repr(tasks[i].name) for i in suspects)
@@ -308,12 +315,22 @@ def _what_ran_again(
             f"task {tasks[pending[out.timed_out]].name!r} ran past the timeout; its sandbox was "
             f"stopped and {len(again)} other task(s) ran again in a fresh one"
         )
-    elif again:
-        notes.append(
-            f"the sandbox process died with {how_ended}; {len(again)} task(s) not finished ran "
+    return notes
+
+
+def _ran_again(how_ended: str, counts: list[int]) -> str:
+    """One note for every death of a run's sandboxes that ended the same way: a function that
+    segfaults on every input killed four sandboxes in turn, and four notes said so alike."""
+    if len(counts) == 1:
+        return (
+            f"the sandbox process died with {how_ended}; {counts[0]} task(s) not finished ran "
             "again in a fresh one"
         )
-    return notes
+    each = ", ".join(map(str, counts[:-1])) + f" and {counts[-1]}"
+    return (
+        f"the sandbox process died {len(counts)} times with {how_ended}; each time, the tasks "
+        f"not finished ran again in a fresh one ({each} of them)"
+    )
 
 
 def _one(strategy: Strategy, tasks: list[Task], log_dir: str) -> _Outcome:
