@@ -300,9 +300,10 @@ def _what_ran_again(
     again: list[int],
     suspects: list[int],
 ) -> list[str]:
-    """The notes that say which tasks ran again after the sandbox was stopped, or died with
-    several tasks running (a death with one, or none, running is counted in _supervise's
-    reruns and said once for all the deaths alike: see _ran_again)."""
+    """The notes that say which tasks ran alone after the sandbox died with several running
+    (none of them named by its last words), and which ran again after it was stopped for a
+    timeout. The tasks not finished that a death sent to a fresh sandbox are counted in
+    _supervise's ``reruns`` instead, and said once for all the deaths alike (_ran_again)."""
     notes = []
     if suspects:
         names = ", ".join(repr(tasks[i].name) for i in suspects)
