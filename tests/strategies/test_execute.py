@@ -312,3 +312,19 @@ def test_records_leave_the_processs_own_frozen_objects_frozen():
         assert set(generation_of(built[:: PROMOTE_AT // 100])) <= {0, 1}  # young
     finally:
         gc.unfreeze()
+
+
+def test_the_thread_pools_quiet_records_name_the_thread_that_ran_each():
+    # A quiet tiny task's fields are three, as the least record's, and its worker is found
+    # through the id its thread kept: each record names the thread the task ran in.
+    from conlab.strategies import make
+
+    tasks = [Task(threading.get_native_id, name=f"t{i}") for i in range(4000)]
+    records_ = make("thread-pool", 2).run(tasks).records
+    assert [r.index for r in records_] == list(range(4000))
+    assert all(r.ok and r.worker.thread == r.result for r in records_)
+    assert all(r.worker.pid == os.getpid() for r in records_)
+    assert {r.result for r in records_} != {threading.get_native_id()}  # the pool's threads
+    quiet = [r for r in records_ if r.cpu_ns is None]
+    assert len(quiet) > 3000  # most went the three-field way
+    assert all((r.output_chunks, r.error, r.traceback) == ([], None, None) for r in quiet)

@@ -11,7 +11,9 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Sequence
+from array import array
+from collections.abc import Mapping, Sequence
+from itertools import repeat
 from typing import Any, Protocol
 
 from conlab._process import capture, lifeline
@@ -51,7 +53,7 @@ _NO_OUTPUT: tuple[tuple[int, str], ...] = ()
 class _Thread:
     """What one thread keeps between its tasks: who it is, and how many CPU reads to skip."""
 
-    __slots__ = ("key", "sink", "skip", "tiny", "worker")
+    __slots__ = ("key", "ran", "sink", "skip", "tiny", "worker")
 
     def __init__(self) -> None:
         if _hooked_in != os.getpid():
@@ -62,6 +64,7 @@ class _Thread:
         self.sink = capture.thread_sink()
         self.skip = 0  # CPU reads still to skip
         self.tiny = 0  # tiny tasks in a row, CPU read
+        self.ran: array[int] | None = None  # a pool thread's quiet results' ids (see Quiet)
 
 
 _local = threading.local()
@@ -215,11 +218,7 @@ def execute_fields(
             _release(token, own, sink)
             raise  # a Ctrl-C during the task: the command's to handle
         end_ns = _perf_counter_ns()
-        cpu_ns = _cpu_ns(cpu0, end_ns - start_ns, state)
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        chunks, dropped = _release(token, own, sink)
-        error = task_error(exc)
-        return (ERROR, start_ns, end_ns, cpu_ns, state.key, chunks, dropped, None, error, tb)
+        return _failed(exc, start_ns, end_ns, cpu0, state, _release(token, own, sink))
     except BaseException:
         _release(token, own, sink)
         raise
@@ -234,6 +233,89 @@ def execute_fields(
         return (OK, start_ns, end_ns, cpu_ns, state.key, _NO_OUTPUT, 0, result, None, None)
     chunks, dropped = _release(token, own, sink)
     return (OK, start_ns, end_ns, cpu_ns, state.key, chunks, dropped, result, None, None)
+
+
+def _failed(
+    exc: BaseException,
+    start_ns: int,
+    end_ns: int,
+    cpu0: int,
+    state: _Thread,
+    output: tuple[Sequence[tuple[int, str]], int],
+) -> Fields:
+    """The fields of a task that raised ``exc``."""
+    cpu_ns = _cpu_ns(cpu0, end_ns - start_ns, state)
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    chunks, dropped = output
+    return (ERROR, start_ns, end_ns, cpu_ns, state.key, chunks, dropped, None, task_error(exc), tb)
+
+
+# What execute_pooled returns for the commonest task at 100,000 (tiny, quiet, ok, its CPU time
+# not read): its times and result, the least record's three fields; its worker is found
+# through the id kept in its thread's ``ran`` (owners). A pool keeps each task's result in
+# its future until the run ends, and each full collection (9 a run at 100,000 trivial tasks)
+# walks the futures and touches what they hold: in the raw ThreadPoolExecutor of the least
+# record, a fourth field (the worker's key) took 1.071-1.081 of its time against 1.026-1.052
+# with three, the worker kept beside them 1.030 (README, "The window, taken apart").
+Quiet = tuple[int, int, Any]
+
+
+def enter_pool_thread(states: list[_Thread]) -> None:
+    """The initializer of the thread-pool strategy's threads, which run execute_pooled's tasks
+    and nothing else: the thread's own output sink is busy for good (its tasks need not set
+    and clear the flag; a task run by a task finds it busy and takes a sink of its own), and
+    its state joins ``states``, where the run finds the ids of its quiet results (owners)."""
+    state = _this_thread()
+    state.sink.busy = True
+    state.ran = array("Q")
+    states.append(state)
+
+
+def execute_pooled(task: Task) -> Fields | Quiet:
+    """execute_fields, in a thread that entered a pool (enter_pool_thread).
+
+    What it leaves out is what such a thread cannot meet: a sink to set or find (the
+    thread's own is always the one written to), and a Ctrl-C (signals raise in the main
+    thread only, so a KeyboardInterrupt here is the task's own: recorded as its error).
+    A quiet task returns three fields (Quiet) and its id goes to the thread's ``ran``: its
+    result must stay alive until the records are built (the pool's futures keep it), so
+    that no other result takes its id.
+    """
+    state = _local.state
+    cpu0 = -1 if state.skip else _thread_time_ns()
+    start_ns = _perf_counter_ns()
+    try:
+        kwargs = task.kwargs
+        result = task.fn(*task.args, **kwargs) if kwargs else task.fn(*task.args)
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        return _failed(exc, start_ns, _perf_counter_ns(), cpu0, state, state.sink.take())
+    except BaseException:
+        state.sink.take()
+        raise
+    end_ns = _perf_counter_ns()
+    if cpu0 < 0 and end_ns - start_ns < TINY_NS:
+        state.skip -= 1
+        if state.sink.sink is None:
+            quiet = (start_ns, end_ns, result)
+            state.ran.append(id(quiet))
+            return quiet
+        cpu_ns = None
+    else:
+        cpu_ns = _cpu_ns(cpu0, end_ns - start_ns, state)
+    chunks, dropped = state.sink.take()
+    output = chunks or _NO_OUTPUT
+    return (OK, start_ns, end_ns, cpu_ns, state.key, output, dropped, result, None, None)
+
+
+def owners(states: Sequence[_Thread]) -> dict[int, WorkerKey]:
+    """The worker of each quiet result of a pool's threads, by the result's id."""
+    found: dict[int, WorkerKey] = {}
+    for state in states:
+        found.update(dict.fromkeys(state.ran or (), state.key))
+    return found
+
+
+_NO_OWNERS: Mapping[int, WorkerKey] = {}
 
 
 def _release(
@@ -265,8 +347,15 @@ def _cpu_ns(cpu0: int, wall_ns: int, state: _Thread) -> int | None:
     return cpu_ns
 
 
-def record(task: Task, index: int, fields: Fields) -> TaskRecord:
-    """The TaskRecord of ``task`` from what execute_fields returned."""
+def record(
+    task: Task, index: int, fields: Fields | Quiet, owner: Mapping[int, WorkerKey] = _NO_OWNERS
+) -> TaskRecord:
+    """The TaskRecord of ``task`` from what execute_fields or execute_pooled returned (a Quiet
+    result's worker from ``owner``, see owners)."""
+    if len(fields) == 3:
+        start_ns, end_ns, result = fields
+        worker = _WORKERS[owner[id(fields)]]
+        return TaskRecord(index, task.name, OK, start_ns, end_ns, None, worker, [], 0, result)
     status, start_ns, end_ns, cpu_ns, key, chunks, dropped, result, error, tb = fields
     return TaskRecord(
         index, task.name, status, start_ns, end_ns, cpu_ns, _WORKERS[key], [*chunks], dropped,
@@ -278,8 +367,13 @@ def record(task: Task, index: int, fields: Fields) -> TaskRecord:
 PROMOTE_AT = 10_000
 
 
-def records(tasks: Sequence[Task], fields: Sequence[Fields]) -> list[TaskRecord]:
-    """The TaskRecords of ``tasks`` from what execute_fields returned for each.
+def records(
+    tasks: Sequence[Task],
+    fields: Sequence[Fields | Quiet],
+    owner: Mapping[int, WorkerKey] = _NO_OWNERS,
+) -> list[TaskRecord]:
+    """The TaskRecords of ``tasks`` from what execute_fields or execute_pooled returned for each
+    (``owner``: the workers of the Quiet ones, see owners).
 
     The collector is paused meanwhile: records hold no cycles, and 100,000 of them built
     among the run's live objects set off full collections (0.1 of the 0.15 s they took).
@@ -290,7 +384,7 @@ def records(tasks: Sequence[Task], fields: Sequence[Fields]) -> list[TaskRecord]
     paused = gc.isenabled()
     gc.disable()
     try:
-        built = list(map(record, tasks, range(len(tasks)), fields))
+        built = list(map(record, tasks, range(len(tasks)), fields, repeat(owner)))
         if len(built) >= PROMOTE_AT:
             _promote_young()
         return built

@@ -8,14 +8,23 @@ strategy with a timeout runs in a sandbox process (sandbox.py), whose end stops 
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
 
 from conlab._process import capture
 from conlab._process import execute as _execute
-from conlab._process.execute import execute, execute_fields, timed_out, unstarted
+from conlab._process.execute import (
+    enter_pool_thread,
+    execute,
+    execute_pooled,
+    owners,
+    timed_out,
+    unstarted,
+)
 from conlab._process.execute import records as execute_records
 from conlab.measure.tree import self_cpu_s
 from conlab.model import LOST, Task, TaskRecord
@@ -85,16 +94,23 @@ class ThreadPoolStrategy(Strategy):
             started[i] = time.perf_counter_ns()
             return execute(task, i)
 
+        # The common case: no timeout, not in a sandbox. Its threads run execute_pooled, and
+        # its records are built after the timed part, outside the contention of the threads.
+        fast = self.timeout_s is None and _execute.journal is None
+        states: list[Any] = []  # the pool's threads' states (enter_pool_thread)
         with capture.routed():
             s0 = time.perf_counter_ns()
-            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="conlab")
+            pool = ThreadPoolExecutor(
+                max_workers=workers,
+                thread_name_prefix="conlab",
+                initializer=functools.partial(enter_pool_thread, states) if fast else None,
+            )
             try:
                 _start_all_threads(pool, workers)
                 cpu0 = self_cpu_s()
                 t0 = time.perf_counter_ns()
-                fast = self.timeout_s is None and _execute.journal is None
                 if fast:
-                    fields = [f.result() for f in [pool.submit(execute_fields, t) for t in tasks]]
+                    fields = [f.result() for f in [pool.submit(execute_pooled, t) for t in tasks]]
                 elif self.timeout_s is None:  # in a sandbox: each record journaled as it ends
                     futures = [pool.submit(execute, task, i) for i, task in enumerate(tasks)]
                     records = [f.result() for f in futures]
@@ -107,8 +123,7 @@ class ThreadPoolStrategy(Strategy):
                 # An abandoned thread is not waited for; the sandbox's end stops it.
                 pool.shutdown(wait=self.timeout_s is None, cancel_futures=True)
         if fast:
-            # Built after the timed part, outside the contention of the pool's threads.
-            records = execute_records(tasks, fields)
+            records = execute_records(tasks, fields, owners(states))
         return Execution(records, t0, t1, startup_ns=t0 - s0, cpu_s=cpu, notes=notes)
 
     def _collect(
