@@ -401,8 +401,9 @@ def _promote_young() -> None:
     generation's after it, before they reach the oldest anyway. ``gc.freeze`` then
     ``gc.unfreeze`` splices the generations' lists onto the oldest's: 8 µs, on 3.10 to
     3.13. The process's other young objects go with them: a cycle among them that is
-    already garbage waits for the next full collection, not the next young one. Not where the process has frozen objects of its own (unfreeze would thaw them),
-    nor on a free-threaded build, whose freeze visits the whole heap, nor from 3.14, whose
+    already garbage waits for the next full collection, not the next young one. Not where
+    the process has frozen objects of its own (unfreeze would thaw them), nor on a
+    free-threaded build, whose freeze visits the whole heap, nor from 3.14, whose
     incremental collector's freeze walks the old generation's lists (not measured here).
     """
     import sysconfig  # here: a worker that imports this module never needs it
