@@ -128,7 +128,15 @@ def interrupt_arrived() -> None:
 
 def _count_interrupt(signum: int, frame: Any) -> None:
     interrupt_arrived()
-    signal.default_int_handler(signum, frame)
+    exc = KeyboardInterrupt()
+    exc.signum = signum  # type: ignore[attr-defined]  # see is_sigint
+    raise exc
+
+
+def is_sigint(exc: BaseException) -> bool:
+    """Whether ``exc`` is the KeyboardInterrupt a SIGINT raised (not a task's own), where
+    SIGINTs are counted: cli/signals.py delivers it again when Python ignored it."""
+    return isinstance(exc, KeyboardInterrupt) and getattr(exc, "signum", None) == signal.SIGINT
 
 
 def count_interrupts() -> None:

@@ -6,8 +6,8 @@ the main thread, so that it takes the path Ctrl-C takes (every strategy stops
 its children, the result file is written marked incomplete); the command then
 exits with 128 + the signal's number, as a shell reports it: 130 for SIGINT,
 143 for SIGTERM, 129 for SIGHUP. A second such signal ends conlab at once. Where the
-KeyboardInterrupt lands in code whose exceptions Python ignores (an at-fork hook runs
-around every fork), it is delivered again rather than lost.
+KeyboardInterrupt, or a Ctrl-C's, lands in code whose exceptions Python ignores (an
+at-fork hook runs around every fork), it is delivered again rather than lost.
 
 A forked child (a sandbox, a pool's worker) gets the default handlers back, so
 that ``Process.terminate()`` still ends it rather than raise inside a task.
@@ -44,23 +44,36 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
 
 
 def _swallowed(unraisable: sys.UnraisableHookArgs) -> None:
-    """Our KeyboardInterrupt raised where Python ignores exceptions (an at-fork hook, such as
-    logging's lock release around a fork, or a finalizer) is delivered again, until it lands
-    where the command can stop; anything else goes to the hook that was there before.
+    """Our KeyboardInterrupt, or a SIGINT's, raised where Python ignores exceptions (an at-fork
+    hook, such as logging's lock release around a fork, or a finalizer) is delivered again,
+    until it lands where the command can stop; anything else goes to the hook that was there
+    before.
     """
     global received
-    exc, signum = unraisable.exc_value, received
+    signum = _signal_of(unraisable.exc_value)
+    if signum is None:
+        _previous_hook(unraisable)
+        return
+    if signum == received:
+        received = None  # the same signal again, taken as the first: the path Ctrl-C takes
+    # From another thread, a moment later: sent from here, it would run the handler at
+    # once, in this hook, where its exception is ignored too.
+    threading.Thread(target=_redeliver, args=(signum,), daemon=True).start()
+
+
+def _signal_of(exc: BaseException | None) -> int | None:
+    """The signal that raised ``exc``, when it is a SIGINT's KeyboardInterrupt or ours."""
+    from conlab._process.execute import is_sigint
+
+    if exc is not None and is_sigint(exc):
+        return signal.SIGINT
     if (
         isinstance(exc, KeyboardInterrupt)
-        and signum is not None
-        and exc.args == (signal.Signals(signum).name,)
+        and received is not None
+        and exc.args == (signal.Signals(received).name,)
     ):
-        received = None  # the same signal again, taken as the first: the path Ctrl-C takes
-        # From another thread, a moment later: sent from here, it would run the handler at
-        # once, in this hook, where its exception is ignored too.
-        threading.Thread(target=_redeliver, args=(signum,), daemon=True).start()
-        return
-    _previous_hook(unraisable)
+        return received
+    return None
 
 
 def _redeliver(signum: int) -> None:
