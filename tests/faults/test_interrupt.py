@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -194,3 +195,29 @@ def _unraisable(exc: BaseException):
         exc_type, exc_value, exc_traceback, err_msg, object = type(exc), exc, None, None, None
 
     return Args()
+
+
+def test_a_ctrl_c_while_the_thread_pool_starts_leaves_no_thread_holding_the_exit(monkeypatch):
+    """`demo` once printed 'conlab: interrupted' and then did not exit for 10 s: its Ctrl-C
+    had landed in Thread.start, as the thread-pool strategy started its threads. That
+    thread never joined the pool's set, so nothing joined it, and it waited 10 s at the
+    start barrier for a second thread that never came. A Ctrl-C there now breaks the barrier."""
+    from conlab.model import Task
+    from conlab.strategies import make
+
+    start = threading.Thread.start
+
+    def interrupted_start(self: threading.Thread) -> None:
+        start(self)  # the thread runs, and the Ctrl-C lands in the wait for it to begin
+        raise KeyboardInterrupt
+
+    before = set(threading.enumerate())
+    monkeypatch.setattr(threading.Thread, "start", interrupted_start)
+    with pytest.raises(KeyboardInterrupt):
+        make("thread-pool", 2).run([Task(abs, (-1,)), Task(abs, (-2,))])
+    monkeypatch.undo()
+    left = [t for t in threading.enumerate() if t not in before]
+    assert left, "the interrupted start left a thread to watch (else this test shows nothing)"
+    for t in left:
+        t.join(timeout=3)
+    assert not [t for t in left if t.is_alive()], "a pool thread outlived the Ctrl-C by 3 s"

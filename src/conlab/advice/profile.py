@@ -332,13 +332,20 @@ def _run_pair(a: Sequence[tuple[int, Task]], b: Sequence[tuple[int, Task]]) -> t
     done: list[_Batch] = []
 
     def work(batch: Sequence[tuple[int, Task]]) -> None:
-        go.wait()
+        try:
+            go.wait()
+        except threading.BrokenBarrierError:
+            return  # the caller was interrupted
         done.append(_run_batch(batch))
 
     threads = [threading.Thread(target=work, args=(x,), daemon=True) for x in (a, b)]
-    for t in threads:
-        t.start()
-    go.wait()
+    try:
+        for t in threads:
+            t.start()
+        go.wait()
+    except BaseException:
+        go.abort()  # a Ctrl-C: no thread is left waiting at the barrier for good
+        raise
     t0 = time.perf_counter()
     for t in threads:
         t.join()

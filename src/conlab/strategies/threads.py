@@ -168,7 +168,14 @@ def _start_all_threads(pool: ThreadPoolExecutor, workers: int) -> None:
 
     ThreadPoolExecutor starts a thread per submission while none is idle;
     tasks that wait for each other keep every thread busy until all exist.
+    A Ctrl-C meanwhile breaks the barrier: a thread it caught starting (in
+    ``Thread.start``) is not the pool's to join, and it would hold the
+    command's exit for the barrier's 10 s.
     """
     barrier = threading.Barrier(workers)
-    for f in [pool.submit(barrier.wait, 10) for _ in range(workers)]:
-        f.result()
+    try:
+        for f in [pool.submit(barrier.wait, 10) for _ in range(workers)]:
+            f.result()
+    except BaseException:
+        barrier.abort()
+        raise
