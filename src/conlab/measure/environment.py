@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import platform
 import socket
 import sys
 import sysconfig
 from typing import Any
-
-from conlab._process import shipping
 
 
 def gil_enabled() -> bool:
@@ -27,6 +24,8 @@ def cpu_model() -> str:
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    import platform  # here: conlab.map's auto reads usable_cpus only, as workers compute
+
     return platform.processor() or platform.machine()
 
 
@@ -111,6 +110,9 @@ def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str]:
 
 
 def collect() -> dict[str, Any]:
+    import platform
+
+    from conlab._process import shipping
     from conlab._version import __version__
 
     uname = platform.uname()
