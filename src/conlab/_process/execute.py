@@ -133,7 +133,7 @@ def _count_interrupt(signum: int, frame: Any) -> None:
     raise exc
 
 
-def is_sigint(exc: BaseException) -> bool:
+def is_sigint(exc: BaseException | None) -> bool:
     """Whether ``exc`` is the KeyboardInterrupt a SIGINT raised (not a task's own), where
     SIGINTs are counted: cli/signals.py delivers it again when Python ignored it."""
     return isinstance(exc, KeyboardInterrupt) and getattr(exc, "signum", None) == signal.SIGINT

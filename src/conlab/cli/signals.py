@@ -65,7 +65,7 @@ def _signal_of(exc: BaseException | None) -> int | None:
     """The signal that raised ``exc``, when it is a SIGINT's KeyboardInterrupt or ours."""
     from conlab._process.execute import is_sigint
 
-    if exc is not None and is_sigint(exc):
+    if is_sigint(exc):
         return signal.SIGINT
     if (
         isinstance(exc, KeyboardInterrupt)
