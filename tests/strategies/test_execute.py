@@ -316,7 +316,7 @@ def test_records_leave_the_processs_own_frozen_objects_frozen():
 
 def test_the_thread_pools_quiet_records_name_the_thread_that_ran_each():
     # A quiet tiny task's fields are three, as the least record's, and its worker is found
-    # through the id its thread kept: each record names the thread the task ran in.
+    # through the task's index its thread kept: each record names the thread the task ran in.
     from conlab.strategies import make
 
     tasks = [Task(threading.get_native_id, name=f"t{i}") for i in range(4000)]

@@ -12,7 +12,8 @@ import threading
 import time
 import traceback
 from array import array
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Sequence
 from itertools import repeat
 from typing import Any, Protocol
 
@@ -64,7 +65,7 @@ class _Thread:
         self.sink = capture.thread_sink()
         self.skip = 0  # CPU reads still to skip
         self.tiny = 0  # tiny tasks in a row, CPU read
-        self.ran: array[int] | None = None  # a pool thread's quiet results' ids (see Quiet)
+        self.ran: array[int] | None = None  # a pool thread's quiet tasks' indices (see Quiet)
 
 
 _local = threading.local()
@@ -260,11 +261,14 @@ def _failed(
 
 # What execute_pooled returns for the commonest task at 100,000 (tiny, quiet, ok, its CPU time
 # not read): its times and result, the least record's three fields; its worker is found
-# through the id kept in its thread's ``ran`` (owners). A pool keeps each task's result in
-# its future until the run ends, and each full collection (9 a run at 100,000 trivial tasks)
-# walks the futures and touches what they hold: in the raw ThreadPoolExecutor of the least
-# record, a fourth field (the worker's key) took 1.071-1.081 of its time against 1.026-1.052
-# with three, the worker kept beside them 1.030 (README, "The window, taken apart").
+# through the task's index kept in its thread's ``ran`` (owners). A pool keeps each task's
+# result in its future until the run ends, and each full collection (9 a run at 100,000 trivial
+# tasks) walks the futures and touches what they hold: in the raw ThreadPoolExecutor of the
+# least record, a fourth field (the worker's key) took 1.071-1.081 of its time against
+# 1.026-1.052 with three, the worker kept beside them 1.030 (README, "The window, taken apart").
+# Kept beside them by index, not by the result's id: a map of 100,000 ids (addresses, read in
+# no order the map's table has) cost 10 ms to build and 35 ms to read after the window, where
+# a list in the tasks' order costs 2 ms and reads as fast as the tasks themselves.
 Quiet = tuple[int, int, Any]
 
 
@@ -272,22 +276,20 @@ def enter_pool_thread(states: list[_Thread]) -> None:
     """The initializer of the thread-pool strategy's threads, which run execute_pooled's tasks
     and nothing else: the thread's own output sink is busy for good (its tasks need not set
     and clear the flag; a task run by a task finds it busy and takes a sink of its own), and
-    its state joins ``states``, where the run finds the ids of its quiet results (owners)."""
+    its state joins ``states``, where the run finds the indices of its quiet tasks (owners)."""
     state = _this_thread()
     state.sink.busy = True
     state.ran = array("Q")
     states.append(state)
 
 
-def execute_pooled(task: Task) -> Fields | Quiet:
+def execute_pooled(task: Task, index: int) -> Fields | Quiet:
     """execute_fields, in a thread that entered a pool (enter_pool_thread).
 
     What it leaves out is what such a thread cannot meet: a sink to set or find (the
     thread's own is always the one written to), and a Ctrl-C (signals raise in the main
     thread only, so a KeyboardInterrupt here is the task's own: recorded as its error).
-    A quiet task returns three fields (Quiet) and its id goes to the thread's ``ran``: its
-    result must stay alive until the records are built (the pool's futures keep it), so
-    that no other result takes its id.
+    A quiet task returns three fields (Quiet), and its ``index`` goes to the thread's ``ran``.
     """
     state = _local.state
     cpu0 = -1 if state.skip else _thread_time_ns()
@@ -304,9 +306,8 @@ def execute_pooled(task: Task) -> Fields | Quiet:
     if cpu0 < 0 and end_ns - start_ns < TINY_NS:
         state.skip -= 1
         if state.sink.sink is None:
-            quiet = (start_ns, end_ns, result)
-            state.ran.append(id(quiet))
-            return quiet
+            state.ran.append(index)
+            return (start_ns, end_ns, result)
         cpu_ns = None
     else:
         cpu_ns = _cpu_ns(cpu0, end_ns - start_ns, state)
@@ -315,15 +316,14 @@ def execute_pooled(task: Task) -> Fields | Quiet:
     return (OK, start_ns, end_ns, cpu_ns, state.key, output, dropped, result, None, None)
 
 
-def owners(states: Sequence[_Thread]) -> dict[int, WorkerKey]:
-    """The worker of each quiet result of a pool's threads, by the result's id."""
-    found: dict[int, WorkerKey] = {}
+def owners(states: Sequence[_Thread], n: int) -> list[Worker | None]:
+    """The worker of each of ``n`` tasks whose quiet result a pool's threads returned, by the
+    task's index (None for the others, whose fields name their worker)."""
+    found: list[Worker | None] = [None] * n
     for state in states:
-        found.update(dict.fromkeys(state.ran or (), state.key))
+        # map and deque: a loop in C over the thread's indices, 2 ms at 100,000.
+        deque(map(found.__setitem__, state.ran or (), repeat(state.worker)), maxlen=0)
     return found
-
-
-_NO_OWNERS: Mapping[int, WorkerKey] = {}
 
 
 def _release(
@@ -356,14 +356,13 @@ def _cpu_ns(cpu0: int, wall_ns: int, state: _Thread) -> int | None:
 
 
 def record(
-    task: Task, index: int, fields: Fields | Quiet, owner: Mapping[int, WorkerKey] = _NO_OWNERS
+    task: Task, index: int, fields: Fields | Quiet, owner: Sequence[Worker | None] = ()
 ) -> TaskRecord:
     """The TaskRecord of ``task`` from what execute_fields or execute_pooled returned (a Quiet
     result's worker from ``owner``, see owners)."""
     if len(fields) == 3:
         start_ns, end_ns, result = fields
-        worker = _WORKERS[owner[id(fields)]]
-        return TaskRecord(index, task.name, OK, start_ns, end_ns, None, worker, [], 0, result)
+        return TaskRecord(index, task.name, OK, start_ns, end_ns, None, owner[index], [], 0, result)
     status, start_ns, end_ns, cpu_ns, key, chunks, dropped, result, error, tb = fields
     return TaskRecord(
         index, task.name, status, start_ns, end_ns, cpu_ns, _WORKERS[key], [*chunks], dropped,
@@ -378,7 +377,7 @@ PROMOTE_AT = 10_000
 def records(
     tasks: Sequence[Task],
     fields: Sequence[Fields | Quiet],
-    owner: Mapping[int, WorkerKey] = _NO_OWNERS,
+    owner: Sequence[Worker | None] = (),
 ) -> list[TaskRecord]:
     """The TaskRecords of ``tasks`` from what execute_fields or execute_pooled returned for each
     (``owner``: the workers of the Quiet ones, see owners).

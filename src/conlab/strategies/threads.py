@@ -110,7 +110,9 @@ class ThreadPoolStrategy(Strategy):
                 cpu0 = self_cpu_s()
                 t0 = time.perf_counter_ns()
                 if fast:
-                    fields = [f.result() for f in [pool.submit(execute_pooled, t) for t in tasks]]
+                    submitted = [pool.submit(execute_pooled, t, i) for i, t in enumerate(tasks)]
+                    fields = [f.result() for f in submitted]
+                    del submitted  # freed in the timed part, as the least record's futures are
                 elif self.timeout_s is None:  # in a sandbox: each record journaled as it ends
                     futures = [pool.submit(execute, task, i) for i, task in enumerate(tasks)]
                     records = [f.result() for f in futures]
@@ -123,7 +125,7 @@ class ThreadPoolStrategy(Strategy):
                 # An abandoned thread is not waited for; the sandbox's end stops it.
                 pool.shutdown(wait=self.timeout_s is None, cancel_futures=True)
         if fast:
-            records = execute_records(tasks, fields, owners(states))
+            records = execute_records(tasks, fields, owners(states, len(tasks)))
         return Execution(records, t0, t1, startup_ns=t0 - s0, cpu_s=cpu, notes=notes)
 
     def _collect(
