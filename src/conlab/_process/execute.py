@@ -268,7 +268,7 @@ def _failed(
 # 1.026-1.052 with three, the worker kept beside them 1.030 (README, "The window, taken apart").
 # Kept beside them by index, not by the result's id: a map of 100,000 ids (addresses, read in
 # no order the map's table has) cost 10 ms to build and 35 ms to read after the window, where
-# a list in the tasks' order costs 2 ms and reads as fast as the tasks themselves.
+# a list in the tasks' order costs 5 ms and reads as fast as the tasks themselves.
 Quiet = tuple[int, int, Any]
 
 
@@ -321,7 +321,7 @@ def owners(states: Sequence[_Thread], n: int) -> list[Worker | None]:
     task's index (None for the others, whose fields name their worker)."""
     found: list[Worker | None] = [None] * n
     for state in states:
-        # map and deque: a loop in C over the thread's indices, 2 ms at 100,000.
+        # map and deque: a loop in C over the thread's indices, 5 ms at 100,000.
         deque(map(found.__setitem__, state.ran or (), repeat(state.worker)), maxlen=0)
     return found
 
