@@ -76,3 +76,18 @@ def test_items_the_process_pool_had_not_started_run_on_the_threads_auto_chose():
     assert len(in_children) <= 2, (len(in_children), took)
     # Two rounds of 0.3 s would be an item held back behind the first ones.
     assert took < 0.55, took
+
+
+def test_the_evidence_counts_what_this_process_computed_per_item_since_it_began():
+    # What auto's parent computes while its workers run (the model's import, the looks) is
+    # what their wait for a CPU may be on a machine with no core to spare: the words tell it
+    # from a busy machine's (advice/words.task_sentence).
+    from conlab.engine.auto import _Evidence
+
+    evidence = _Evidence()
+    spent = time.process_time()
+    while time.process_time() - spent < 0.02:
+        pass
+    assert evidence.parent_s() >= 0.02  # no item finished yet: per one
+    evidence.add(4, 40_000_000, 40_000_000, 0)
+    assert 0.005 <= evidence.parent_s() < 0.02

@@ -122,6 +122,30 @@ def test_a_stream_of_computing_items_gets_the_process_pool():
     assert stream_plan(one_core, 1, 256)[0].strategy == "thread-pool"  # a tie: the simpler
 
 
+def test_an_items_wait_for_a_cpu_no_longer_than_conlab_computed_is_not_a_busy_machine():
+    # On 2 cores with 2 workers, conlab.map's parent (the model's import, a CLI's reading)
+    # takes a CPU from a worker: `conlab map` on a quiet machine said "the machine was busy"
+    # of every CPU-bound function, 6-10 ms of a 13-19 ms item.
+    from conlab.advice.predict import stream_plan
+    from conlab.advice.words import stream_choice
+
+    probe = TaskProbe.of_items(1, 0.014, 0.0057, 0.0083, 2)
+    chosen, other = stream_plan(probe, processes=2, max_threads=256)
+    assert chosen.strategy == "processes"  # the wait is CPU demand, whoever caused it
+
+    def said(own_s):
+        return stream_choice(probe, chosen, other, running=False, bound=256, own_s=own_s)
+
+    ours = said(own_s=0.010)
+    assert "8.3 ms of it waiting for a CPU while conlab computed" in ours
+    assert "busy" not in ours
+    theirs = said(own_s=0.0)
+    assert "8.3 ms of it waiting for a busy CPU" in theirs
+    assert "The machine was busy (other programs kept the CPUs)" in theirs
+    # Beyond what conlab computed, the rest is the machine's.
+    assert "The machine was busy" in said(own_s=0.002)
+
+
 def test_a_task_with_threads_of_its_own_on_a_busy_machine_is_not_predicted_slower_in_one_thread():
     # BLAS kept two cores busy during the probe while a pure-Python capacity probe saw one core
     # (other programs were running): the task's own two cores are evidence of what the machine

@@ -31,18 +31,24 @@ def describe(p: Prediction) -> str:
     return f"{p.strategy} with {p.workers} worker{'s' if p.workers != 1 else ''}{how}{chunk}"
 
 
-def task_sentence(probe: TaskProbe, sampled: str | None = None, took: str = "took") -> str:
-    """What a task is like; ``sampled`` and ``took`` reword it for conlab.map's items."""
+def task_sentence(
+    probe: TaskProbe, sampled: str | None = None, took: str = "took", own_s: float = 0.0
+) -> str:
+    """What a task is like; ``sampled`` and ``took`` reword it for conlab.map's items, whose
+    wait for a CPU may be conlab's own: ``own_s`` is what its process computed meanwhile, per
+    item (the machine is called busy only for the wait beyond that)."""
     if sampled is None:
         sampled = f"{probe.sampled} of {probe.tasks} tasks sampled"
     what = "task" if sampled.endswith("sampled") else "item"
-    runq = (
-        f", {duration(probe.runqueue_s)} of it waiting for a busy CPU"
-        if probe.runqueue_s > 0.05 * probe.duration_s
-        else ""
-    )
+    others_s = max(0.0, probe.runqueue_s - own_s)
+    runq = ""
+    if probe.runqueue_s > 0.05 * probe.duration_s:
+        whose = (
+            "a busy CPU" if others_s > 0.05 * probe.duration_s else "a CPU while conlab computed"
+        )
+        runq = f", {duration(probe.runqueue_s)} of it waiting for {whose}"
     busy = ""
-    if probe.runqueue_s > 0.2 * probe.duration_s:
+    if others_s > 0.2 * probe.duration_s:
         busy = (
             " The machine was busy (other programs kept the CPUs), so these figures are "
             "uncertain: run again when it is quieter."
@@ -191,10 +197,16 @@ def cores_sentence(probe: TaskProbe) -> str:
 
 
 def stream_choice(
-    probe: TaskProbe, chosen: Prediction, other: Prediction, running: bool, bound: int
+    probe: TaskProbe,
+    chosen: Prediction,
+    other: Prediction,
+    running: bool,
+    bound: int,
+    own_s: float = 0.0,
 ) -> str:
     """Why conlab.map's auto runs ``chosen``: the items as measured on its workers, the model's
-    time per item for both pools, and the thread bound when it is what limits the threads."""
+    time per item for both pools, and the thread bound when it is what limits the threads
+    (``own_s``: what conlab's process computed per item meanwhile, see task_sentence)."""
     if running:
         measured = f"{probe.sampled} item{'s' if probe.sampled != 1 else ''} measured while running"
         took = "had run for"
@@ -204,7 +216,7 @@ def stream_choice(
         )
         took = "took"
     text = (
-        f"{describe(chosen)}: {task_sentence(probe, measured, took)} Predicted "
+        f"{describe(chosen)}: {task_sentence(probe, measured, took, own_s)} Predicted "
         f"{duration(chosen.wall_s)} per item, against {duration(other.wall_s)} for "
         f"{describe(other)}."
     )

@@ -60,6 +60,13 @@ class _Evidence:
     def __init__(self) -> None:
         self.items = self.wall_ns = self.cpu_ns = self.runqueue_ns = 0
         self.since_s = time.monotonic()
+        self.parent_cpu_ns = time.process_time_ns()  # this process's CPU time at the start
+
+    def parent_s(self) -> float:
+        """This process's CPU time since, per finished item: on a machine with no core to spare,
+        as much of the workers' wait for a CPU may be conlab's own (the model's import, the
+        looks; a CLI's reading and writing), not a busy machine's."""
+        return (time.process_time_ns() - self.parent_cpu_ns) / 1e9 / max(self.items, 1)
 
     def add(self, items: int, wall_ns: int, cpu_ns: int, runqueue_ns: int) -> None:
         self.items += items
@@ -258,7 +265,8 @@ class AutoBackend(Backend):
             return
         if self.choice is None:
             if ev.own_ns >= ENOUGH_NS:
-                self._choose(self._measured(ev), running=False)
+                own_s = ev.parent_s() if self._is_processes() else 0.0  # threads share its CPU
+                self._choose(self._measured(ev), running=False, own_s=own_s)
             elif self._is_processes():
                 self._look_at_running()
             return
@@ -270,7 +278,7 @@ class AutoBackend(Backend):
         self.checked_s = time.monotonic()
         self.evidence = _Evidence()  # each check weighs what was measured since the last one
         if self._is_processes():
-            self._choose(self._measured(ev), running=False)
+            self._choose(self._measured(ev), running=False, own_s=ev.parent_s())
         else:
             self._weigh_threads(ev)
 
@@ -334,7 +342,12 @@ class AutoBackend(Backend):
         return TaskProbe.of_items(items, wall_ns / per, cpu_ns / per, wait_ns / per, self.cores)
 
     def _choose(
-        self, profile: TaskProbe, running: bool, only: str | None = None, force: str | None = None
+        self,
+        profile: TaskProbe,
+        running: bool,
+        only: str | None = None,
+        force: str | None = None,
+        own_s: float = 0.0,
     ) -> None:
         from conlab.advice import predict, words
 
@@ -345,7 +358,7 @@ class AutoBackend(Backend):
             chosen, other = other, chosen
         if only is not None and chosen.strategy != only:
             return
-        reason = words.stream_choice(profile, chosen, other, running, self.max_threads)
+        reason = words.stream_choice(profile, chosen, other, running, self.max_threads, own_s)
         choice = Choice(chosen.strategy, chosen.workers, reason, profile)
         more_threads = chosen.strategy == THREADS == self.strategy and chosen.workers > getattr(
             self.current, "workers", 0
