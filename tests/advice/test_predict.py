@@ -124,8 +124,8 @@ def test_a_stream_of_computing_items_gets_the_process_pool():
 
 def test_an_items_wait_for_a_cpu_no_longer_than_conlab_computed_is_not_a_busy_machine():
     # On 2 cores with 2 workers, conlab.map's parent (the model's import, a CLI's reading)
-    # takes a CPU from a worker: `conlab map` on a quiet machine said "the machine was busy"
-    # of every CPU-bound function, 6-10 ms of a 13-19 ms item.
+    # takes a CPU from a worker: `conlab map` on a quiet machine said "the machine was busy
+    # (other programs kept the CPUs)" of every CPU-bound function, 6-10 ms of a 13-19 ms item.
     from conlab.advice.predict import stream_plan
     from conlab.advice.words import stream_choice
 
@@ -137,7 +137,7 @@ def test_an_items_wait_for_a_cpu_no_longer_than_conlab_computed_is_not_a_busy_ma
         return stream_choice(probe, chosen, other, running=False, bound=256, own_s=own_s)
 
     ours = said(own_s=0.010)
-    assert "8.3 ms of it waiting for a CPU while conlab computed" in ours
+    assert "8.3 ms of it waiting for a CPU while this process computed" in ours
     assert "busy" not in ours
     theirs = said(own_s=0.0)
     assert "8.3 ms of it waiting for a busy CPU" in theirs

@@ -35,8 +35,9 @@ def task_sentence(
     probe: TaskProbe, sampled: str | None = None, took: str = "took", own_s: float = 0.0
 ) -> str:
     """What a task is like; ``sampled`` and ``took`` reword it for conlab.map's items, whose
-    wait for a CPU may be conlab's own: ``own_s`` is what its process computed meanwhile, per
-    item (the machine is called busy only for the wait beyond that)."""
+    wait for a CPU may be the calling process's own doing: ``own_s`` is what that process
+    computed meanwhile, per item (conlab's parent, and whatever else the program runs); the
+    machine is called busy only for the wait beyond it."""
     if sampled is None:
         sampled = f"{probe.sampled} of {probe.tasks} tasks sampled"
     what = "task" if sampled.endswith("sampled") else "item"
@@ -44,7 +45,9 @@ def task_sentence(
     runq = ""
     if probe.runqueue_s > 0.05 * probe.duration_s:
         whose = (
-            "a busy CPU" if others_s > 0.05 * probe.duration_s else "a CPU while conlab computed"
+            "a busy CPU"
+            if others_s > 0.05 * probe.duration_s
+            else "a CPU while this process computed"
         )
         runq = f", {duration(probe.runqueue_s)} of it waiting for {whose}"
     busy = ""
@@ -206,7 +209,7 @@ def stream_choice(
 ) -> str:
     """Why conlab.map's auto runs ``chosen``: the items as measured on its workers, the model's
     time per item for both pools, and the thread bound when it is what limits the threads
-    (``own_s``: what conlab's process computed per item meanwhile, see task_sentence)."""
+    (``own_s``: what the calling process computed per item meanwhile, see task_sentence)."""
     if running:
         measured = f"{probe.sampled} item{'s' if probe.sampled != 1 else ''} measured while running"
         took = "had run for"

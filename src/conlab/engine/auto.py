@@ -64,8 +64,9 @@ class _Evidence:
 
     def parent_s(self) -> float:
         """This process's CPU time since, per finished item: on a machine with no core to spare,
-        as much of the workers' wait for a CPU may be conlab's own (the model's import, the
-        looks; a CLI's reading and writing), not a busy machine's."""
+        as much of the workers' wait for a CPU may be this process's doing (auto's own: the
+        model's import, the looks; a CLI's reading and writing; the caller's other work), not
+        other programs'."""
         return (time.process_time_ns() - self.parent_cpu_ns) / 1e9 / max(self.items, 1)
 
     def add(self, items: int, wall_ns: int, cpu_ns: int, runqueue_ns: int) -> None:
