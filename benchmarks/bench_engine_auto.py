@@ -65,6 +65,48 @@ def spin(loops: int) -> int:
     return total
 
 
+# How fast a pure-Python loop runs in a process depends on where its hot objects landed in
+# memory, and that differs from pool to pool for reasons unrelated to the pool's design: each
+# forks from the parent at a different moment and allocates different things before the first
+# item. Forked children holding 0 to 7 extra ints ran spin() 2-3 % faster than children holding
+# 8 to 23, in three sets of runs; Pool.map's workers landed on a fast layout, conlab's on a slow
+# one (their items took 4-5 % more CPU time, 0.221 against 0.211 s, where conlab's spawned
+# workers matched Pool's). So each worker process shuffles its own layout once, before its
+# first CPU-bound item, by a random amount, whatever pool started it: the rounds then sample
+# layouts for every case alike, as the "setup randomization" of Mytkowicz et al., "Producing
+# Wrong Data Without Doing Anything Obviously Wrong!" (ASPLOS 2009) does.
+LAYOUT_MAX = 64  # objects of each kind, and frames of stack, at most
+
+
+def _shuffled_layout() -> list[Any]:
+    """Objects kept for the process's life: a random number of each of the small kinds a
+    pure-Python loop allocates (ints, floats, tuples) and of bytes of random sizes, so that
+    the loop's own objects land elsewhere in the allocator's pools."""
+    rng = random.SystemRandom()
+    count = lambda: rng.randrange(LAYOUT_MAX)  # noqa: E731
+    return [
+        [10**9 + j for j in range(count())],
+        [float(j) for j in range(count())],
+        [(j, j) for j in range(count())],
+        [bytes(rng.randrange(512)) for _ in range(count())],
+        rng.randrange(LAYOUT_MAX),  # frames between the pool's call and the loop
+    ]
+
+
+def _at_depth(depth: int, loops: int) -> int:
+    return spin(loops) if depth <= 0 else _at_depth(depth - 1, loops)
+
+
+def shuffled_spin(loops: int) -> int:
+    """spin(), in a process whose memory layout was shuffled at its first call (see above).
+    Kept on ``sys``: a pool that pickles this function by value (loky) loads it anew per task."""
+    layout = getattr(sys, "_conlab_bench_layout", None)
+    if layout is None:
+        layout = _shuffled_layout()
+        sys._conlab_bench_layout = layout  # type: ignore[attr-defined]
+    return _at_depth(layout[-1], loops)
+
+
 def items(n: int) -> Iterator[int]:
     return (x for x in range(n))
 
@@ -101,34 +143,36 @@ def _wall(run: Callable[[], Iterable[Any]], expected: list[Any] | None = None) -
 def _cpu(name: str) -> dict[str, float]:
     loops = int(os.environ["BENCH_LOOPS"])
     work = [loops] * CPU_TASKS
-    expected = [spin(loops)] * CPU_TASKS
+    expected = [spin(loops)] * CPU_TASKS  # here, not shuffled: each worker shuffles its own
     if name == "auto" or name == "processes":
         conlab = _import_conlab()
         strategy = name
-        return {"wall_s": _wall(lambda: conlab.map(spin, work, strategy=strategy), expected)}
+        return {
+            "wall_s": _wall(lambda: conlab.map(shuffled_spin, work, strategy=strategy), expected)
+        }
     if name == "Pool.map":
         t0 = time.perf_counter()
         with multiprocessing.Pool(WORKERS) as pool:
-            assert pool.map(spin, work, chunksize=1) == expected
+            assert pool.map(shuffled_spin, work, chunksize=1) == expected
         return {"wall_s": time.perf_counter() - t0}
     if name == "ProcessPoolExecutor.map":
         from concurrent.futures import ProcessPoolExecutor
 
         t0 = time.perf_counter()
         with ProcessPoolExecutor(WORKERS) as pool:
-            assert list(pool.map(spin, work)) == expected
+            assert list(pool.map(shuffled_spin, work)) == expected
         return {"wall_s": time.perf_counter() - t0}
     if name == "joblib":
         from joblib import Parallel, delayed
 
         t0 = time.perf_counter()
-        assert Parallel(n_jobs=WORKERS)(delayed(spin)(x) for x in work) == expected
+        assert Parallel(n_jobs=WORKERS)(delayed(shuffled_spin)(x) for x in work) == expected
         return {"wall_s": time.perf_counter() - t0}
     from mpire import WorkerPool
 
     t0 = time.perf_counter()
     with WorkerPool(n_jobs=WORKERS) as pool:
-        assert pool.map(spin, work, chunk_size=1) == expected
+        assert pool.map(shuffled_spin, work, chunk_size=1) == expected
     return {"wall_s": time.perf_counter() - t0}
 
 
