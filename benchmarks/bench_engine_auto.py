@@ -356,7 +356,8 @@ def calibrate_loops() -> int:
 # as for conlab, with nothing else on the machine (a third of it in the collector, whose
 # full collections came 8 or 9 times a run, 50-70 ms each, as the threads interleaved).
 # The round's figure is each case's median. The CPU-bound cases, 1.0-1.3 s each, ended on
-# whichever of the VM's two vCPUs was slower that moment (215 against 240 ms an item).
+# whichever of the VM's two vCPUs was slower that moment (215 against 240 ms an item; 4-16 %
+# apart in layout_pools.py's runs, the faster one changing from minute to minute).
 REPEATS = {"record": 5, "cpu": 3}
 
 
