@@ -68,8 +68,8 @@ def spin(loops: int) -> int:
 # How fast a pure-Python loop runs in a process depends on where its hot objects landed in
 # memory, and that differs from pool to pool for reasons unrelated to the pool's design: each
 # forks from the parent at a different moment and allocates different things before the first
-# item. Forked children holding 0 to 7 extra ints ran spin() 2-3 % faster than children holding
-# 8 to 23, in three sets of runs; Pool.map's workers landed on a fast layout, conlab's on a slow
+# item. Forked children holding 0 to 7 extra ints ran spin() 2-4 % faster than children holding
+# 8 to 23, in four sets of runs (layout_bias.py); Pool.map's workers landed on a fast layout, conlab's on a slow
 # one (their items took 4-5 % more CPU time, 0.221 against 0.211 s, where conlab's spawned
 # workers matched Pool's). So each worker process shuffles its own layout once, before its
 # first CPU-bound item, by a random amount, whatever pool started it: the rounds then sample
@@ -357,7 +357,7 @@ def calibrate_loops() -> int:
 # full collections came 8 or 9 times a run, 50-70 ms each, as the threads interleaved).
 # The round's figure is each case's median. The CPU-bound cases, 1.0-1.3 s each, ended on
 # whichever of the VM's two vCPUs was slower that moment (215 against 240 ms an item; 4-16 %
-# apart in layout_pools.py's runs, the faster one changing from minute to minute).
+# apart with a spinner pinned to each in turn, the faster one changing from minute to minute).
 REPEATS = {"record": 5, "cpu": 3}
 
 
