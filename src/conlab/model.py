@@ -245,7 +245,24 @@ class Run:
 
     @property
     def label(self) -> str:
+        """``process-pool:2``: the run's key (result files, diffs)."""
         return f"{self.strategy}:{self.workers}"
+
+    @property
+    def shown_strategy(self) -> str:
+        """``process-pool/spawn``, as the tables name it; ``processes/spawn, plain`` for the
+        lesson's code as written."""
+        label = self.strategy
+        if "start_method" in self.options:
+            label += f"/{self.options['start_method']}"
+        if self.options.get("plain"):
+            label += ", plain"
+        return label
+
+    @property
+    def shown_label(self) -> str:
+        """``process-pool/spawn:2``: the strategy as the tables name it, with its workers."""
+        return f"{self.shown_strategy}:{self.workers}"
 
     @property
     def median_wall_s(self) -> float | None:

@@ -91,3 +91,15 @@ def test_the_busy_warning_gives_the_range_of_others_cpu_not_a_clause_per_run() -
     (busy,) = noise.comparison_warnings(c, 2)
     assert "other processes used 0.42–1.57 cores during 3 of 4 runs" in busy.message, busy
     assert busy.message.count("cores") == 1
+
+
+def test_a_warning_names_the_run_as_the_table_does_and_keeps_its_key() -> None:
+    run = Run(
+        strategy="process-pool",
+        workers=2,
+        wall_s=[1.0, 1.15, 0.98, 1.02, 1.0],
+        options={"start_method": "fork"},
+    )
+    (warning,) = noise.run_warnings(run)
+    assert warning.message.startswith("process-pool/fork:2: the samples spread widely")
+    assert warning.run == "process-pool:2"  # the key result files and diffs match runs on

@@ -41,14 +41,15 @@ def run_warnings(run: Run, cores: int | None = None) -> list[NoiseWarning]:
     """Everything that makes this run's figures doubtful, with what to do about it."""
     if run.status != RUN_OK or not run.wall_s:
         return []
-    label, xs = run.label, run.wall_s
+    # Each warning is keyed by the run's label and names it as the tables do (its start method).
+    key, label, xs = run.label, run.shown_label, run.wall_s
     out: list[NoiseWarning] = []
     s = stats.summarise(xs)
     if s.median < SHORT_S:
         out.append(
             NoiseWarning(
                 "short",
-                label,
+                key,
                 f"{label}: median {duration(s.median, 'µs', 0)} is under 1 ms, where timer and "
                 "scheduler noise dominate; give it more work (more or larger tasks).",
             )
@@ -58,7 +59,7 @@ def run_warnings(run: Run, cores: int | None = None) -> list[NoiseWarning]:
         out.append(
             NoiseWarning(
                 "noisy",
-                label,
+                key,
                 f"{label}: the samples spread widely (max/min {spread:.2f}, "
                 f"CV {s.cv:.1%}); close other programs and raise --repeats.",
             )
@@ -69,7 +70,7 @@ def run_warnings(run: Run, cores: int | None = None) -> list[NoiseWarning]:
             out.append(
                 NoiseWarning(
                     "first-run",
-                    label,
+                    key,
                     f"{label}: the first timed run was much slower than the rest "
                     f"({duration(xs[0], 's')} against {duration(rest, 's')}), maybe caches or imports; "
                     "raise --warmup.",
@@ -83,7 +84,7 @@ def run_warnings(run: Run, cores: int | None = None) -> list[NoiseWarning]:
         out.append(
             NoiseWarning(
                 "outliers",
-                label,
+                key,
                 f"{label}: {len(flagged)} outlier sample(s) ({which}), probably interruptions "
                 "by other programs; close them and raise --repeats.",
             )
@@ -110,7 +111,7 @@ def contended_warning(c: Comparison) -> NoiseWarning | None:
         return None
     extra = c.remeasure.get("rounds", 0) if c.remeasure else 0
     again = f" after {extra} extra round(s)" if extra else ""
-    detail = "; ".join(f"{run.label}: {contention.summary(run.machine)}" for run in runs)
+    detail = "; ".join(f"{run.shown_label}: {contention.summary(run.machine)}" for run in runs)
     return NoiseWarning(
         "contended",
         ", ".join(run.label for run in runs),
@@ -143,7 +144,7 @@ def _others_used(busy: list[Run], runs: int) -> str:
     low, high = min(used), max(used)
     figure = f"{low:.2f}" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}–{high:.2f}"
     if len(busy) == 1:
-        return f"other processes used {figure} cores during {busy[0].label}"
+        return f"other processes used {figure} cores during {busy[0].shown_label}"
     return f"other processes used {figure} cores during {len(busy)} of {runs} runs"
 
 

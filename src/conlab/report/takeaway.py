@@ -94,17 +94,12 @@ def measured_kind(c: Comparison) -> Kind:
 
 def strategy_label(run: Run) -> str:
     """``process-pool/spawn``; ``processes/spawn, plain`` for the lesson's code as written."""
-    label = run.strategy
-    if "start_method" in run.options:
-        label += f"/{run.options['start_method']}"
-    if run.options.get("plain"):
-        label += ", plain"
-    return label
+    return run.shown_strategy
 
 
 def run_label(run: Run) -> str:
     """``process-pool/spawn:2``: the strategy as the tables name it, with its workers."""
-    return f"{strategy_label(run)}:{run.workers}"
+    return run.shown_label
 
 
 def _valid(run: Run) -> bool:
